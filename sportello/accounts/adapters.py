@@ -1,0 +1,9 @@
+from django.http import HttpRequest
+from allauth.account.adapter import DefaultAccountAdapter
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    """Customers' people are created by the provider, never by self-service sign-up."""
+
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        return False

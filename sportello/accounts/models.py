@@ -1,0 +1,196 @@
+"""Users, customer accounts and the memberships that join them.
+
+A user is a person who can log in; an account is a billing party (a company or a
+person) that the provider sells to. A membership gives a user a role in an account, and
+the role a set of areas of the client area. One user may belong to several accounts.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
+
+from sportello.core.models import TimestampedModel
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        if not email:
+            raise ValueError("users are identified by their email")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.setdefault("is_staff", True)
+        fields.setdefault("is_superuser", True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in, by email. Customers and staff alike; staff have is_staff."""
+
+    email = models.EmailField(_("email address"), max_length=254, unique=True)
+    full_name = models.CharField(_("full name"), max_length=150, blank=True)
+    # The language the user chose for pages and emails; empty = the browser's preference.
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    is_staff = models.BooleanField(_("staff"), default=False, help_text=_("Can log in to the back office."))
+    date_joined = models.DateTimeField(_("date joined"), auto_now_add=True)
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Emails are compared case-insensitively everywhere; storing them lower-cased
+        # makes the unique index and every lookup agree.
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return (self.full_name.split() or [self.email])[0]
+
+
+class Area(models.TextChoices):
+    """The parts of the client area a membership can be given."""
+
+    BILLING = "billing", _("Billing")
+    SERVICES = "services", _("Services")
+    DOMAINS = "domains", _("Domains")
+    SUPPORT = "support", _("Support")
+    ORDERS = "orders", _("Orders")
+    CONTACTS = "contacts", _("Users and contacts")
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    FINANCE = "finance", _("Finance")
+    TECHNICAL = "technical", _("Technical")
+    READ_ONLY = "read_only", _("Read-only")
+    CUSTOM = "custom", _("Custom")
+
+
+# The areas each fixed role opens. A custom role lists its own areas on the membership.
+ROLE_AREAS: dict[str, frozenset[str]] = {
+    Role.OWNER: frozenset(Area.values),
+    Role.FINANCE: frozenset({Area.BILLING, Area.ORDERS, Area.SUPPORT}),
+    Role.TECHNICAL: frozenset({Area.SERVICES, Area.DOMAINS, Area.SUPPORT, Area.ORDERS}),
+    Role.READ_ONLY: frozenset({Area.BILLING, Area.SERVICES, Area.DOMAINS, Area.SUPPORT}),
+}
+
+
+class AccountKind(models.TextChoices):
+    COMPANY = "company", _("Company")
+    PERSON = "person", _("Private person")
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", _("Active")
+    SUSPENDED = "suspended", _("Suspended")
+    CLOSED = "closed", _("Closed")
+
+
+class Account(TimestampedModel):
+    """A customer: the party invoices are addressed to."""
+
+    # Short public reference shown to customers and staff, e.g. "C-00042".
+    reference = models.CharField(_("customer number"), max_length=20, unique=True)
+    kind = models.CharField(_("type"), max_length=16, choices=AccountKind.choices, default=AccountKind.COMPANY)
+    name = models.CharField(_("legal name"), max_length=200)
+    status = models.CharField(_("status"), max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE)
+    address_line1 = models.CharField(_("address"), max_length=200, blank=True)
+    address_line2 = models.CharField(_("address (line 2)"), max_length=200, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    region = models.CharField(_("region or province"), max_length=100, blank=True)
+    country = models.CharField(_("country"), max_length=2, help_text=_("ISO 3166 code, e.g. ES, IT, BR."))
+    # EU VAT number with its country prefix (ESB12345674, IT01234567897), when registered.
+    vat_id = models.CharField(_("VAT number"), max_length=20, blank=True)
+    # National tax id: Spanish NIF/CIF, Italian codice fiscale, Brazilian CNPJ or CPF.
+    tax_id = models.CharField(_("tax id"), max_length=32, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, help_text=_("ISO 4217 code; invoices use it."))
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
+    billing_email = models.EmailField(_("billing email"), blank=True)
+
+    class Meta:
+        verbose_name = _("customer account")
+        verbose_name_plural = _("customer accounts")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.reference})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == AccountStatus.ACTIVE
+
+    @property
+    def address_lines(self) -> list[str]:
+        city = " ".join(part for part in (self.postal_code, self.city) if part)
+        if self.region:
+            city = f"{city} ({self.region})" if city else self.region
+        return [line for line in (self.address_line1, self.address_line2, city) if line]
+
+
+class Membership(TimestampedModel):
+    """A user's place in an account: a role, and through it the areas they may use."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user"))
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("account"))
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    # Only for the custom role: the areas it opens. Fixed roles take theirs from ROLE_AREAS.
+    custom_areas = models.JSONField(_("areas"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        constraints = [models.UniqueConstraint(fields=["user", "account"], name="membership_unique_user_account")]
+        ordering = ["account__name", "user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.account.reference} ({self.role})"
+
+    @property
+    def areas(self) -> frozenset[str]:
+        if self.role == Role.CUSTOM:
+            return frozenset(a for a in self.custom_areas if a in Area.values)
+        return ROLE_AREAS.get(self.role, frozenset())
+
+    @property
+    def area_labels(self) -> list[str]:
+        return [str(label) for value, label in Area.choices if value in self.areas]
+
+    def has_area(self, area: str) -> bool:
+        return area in self.areas
+
+    @property
+    def can_change(self) -> bool:
+        """Read-only members see their areas but cannot act in them."""
+        return self.role != Role.READ_ONLY
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+
+class CoreConfig(AppConfig):
+    name = "sportello.core"
+    label = "core"
+    verbose_name = "Core"
+
+    def ready(self) -> None:
+        # Periodic jobs register themselves in each app's tasks module.
+        autodiscover_modules("tasks")

@@ -1,0 +1,119 @@
+"""Client-area pages. Each view: access decorator, one selector or service, a render."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe, require_POST
+
+from sportello.accounts.models import Area
+from sportello.accounts.selectors import members_visible_to, membership_active
+from sportello.accounts.services import user_set_language
+from sportello.core.selectors import audit_events_visible_to
+from sportello.portal.access import SESSION_ACCOUNT_KEY, MemberRequest, member_required
+from sportello.portal.forms import AccountSwitchForm, LanguageForm
+from sportello.portal.navigation import navigation_for
+
+
+@require_safe
+@member_required()
+def dashboard(request: MemberRequest) -> HttpResponse:
+    membership = request.membership
+    areas = [item for item in navigation_for(membership) if item.area is not None]
+    return render(
+        request,
+        "portal/dashboard.html",
+        {
+            "areas": areas,
+            "team_size": members_visible_to(membership=membership).count(),
+            "recent_events": audit_events_visible_to(membership=membership)[:5]
+            if membership.has_area(Area.CONTACTS)
+            else None,
+            "active_nav": "dashboard",
+        },
+    )
+
+
+@require_safe
+@member_required(Area.BILLING)
+def billing(request: MemberRequest) -> HttpResponse:
+    return render(request, "portal/billing.html", {"active_nav": "billing"})
+
+
+@require_safe
+@member_required(Area.SERVICES)
+def services(request: MemberRequest) -> HttpResponse:
+    return render(request, "portal/services.html", {"active_nav": "services"})
+
+
+@require_safe
+@member_required(Area.DOMAINS)
+def domains(request: MemberRequest) -> HttpResponse:
+    return render(request, "portal/domains.html", {"active_nav": "domains"})
+
+
+@require_safe
+@member_required(Area.SUPPORT)
+def support(request: MemberRequest) -> HttpResponse:
+    return render(request, "portal/support.html", {"active_nav": "support"})
+
+
+@require_safe
+@member_required()
+def account(request: MemberRequest) -> HttpResponse:
+    membership = request.membership
+    return render(
+        request,
+        "portal/account.html",
+        {
+            "members": members_visible_to(membership=membership) if membership.has_area(Area.CONTACTS) else None,
+            "language_form": LanguageForm(initial={"language": translation.get_language()}),
+            "active_nav": "account",
+        },
+    )
+
+
+@require_POST
+@member_required()
+def account_switch(request: MemberRequest) -> HttpResponse:
+    form = AccountSwitchForm(request.POST)
+    # An account the user does not belong to is ignored as if it did not exist.
+    if form.is_valid():
+        chosen = membership_active(user=request.user, account_id=form.cleaned_data["account"])
+        if chosen is not None and chosen.account_id == form.cleaned_data["account"]:
+            request.session[SESSION_ACCOUNT_KEY] = chosen.account_id
+            messages.success(request, _("You are now working in %(account)s.") % {"account": chosen.account.name})
+            return redirect("portal:dashboard")
+    messages.error(request, _("That account is not available to you."))
+    return redirect("portal:dashboard")
+
+
+@require_POST
+def language_set(request: HttpRequest) -> HttpResponse:
+    """Choose the language: saved on the user when logged in, in a cookie for visitors."""
+    form = LanguageForm(request.POST)
+    next_url = request.POST.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        next_url = "/"
+    response = HttpResponseRedirect(next_url)
+    if not form.is_valid():
+        messages.error(request, _("That language is not available."))
+        return response
+    language = form.cleaned_data["language"]
+    if request.user.is_authenticated:
+        user_set_language(user=request.user, language=language)  # type: ignore[arg-type]
+    translation.activate(language)
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
+    return response

@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from sportello.api.api import api
+from sportello.core.views import healthz
+from sportello.portal.views import language_set
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("language/", language_set, name="language-set"),
+    path("accounts/", include("allauth.urls")),
+    path("staff/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("", include("sportello.portal.urls")),
+]
