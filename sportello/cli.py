@@ -1,9 +1,9 @@
 """The `sportello` command: demo, serve, worker, and every management command.
 
-    sportello demo            migrate, load demo data, serve the site and run the worker
-    sportello serve           production web server (gunicorn)
-    sportello worker          background tasks and the periodic-job scheduler
-    sportello <command> ...   any Django management command (migrate, createsuperuser, ...)
+sportello demo            migrate, load demo data, serve the site and run the worker
+sportello serve           production web server (gunicorn)
+sportello worker          background tasks and the periodic-job scheduler
+sportello <command> ...   any Django management command (migrate, createsuperuser, ...)
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _ensure_demo_secret() -> None:
         return
     from sportello.core.env import Env
 
-    data_dir = Path(Env().str("SPORTELLO_DATA_DIR", str(Path(__file__).resolve().parent.parent / "var")))
+    data_dir = Path(Env().string("SPORTELLO_DATA_DIR", str(Path(__file__).resolve().parent.parent / "var")))
     data_dir.mkdir(parents=True, exist_ok=True)
     key_file = data_dir / "secret_key"
     if not key_file.exists():
@@ -60,12 +60,20 @@ def _ensure_demo_secret() -> None:
 
 def _gunicorn(port: int, host: str, workers: int) -> list[str]:
     return [
-        sys.executable, "-m", "gunicorn", "sportello.wsgi:application",
-        "--bind", f"{host}:{port}",
-        "--workers", str(workers),
-        "--threads", "4",
-        "--access-logfile", "-",
-        "--forwarded-allow-ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "sportello.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
     ]
 
 
@@ -104,7 +112,7 @@ def demo(argv: list[str]) -> int:
     processes = []
     if settings.TASKS_BACKEND == "database":
         processes.append(subprocess.Popen([sys.executable, "-m", "sportello.cli", "worker"]))
-    processes.append(subprocess.Popen(_gunicorn(port, "127.0.0.1", 2)))
+    processes.append(subprocess.Popen(_gunicorn(port, "127.0.0.1", 2)))  # noqa: S603
     return _supervise(processes)
 
 
@@ -141,7 +149,9 @@ def _supervise(processes: list[subprocess.Popen[bytes]]) -> int:
 def serve(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="sportello serve", description="Serve the site with gunicorn.")
     parser.add_argument("--port", help="port (default: $PORT or 8000)")
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default: $HOST or 127.0.0.1)")
+    parser.add_argument(
+        "--host", default=os.environ.get("HOST", "127.0.0.1"), help="address to bind (default: $HOST or 127.0.0.1)"
+    )
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "2")))
     args = parser.parse_args(argv)
     port = _port(args.port, 8000)
@@ -150,7 +160,7 @@ def serve(argv: list[str]) -> int:
 
     call_command("collectstatic", interactive=False, verbosity=0)
     command = _gunicorn(port, args.host, args.workers)
-    os.execv(command[0], command)
+    os.execv(command[0], command)  # noqa: S606
     return 0  # not reached
 
 

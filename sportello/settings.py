@@ -16,16 +16,16 @@ from sportello.core.env import Env, SettingError
 env = Env()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(env.str("SPORTELLO_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR = Path(env.string("SPORTELLO_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 
-DEBUG = env.bool("DEBUG", False)
+DEBUG = env.boolean("DEBUG", False)
 # The demo data (well-known passwords) may only be created when this is set or DEBUG is on.
-SPORTELLO_DEMO = env.bool("SPORTELLO_DEMO", False)
+SPORTELLO_DEMO = env.boolean("SPORTELLO_DEMO", False)
 
 if DEBUG:
-    SECRET_KEY = env.str("SECRET_KEY", "insecure-development-key-do-not-use-in-production-0123456789")
+    SECRET_KEY = env.string("SECRET_KEY", "insecure-development-key-do-not-use-in-production-0123456789")
 else:
-    SECRET_KEY = env.str("SECRET_KEY")
+    SECRET_KEY = env.string("SECRET_KEY")
     if len(SECRET_KEY) < 32:
         raise SettingError("SECRET_KEY must be at least 32 characters long")
 
@@ -35,13 +35,13 @@ _site = urlsplit(SITE_URL)
 SITE_HOST = _site.hostname or "127.0.0.1"
 HTTPS = _site.scheme == "https"
 _LOOPBACK = ["127.0.0.1", "localhost", "[::1]", "::1"]
-ALLOWED_HOSTS = [SITE_HOST, *env.list("ALLOWED_HOSTS", [])]
+ALLOWED_HOSTS = [SITE_HOST, *env.strings("ALLOWED_HOSTS", [])]
 if DEBUG or SITE_HOST in _LOOPBACK:
     ALLOWED_HOSTS += _LOOPBACK
 CSRF_TRUSTED_ORIGINS = [f"{_site.scheme}://{_site.netloc}"]
 
-PROVIDER_NAME = env.str("PROVIDER_NAME", "Sportello Demo Hosting")
-SUPPORT_EMAIL = env.str("SUPPORT_EMAIL", "support@example.com")
+PROVIDER_NAME = env.string("PROVIDER_NAME", "Sportello Demo Hosting")
+SUPPORT_EMAIL = env.string("SUPPORT_EMAIL", "support@example.com")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -103,9 +103,9 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------
-DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'sportello.sqlite3'}")
+DATABASE_URL = env.string("DATABASE_URL", f"sqlite:///{DATA_DIR / 'sportello.sqlite3'}")
 try:
-    _database = dj_database_url.parse(DATABASE_URL, conn_max_age=env.int("DATABASE_CONN_MAX_AGE", 60, minimum=0))
+    _database = dj_database_url.parse(DATABASE_URL, conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0))
 except ValueError as exc:
     raise SettingError(f"DATABASE_URL is not a database URL this project understands ({exc})") from None
 if _database["ENGINE"] == "django.db.backends.sqlite3":
@@ -120,7 +120,7 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
     }
 elif _database["ENGINE"] == "django.db.backends.postgresql":
-    if env.bool("DATABASE_POOL", False):
+    if env.boolean("DATABASE_POOL", False):
         _database["CONN_MAX_AGE"] = 0
         _database.setdefault("OPTIONS", {})["pool"] = True
 else:
@@ -141,10 +141,10 @@ TASKS = {
 }
 # Seconds between the scheduler's looks at the clock, and after which a worker that has
 # not reported is considered gone (shown by /healthz).
-SCHEDULER_INTERVAL = env.int("SCHEDULER_INTERVAL", 15, minimum=1, maximum=3600)
-WORKER_HEARTBEAT_TIMEOUT = env.int("WORKER_HEARTBEAT_TIMEOUT", 90, minimum=5)
+SCHEDULER_INTERVAL = env.integer("SCHEDULER_INTERVAL", 15, minimum=1, maximum=3600)
+WORKER_HEARTBEAT_TIMEOUT = env.integer("WORKER_HEARTBEAT_TIMEOUT", 90, minimum=5)
 # Hour of the day (UTC) from which the daily jobs of a date are due.
-DAILY_JOBS_HOUR = env.int("DAILY_JOBS_HOUR", 2, minimum=0, maximum=23)
+DAILY_JOBS_HOUR = env.integer("DAILY_JOBS_HOUR", 2, minimum=0, maximum=23)
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -201,27 +201,35 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 # --- Email ------------------------------------------------------------------------------------
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", f"{PROVIDER_NAME} <billing@example.com>")
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", f"{PROVIDER_NAME} <billing@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 EMAIL_DELIVERY = env.choice("EMAIL_DELIVERY", "outbox", ["outbox", "smtp"])
 if EMAIL_DELIVERY == "smtp":
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_HOST = env.str("EMAIL_HOST")
-    EMAIL_PORT = env.int("EMAIL_PORT", 587, minimum=1, maximum=65535)
-    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
-    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", "")
-    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
-    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
-    EMAIL_TIMEOUT = 30
+    _email_port = env.integer("EMAIL_PORT", 587, minimum=1, maximum=65535)
+    _mailer = {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env.string("EMAIL_HOST"),
+            "port": _email_port,
+            "username": env.string("EMAIL_HOST_USER", ""),
+            "password": env.string("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env.boolean("EMAIL_USE_TLS", _email_port == 587),
+            "use_ssl": env.boolean("EMAIL_USE_SSL", _email_port == 465),
+            "timeout": 30,
+        },
+    }
 else:
     # The embedded default: every email is written as a file to var/outbox.
-    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = DATA_DIR / "outbox"
+    _mailer = {
+        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "OPTIONS": {"file_path": str(DATA_DIR / "outbox")},
+    }
+MAILERS = {"default": _mailer}
 
 # --- Cache and sessions ------------------------------------------------------------------------
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
-SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=300)
+SESSION_COOKIE_AGE = env.integer("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=300)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_SECURE = HTTPS
@@ -230,11 +238,11 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 LANGUAGE_COOKIE_SECURE = HTTPS
 LANGUAGE_COOKIE_SAMESITE = "Lax"
-SECURE_SSL_REDIRECT = HTTPS and env.bool("SECURE_SSL_REDIRECT", True)
+SECURE_SSL_REDIRECT = HTTPS and env.boolean("SECURE_SSL_REDIRECT", True)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-if env.bool("BEHIND_PROXY", False):
+if env.boolean("BEHIND_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_SECONDS = env.integer("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"

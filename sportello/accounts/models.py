@@ -46,7 +46,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("staff"), default=False, help_text=_("Can log in to the back office."))
     date_joined = models.DateTimeField(_("date joined"), auto_now_add=True)
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
@@ -159,7 +159,9 @@ class Membership(TimestampedModel):
     """A user's place in an account: a role, and through it the areas they may use."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user"))
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("account"))
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("account")
+    )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
     # Only for the custom role: the areas it opens. Fixed roles take theirs from ROLE_AREAS.
     custom_areas = models.JSONField(_("areas"), default=list, blank=True)
@@ -171,7 +173,7 @@ class Membership(TimestampedModel):
         ordering = ["account__name", "user__email"]
 
     def __str__(self) -> str:
-        return f"{self.user} @ {self.account.reference} ({self.role})"
+        return f"{self.user} @ {self.account.reference} ({self.get_role_display()})"
 
     @property
     def areas(self) -> frozenset[str]:

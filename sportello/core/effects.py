@@ -28,6 +28,8 @@ def after_commit(effect: Callable[..., Any], /, **kwargs: Any) -> None:
         try:
             effect(**kwargs)
         except Exception:
-            logger.exception("side effect %s failed", getattr(effect, "__qualname__", effect), extra={"effect_kwargs": repr(kwargs)})
+            logger.exception(
+                "side effect %s failed", getattr(effect, "__qualname__", effect), extra={"effect_kwargs": repr(kwargs)}
+            )
 
     transaction.on_commit(functools.partial(run), robust=False)

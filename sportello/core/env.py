@@ -39,7 +39,7 @@ class Env:
                 ) from exc
         return self.environ.get(name)
 
-    def str(self, name: str, default: str | None = None) -> str:
+    def string(self, name: str, default: str | None = None) -> str:
         value = self.raw(name)
         if value is None or value == "":
             if default is None:
@@ -47,7 +47,7 @@ class Env:
             return default
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def boolean(self, name: str, default: bool) -> bool:
         value = self.raw(name)
         if value is None:
             return default
@@ -58,7 +58,7 @@ class Env:
             return False
         raise SettingError(f"{name} must be true or false, not {value!r}")
 
-    def int(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.raw(name)
         if value is None or value.strip() == "":
             return default
@@ -72,23 +72,24 @@ class Env:
             raise SettingError(f"{name} must be at most {maximum}, not {number}")
         return number
 
-    def list(self, name: str, default: list[str]) -> list[str]:
+    def strings(self, name: str, default: list[str]) -> list[str]:
         value = self.raw(name)
         if value is None:
             return default
         return [item.strip() for item in value.split(",") if item.strip()]
 
     def choice(self, name: str, default: str, choices: list[str]) -> str:
-        value = self.str(name, default)
+        value = self.string(name, default)
         if value not in choices:
             raise SettingError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
         return value
 
     def url(self, name: str, default: str | None = None, *, schemes: tuple[str, ...] = ("http", "https")) -> str:
-        value = self.str(name, default)
+        value = self.string(name, default)
         parts = urlsplit(value)
         if parts.scheme not in schemes or not parts.netloc:
             raise SettingError(
-                f"{name} must be an absolute {' or '.join(schemes)} URL such as https://billing.example.com, not {value!r}"
+                f"{name} must be an absolute {' or '.join(schemes)} URL"
+                f" such as https://billing.example.com, not {value!r}"
             )
         return value.rstrip("/")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from babel.dates import format_date, format_datetime
 from babel.core import Locale
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal, parse_pattern
 from django.utils import translation
 

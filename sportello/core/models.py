@@ -64,11 +64,21 @@ class AuditEvent(AppendOnlyModel):
 
     occurred_at = models.DateTimeField(_("when"), db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("actor")
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     # The customer account the event concerns, if any: members with the contacts right see these.
     account = models.ForeignKey(
-        "accounts.Account", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events", verbose_name=_("account")
+        "accounts.Account",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+        verbose_name=_("account"),
     )
     action = models.CharField(_("action"), max_length=64, db_index=True)
     # What the event is about, as "app_label.model:pk", so the log outlives the rows it names.
@@ -94,16 +104,18 @@ class ScheduledRun(models.Model):
     """One row per (periodic job, period): the scheduler enqueues a period's job only by
     inserting this row, so several schedulers racing each other enqueue it exactly once."""
 
-    job = models.CharField(max_length=100)
+    job = models.CharField(_("job"), max_length=100)
     # The period the run is for, e.g. "2026-11-22" for a daily job.
-    period = models.CharField(max_length=32)
-    enqueued_at = models.DateTimeField()
+    period = models.CharField(_("period"), max_length=32)
+    enqueued_at = models.DateTimeField(_("enqueued at"))
     # Id of the task result in the task backend, to follow the run.
-    task_result_id = models.CharField(max_length=64, blank=True)
+    task_result_id = models.CharField(_("task id"), max_length=64, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "period"], name="scheduled_run_once_per_period")]
         ordering = ["-enqueued_at"]
+        verbose_name = _("scheduled run")
+        verbose_name_plural = _("scheduled runs")
 
     def __str__(self) -> str:
         return f"{self.job} {self.period}"
@@ -112,11 +124,15 @@ class ScheduledRun(models.Model):
 class WorkerHeartbeat(models.Model):
     """Last sign of life of each worker process; /healthz reads the newest."""
 
-    worker_id = models.CharField(max_length=64, primary_key=True)
-    hostname = models.CharField(max_length=255)
-    pid = models.PositiveIntegerField()
-    started_at = models.DateTimeField()
-    last_seen = models.DateTimeField(db_index=True)
+    worker_id = models.CharField(_("worker"), max_length=64, primary_key=True)
+    hostname = models.CharField(_("host"), max_length=255)
+    pid = models.PositiveIntegerField(_("process id"))
+    started_at = models.DateTimeField(_("started"))
+    last_seen = models.DateTimeField(_("last seen"), db_index=True)
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
 
     def __str__(self) -> str:
         return f"{self.hostname}:{self.pid}"

@@ -139,9 +139,7 @@ class Money:
         sign = -1 if total < 0 else 1
         total = abs(total)
         shares = [total * w // sum(weights) for w in weights]
-        remainders = sorted(
-            range(len(weights)), key=lambda i: (-(total * weights[i] % sum(weights)), i)
-        )
+        remainders = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % sum(weights)), i))
         for i in remainders[: total - sum(shares)]:
             shares[i] += 1
         return [Money.from_minor(sign * s, self.currency) for s in shares]

@@ -7,6 +7,7 @@ so `sportello demo` can run every time and tests can use the same data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -33,7 +34,7 @@ class DemoPerson:
 @dataclass(frozen=True)
 class DemoAccount:
     name: str
-    fields: dict[str, str]
+    fields: dict[str, Any]
     people: tuple[DemoPerson, ...]
 
 
@@ -41,9 +42,16 @@ DEMO_ACCOUNTS = (
     DemoAccount(
         name="Nubeclara Servicios Digitales S.L.",
         fields={
-            "country": "ES", "currency": "EUR", "language": "es", "time_zone": "Europe/Madrid",
-            "address_line1": "Calle de Alcalá 123, 4º B", "postal_code": "28009", "city": "Madrid",
-            "region": "Madrid", "vat_id": "ESB12345674", "tax_id": "B12345674",
+            "country": "ES",
+            "currency": "EUR",
+            "language": "es",
+            "time_zone": "Europe/Madrid",
+            "address_line1": "Calle de Alcalá 123, 4º B",
+            "postal_code": "28009",
+            "city": "Madrid",
+            "region": "Madrid",
+            "vat_id": "ESB12345674",
+            "tax_id": "B12345674",
             "billing_email": "facturas@nubeclara.example.com",
         },
         people=(
@@ -55,9 +63,16 @@ DEMO_ACCOUNTS = (
     DemoAccount(
         name="Studio Ferri Consulenza S.r.l.",
         fields={
-            "country": "IT", "currency": "EUR", "language": "it", "time_zone": "Europe/Rome",
-            "address_line1": "Via Roma 42", "postal_code": "20121", "city": "Milano", "region": "MI",
-            "vat_id": "IT12345670892", "tax_id": "12345670892",
+            "country": "IT",
+            "currency": "EUR",
+            "language": "it",
+            "time_zone": "Europe/Rome",
+            "address_line1": "Via Roma 42",
+            "postal_code": "20121",
+            "city": "Milano",
+            "region": "MI",
+            "vat_id": "IT12345670892",
+            "tax_id": "12345670892",
             "billing_email": "amministrazione@studioferri.example.com",
         },
         people=(
@@ -70,9 +85,15 @@ DEMO_ACCOUNTS = (
     DemoAccount(
         name="Bruno Tecnologia Ltda.",
         fields={
-            "country": "BR", "currency": "BRL", "language": "pt-br", "time_zone": "America/Sao_Paulo",
-            "address_line1": "Avenida Paulista, 1000, conj. 52", "postal_code": "01310-100",
-            "city": "São Paulo", "region": "SP", "tax_id": "11.222.333/0001-81",
+            "country": "BR",
+            "currency": "BRL",
+            "language": "pt-br",
+            "time_zone": "America/Sao_Paulo",
+            "address_line1": "Avenida Paulista, 1000, conj. 52",
+            "postal_code": "01310-100",
+            "city": "São Paulo",
+            "region": "SP",
+            "tax_id": "11.222.333/0001-81",
             "billing_email": "financeiro@brunotec.example.com",
         },
         people=(
@@ -116,9 +137,7 @@ def _person(person: DemoPerson, *, staff: bool = False) -> User:
 def demo_load() -> dict[str, int]:
     """Create the demo provider's customers, people and staff login; return what was created."""
     if not demo_allowed():
-        raise DemoRefused(
-            "demo data has a published password: set SPORTELLO_DEMO=true (or DEBUG=true) to load it"
-        )
+        raise DemoRefused("demo data has a published password: set SPORTELLO_DEMO=true (or DEBUG=true) to load it")
     created = {"accounts": 0, "users": 0, "memberships": 0}
     users_before = User.objects.count()
     _person(STAFF, staff=True)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sportello.accounts.models import Membership, User
 
     class MemberRequest(HttpRequest):
-        user: User  # type: ignore[assignment]
+        user: User
         membership: Membership
 else:
     MemberRequest = HttpRequest

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from sportello.accounts.models import Area
 from sportello.accounts.selectors import members_visible_to, membership_active
@@ -20,8 +20,8 @@ from sportello.portal.forms import AccountSwitchForm, LanguageForm
 from sportello.portal.navigation import navigation_for
 
 
-@require_safe
 @member_required()
+@require_safe
 def dashboard(request: MemberRequest) -> HttpResponse:
     membership = request.membership
     areas = [item for item in navigation_for(membership) if item.area is not None]
@@ -39,32 +39,32 @@ def dashboard(request: MemberRequest) -> HttpResponse:
     )
 
 
-@require_safe
 @member_required(Area.BILLING)
+@require_safe
 def billing(request: MemberRequest) -> HttpResponse:
     return render(request, "portal/billing.html", {"active_nav": "billing"})
 
 
-@require_safe
 @member_required(Area.SERVICES)
+@require_safe
 def services(request: MemberRequest) -> HttpResponse:
     return render(request, "portal/services.html", {"active_nav": "services"})
 
 
-@require_safe
 @member_required(Area.DOMAINS)
+@require_safe
 def domains(request: MemberRequest) -> HttpResponse:
     return render(request, "portal/domains.html", {"active_nav": "domains"})
 
 
-@require_safe
 @member_required(Area.SUPPORT)
+@require_safe
 def support(request: MemberRequest) -> HttpResponse:
     return render(request, "portal/support.html", {"active_nav": "support"})
 
 
-@require_safe
 @member_required()
+@require_safe
 def account(request: MemberRequest) -> HttpResponse:
     membership = request.membership
     return render(
@@ -78,8 +78,8 @@ def account(request: MemberRequest) -> HttpResponse:
     )
 
 
-@require_POST
 @member_required()
+@require_POST
 def account_switch(request: MemberRequest) -> HttpResponse:
     form = AccountSwitchForm(request.POST)
     # An account the user does not belong to is ignored as if it did not exist.
@@ -98,7 +98,9 @@ def language_set(request: HttpRequest) -> HttpResponse:
     """Choose the language: saved on the user when logged in, in a cookie for visitors."""
     form = LanguageForm(request.POST)
     next_url = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = "/"
     response = HttpResponseRedirect(next_url)
     if not form.is_valid():
@@ -106,7 +108,7 @@ def language_set(request: HttpRequest) -> HttpResponse:
         return response
     language = form.cleaned_data["language"]
     if request.user.is_authenticated:
-        user_set_language(user=request.user, language=language)  # type: ignore[arg-type]
+        user_set_language(user=request.user, language=language)
     translation.activate(language)
     response.set_cookie(
         settings.LANGUAGE_COOKIE_NAME,
@@ -114,6 +116,6 @@ def language_set(request: HttpRequest) -> HttpResponse:
         max_age=settings.LANGUAGE_COOKIE_AGE,
         secure=settings.LANGUAGE_COOKIE_SECURE,
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        samesite="Lax",
     )
     return response

@@ -65,8 +65,20 @@ class AccountAdmin(admin.ModelAdmin):
         fields = {
             name: form.cleaned_data[name]
             for name in (
-                "kind", "name", "address_line1", "address_line2", "postal_code", "city", "region",
-                "country", "vat_id", "tax_id", "currency", "billing_email", "language", "time_zone",
+                "kind",
+                "name",
+                "address_line1",
+                "address_line2",
+                "postal_code",
+                "city",
+                "region",
+                "country",
+                "vat_id",
+                "tax_id",
+                "currency",
+                "billing_email",
+                "language",
+                "time_zone",
             )
         }
         created = account_create(**fields, by=request.user)  # type: ignore[arg-type]
@@ -77,10 +89,14 @@ class AccountAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["occurred_at", "action", "actor", "account", "ip_address", "target"]
+    list_display = ["occurred_at", "action_label", "actor", "account", "ip_address", "target"]
     list_filter = ["action"]
     search_fields = ["action", "actor__email", "account__name", "account__reference", "target"]
     date_hierarchy = "occurred_at"
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_label(self, event: AuditEvent) -> str:
+        return event.action_label
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -15,6 +15,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, interval: float, no_scheduler: bool, **options: Any) -> None:
         if settings.TASKS_BACKEND != "database":
-            raise CommandError("TASKS_BACKEND is not 'database': tasks run where they are enqueued, no worker is needed")
+            raise CommandError(
+                "TASKS_BACKEND is not 'database': tasks run where they are enqueued, no worker is needed"
+            )
         self.stdout.write(f"Worker started (scheduler {'off' if no_scheduler else 'on'}).")
         run_worker(interval=interval, with_scheduler=not no_scheduler)

@@ -1,0 +1,34 @@
+import pytest
+
+from sportello.accounts.models import Account, Membership, User
+from sportello.demo.data import DEMO_PASSWORD, DemoRefused, demo_load
+
+
+@pytest.mark.django_db
+def test_it_refuses_without_debug_or_sportello_demo(settings):
+    settings.DEBUG = False
+    settings.SPORTELLO_DEMO = False
+    with pytest.raises(DemoRefused, match="SPORTELLO_DEMO"):
+        demo_load()
+    assert User.objects.count() == 0
+    assert Account.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings):
+    settings.SPORTELLO_DEMO = True
+    assert demo_load() == {"accounts": 3, "users": 10, "memberships": 10}
+    assert demo_load() == {"accounts": 0, "users": 0, "memberships": 0}
+    assert sorted(Account.objects.values_list("country", "currency", "language")) == [
+        ("BR", "BRL", "pt-br"),
+        ("ES", "EUR", "es"),
+        ("IT", "EUR", "it"),
+    ]
+    for email in ["ana@example.com", "bruno@example.com", "chiara@example.com", "admin@example.com"]:
+        assert User.objects.get(email=email).check_password(DEMO_PASSWORD)
+    assert User.objects.get(email="admin@example.com").is_staff
+    roles = {(m.user.email, m.account.country): m.role for m in Membership.objects.select_related("user", "account")}
+    assert roles[("ana@example.com", "ES")] == "owner"
+    assert roles[("ana@example.com", "IT")] == "technical"
+    assert roles[("diego@example.com", "ES")] == "technical"
+    assert len(set(roles.values())) == 5  # every role is shown somewhere
