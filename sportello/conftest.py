@@ -23,6 +23,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 PASSWORD = "correct-horse-battery-staple"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Rate-limit counters live in the cache: every test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def make_member(email: str, account_name: str, *, role: str = Role.OWNER, **account_fields: str) -> Membership:
     fields: dict[str, Any] = {"country": "ES", "currency": "EUR", "language": "en", "time_zone": "Europe/Madrid"}
     fields.update(account_fields)
@@ -59,3 +67,56 @@ def demo_data(db: None, settings: Any) -> None:
 def on_postgresql() -> None:
     if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("needs PostgreSQL: run with DATABASE_URL=postgres://...")
+
+
+class SmtpInbox:
+    """Messages received by a real SMTP server (aiosmtpd) on a free local port."""
+
+    def __init__(self) -> None:
+        import email
+        import email.policy
+
+        self._parse = lambda data: email.message_from_bytes(data, policy=email.policy.default)
+        self.messages: list[Any] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.messages.append(self._parse(envelope.original_content or envelope.content))
+        return "250 Message accepted for delivery"
+
+    def text_of(self, index: int = -1) -> str:
+        part = self.messages[index].get_body(preferencelist=("plain",))
+        return str(part.get_content()).replace("\r\n", "\n")
+
+    def link_in(self, index: int = -1) -> str:
+        import re
+
+        found = re.search(r"https?://\S+", self.text_of(index))
+        assert found, "no link in the email"
+        return found.group(0)
+
+
+@pytest.fixture
+def smtp_inbox(settings: Any) -> Any:
+    """Deliver this test's emails over SMTP to a local aiosmtpd server; yield its inbox."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = SmtpInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": port, "use_tls": False, "timeout": 10},
+        }
+    }
+    try:
+        yield inbox
+    finally:
+        controller.stop()

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "sportello.core",
     "sportello.accounts",
+    "sportello.notifications",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",
@@ -73,11 +74,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Outside every middleware that may log in or out, so that it sees the final session.
+    "sportello.accounts.middleware_security.SessionTrackingMiddleware",
     "sportello.accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "sportello.staff.impersonation.ImpersonationMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After messages, htmx and impersonation, which it uses.
+    "sportello.accounts.middleware_security.MfaRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "sportello.urls"
@@ -157,6 +163,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "sportello.accounts.passwords.StrengthValidator"},
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "portal:dashboard"
@@ -169,8 +176,42 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = None
 ACCOUNT_PREVENT_ENUMERATION = True
+# Do not email addresses that have no login: the page answers the same either way.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+# Tell people by email when their password, email or second factor changes.
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = _site.scheme
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+ACCOUNT_PASSWORD_RESET_TOKEN_GENERATOR = "sportello.accounts.tokens.PasswordLinkTokenGenerator"
+ACCOUNT_FORMS = {
+    "reset_password_from_key": "sportello.portal.forms_public.ResetPasswordKeyForm",
+    "change_password": "sportello.portal.auth_forms.ChangePasswordForm",
+    "set_password": "sportello.portal.auth_forms.SetPasswordForm",
+}
+ACCOUNT_EMAIL_SUBJECT_PREFIX = ""
+# Password links (first access and reset) expire after one hour.
+PASSWORD_RESET_TIMEOUT = 60 * 60
+# Enabling or disabling two-factor and changing the email ask for the password again
+# when the last authentication is older than this.
+ACCOUNT_REAUTHENTICATION_TIMEOUT = 5 * 60
+# Throttling (per IP and per key, i.e. the email typed): the same answer is given for
+# known and unknown emails, so the limits reveal nothing either.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "reset_password": "10/m/ip,3/5m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+    "reauthenticate": "10/m/user",
+    "first_access": "10/m/ip,3/5m/key",
+    "password_strength": "120/m/ip",
+}
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = PROVIDER_NAME
+# WebAuthn needs a secure context; http://127.0.0.1 and localhost are one for browsers.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = not HTTPS
+# Staff must enrol a second factor before using the back office.
+STAFF_REQUIRE_MFA = env.boolean("STAFF_REQUIRE_MFA", not DEBUG and not SPORTELLO_DEMO)
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en"
@@ -227,7 +268,8 @@ else:
 MAILERS = {"default": _mailer}
 
 # --- Cache and sessions ------------------------------------------------------------------------
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Rate limits count in the cache, so it is shared by every web process: the database.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "sportello_cache"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_AGE = env.integer("SESSION_COOKIE_AGE", 60 * 60 * 12, minimum=300)
 

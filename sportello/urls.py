@@ -3,12 +3,13 @@ from django.urls import include, path
 
 from sportello.api.api import api
 from sportello.core.views import healthz
-from sportello.portal.views import language_set
+from sportello.portal.views import public
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
-    path("language/", language_set, name="language-set"),
+    *public.urlpatterns,
     path("accounts/", include("allauth.urls")),
+    path("staff/", include("sportello.staff.urls")),
     path("staff/", admin.site.urls),
     path("api/v1/", api.urls),
     path("", include("sportello.portal.urls")),

@@ -43,6 +43,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     # The language the user chose for pages and emails; empty = the browser's preference.
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
+    # Bumped each time a password link (first access or reset) is issued; links carry it,
+    # so issuing a new link kills every older one.
+    password_link_generation = models.PositiveIntegerField(default=0, editable=False)
     is_staff = models.BooleanField(_("staff"), default=False, help_text=_("Can log in to the back office."))
     date_joined = models.DateTimeField(_("date joined"), auto_now_add=True)
 
@@ -56,6 +59,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         constraints = [models.UniqueConstraint(Lower("email"), name="user_email_unique_ci")]
+        permissions = [("impersonate_user", _("Can log in as a customer"))]
 
     def __str__(self) -> str:
         return self.email
@@ -133,7 +137,8 @@ class Account(TimestampedModel):
     currency = models.CharField(_("currency"), max_length=3, help_text=_("ISO 4217 code; invoices use it."))
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="en")
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
-    billing_email = models.EmailField(_("billing email"), blank=True)
+    # Staff may require every member of this account to use two-factor authentication.
+    require_mfa = models.BooleanField(_("require two-factor authentication"), default=False)
 
     class Meta:
         verbose_name = _("customer account")
@@ -189,6 +194,11 @@ class Membership(TimestampedModel):
         return area in self.areas
 
     @property
+    def has_area_contacts(self) -> bool:
+        """For templates: may manage people, contacts and see the activity log."""
+        return self.has_area(Area.CONTACTS)
+
+    @property
     def can_change(self) -> bool:
         """Read-only members see their areas but cannot act in them."""
         return self.role != Role.READ_ONLY
@@ -196,3 +206,117 @@ class Membership(TimestampedModel):
     @property
     def is_owner(self) -> bool:
         return self.role == Role.OWNER
+
+
+class EmailTopic(models.TextChoices):
+    """What an email is about; each contact chooses the topics they receive."""
+
+    INVOICES = "invoices", _("Invoices")
+    RECEIPTS = "receipts", _("Payment receipts")
+    SERVICES = "services", _("Service notices")
+    DOMAINS = "domains", _("Domain notices")
+    SUPPORT = "support", _("Support")
+    MARKETING = "marketing", _("News and offers")
+
+
+# Topics a new contact receives until they choose otherwise (never marketing: that is opt-in).
+DEFAULT_TOPICS = [EmailTopic.INVOICES, EmailTopic.RECEIPTS, EmailTopic.SERVICES, EmailTopic.DOMAINS, EmailTopic.SUPPORT]
+
+
+class Contact(TimestampedModel):
+    """A person of the account who receives emails; with a login (a member) or without."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("account"))
+    # Set when the contact is also a member who logs in; their email follows the user's.
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="contacts", verbose_name=_("user")
+    )
+    name = models.CharField(_("name"), max_length=150)
+    email = models.EmailField(_("email address"))
+    phone = models.CharField(_("phone"), max_length=32, blank=True)
+    # The EmailTopic values this contact receives.
+    topics = models.JSONField(_("emails received"), default=list, blank=True)
+    # Invoices go to this contact; every account has exactly one (see contact services).
+    is_billing_default = models.BooleanField(_("default billing contact"), default=False)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["-is_billing_default", "name", "email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), "account", name="contact_unique_email_per_account"),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(is_billing_default=True),
+                name="contact_one_billing_default_per_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>"
+
+    def receives(self, topic: str) -> bool:
+        return topic in self.topics
+
+    @property
+    def topic_labels(self) -> list[str]:
+        return [str(label) for value, label in EmailTopic.choices if value in self.topics]
+
+
+class Invitation(models.Model):
+    """An emailed offer of a membership: single-use, expiring, at most the inviter's rights."""
+
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="invitations", verbose_name=_("account")
+    )
+    email = models.EmailField(_("email address"))
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    custom_areas = models.JSONField(_("areas"), default=list, blank=True)
+    invited_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+", verbose_name=_("invited by"))
+    # SHA-256 of the secret in the emailed link; the secret itself is never stored.
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("sent"))
+    expires_at = models.DateTimeField(_("expires"))
+    accepted_at = models.DateTimeField(_("accepted"), null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("accepted by")
+    )
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("invitation")
+        verbose_name_plural = _("invitations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} -> {self.account.reference}"
+
+    @property
+    def areas(self) -> frozenset[str]:
+        if self.role == Role.CUSTOM:
+            return frozenset(a for a in self.custom_areas if a in Area.values)
+        return ROLE_AREAS.get(self.role, frozenset())
+
+
+class UserSession(models.Model):
+    """A logged-in browser: what the "where you are logged in" page lists and ends."""
+
+    # The Django session this row describes; deleting the session logs the browser out.
+    session_key = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions", verbose_name=_("user"))
+    ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("device"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("logged in"))
+    last_seen = models.DateTimeField(_("last seen"))
+    # Set when staff logged in as this customer: the staff user behind the session.
+    impersonator = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="+", verbose_name=_("staff user")
+    )
+
+    class Meta:
+        verbose_name = _("session")
+        verbose_name_plural = _("sessions")
+        ordering = ["-last_seen"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.ip_address}"

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import QuerySet
 
-from sportello.accounts.models import AccountStatus, Membership, User
+from sportello.accounts.models import AccountStatus, Contact, Invitation, Membership, User, UserSession
 
 
 def memberships_of(*, user: User) -> QuerySet[Membership]:
-    """The accounts `user` can act for in the client area, by account name."""
+    """The accounts `user` can act for in the client area (active ones), by account name."""
     return (
-        Membership.objects.filter(user=user, account__status__in=[AccountStatus.ACTIVE, AccountStatus.SUSPENDED])
+        Membership.objects.filter(user=user, account__status=AccountStatus.ACTIVE)
         .select_related("account")
         .order_by("account__name", "account_id")
     )
@@ -33,3 +35,21 @@ def members_visible_to(*, membership: Membership) -> QuerySet[Membership]:
         .select_related("user")
         .order_by("user__full_name", "user__email")
     )
+
+
+def billing_contact_of(*, account_id: int) -> Contact | None:
+    return Contact.objects.filter(account_id=account_id, is_billing_default=True).first()
+
+
+def contacts_visible_to(*, membership: Membership) -> QuerySet[Contact]:
+    return Contact.objects.filter(account_id=membership.account_id).select_related("user")
+
+
+def invitations_pending_for(*, membership: Membership, now: dt.datetime) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(
+        account_id=membership.account_id, accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=now
+    ).select_related("invited_by")
+
+
+def sessions_of(*, user: User) -> QuerySet[UserSession]:
+    return UserSession.objects.filter(user=user).order_by("-last_seen")

@@ -41,7 +41,7 @@ class PeriodicJob:
         """The period that is due at `now` and the task's arguments for it, or None."""
         now = ensure_aware(now)
         if self.every == "hourly":
-            return now.strftime("%Y-%m-%dT%H"), {}
+            return now.strftime("%Y-%m-%dT%H"), {"now": now.replace(minute=0, second=0, microsecond=0).isoformat()}
         if now.hour < settings.DAILY_JOBS_HOUR:
             return None
         day = now.date().isoformat()

@@ -12,8 +12,15 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from sportello.accounts.models import Account, Membership, Role, User
-from sportello.accounts.services import account_create, membership_add
+from sportello.accounts.models import Account, Contact, Invitation, Membership, Role, User
+from sportello.accounts.services import (
+    account_create,
+    contact_create,
+    invitation_create,
+    membership_add,
+    user_create,
+)
+from sportello.core.time import utc_now
 
 DEMO_PASSWORD = "sportello-demo"
 
@@ -29,6 +36,8 @@ class DemoPerson:
     language: str
     role: str
     custom_areas: tuple[str, ...] = ()
+    # Created by the provider without a password: logs in through "first access".
+    awaiting_first_access: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,7 @@ DEMO_ACCOUNTS = (
             DemoPerson("ana@example.com", "Ana García López", "es", Role.OWNER),
             DemoPerson("lucia@example.com", "Lucía Fernández", "es", Role.FINANCE),
             DemoPerson("diego@example.com", "Diego Martín", "es", Role.TECHNICAL),
+            DemoPerson("sofia@example.com", "Sofía Navarro", "es", Role.READ_ONLY, awaiting_first_access=True),
         ),
     ),
     DemoAccount(
@@ -112,6 +122,7 @@ DEMO_LOGINS = (
     ("bruno@example.com", "Bruno Tecnologia Ltda. (owner)"),
     ("chiara@example.com", "Studio Ferri Consulenza S.r.l. (owner)"),
     ("admin@example.com", "staff: back office at /staff/"),
+    ("sofia@example.com", "no password yet: try 'First access' on the login page"),
 )
 
 
@@ -121,6 +132,8 @@ def demo_allowed() -> bool:
 
 def _person(person: DemoPerson, *, staff: bool = False) -> User:
     user = User.objects.filter(email=person.email).first()
+    if user is None and person.awaiting_first_access:
+        user = user_create(email=person.email, full_name=person.full_name, language=person.language)
     if user is None:
         user = User.objects.create_user(
             person.email,
@@ -152,4 +165,31 @@ def demo_load() -> dict[str, int]:
                 membership_add(account=account, user=user, role=person.role, custom_areas=person.custom_areas)
                 created["memberships"] += 1
     created["users"] = User.objects.count() - users_before
+    _extras(created)
     return created
+
+
+# Contacts without a login, and colleagues invited but not yet arrived.
+DEMO_CONTACTS = (
+    ("Nubeclara Servicios Digitales S.L.", "Gestoría Ruiz (contabilidad)", "gestoria@example.com", ["invoices"]),
+    ("Bruno Tecnologia Ltda.", "Contabilidade Externa", "contabil@example.com", ["invoices", "receipts"]),
+)
+DEMO_INVITATIONS = (
+    ("Nubeclara Servicios Digitales S.L.", "ana@example.com", "pablo@example.com", Role.TECHNICAL),
+    ("Studio Ferri Consulenza S.r.l.", "chiara@example.com", "luca@example.com", Role.FINANCE),
+)
+
+
+def _extras(created: dict[str, int]) -> None:
+    created.setdefault("contacts", 0)
+    created.setdefault("invitations", 0)
+    for account_name, name, email, topics in DEMO_CONTACTS:
+        account = Account.objects.get(name=account_name)
+        if not Contact.objects.filter(account=account, email=email).exists():
+            contact_create(account=account, name=name, email=email, topics=topics, acting=None, by=None)
+            created["contacts"] += 1
+    for account_name, inviter, email, role in DEMO_INVITATIONS:
+        membership = Membership.objects.get(account__name=account_name, user__email=inviter)
+        if not Invitation.objects.filter(account=membership.account, email=email).exists():
+            invitation_create(acting=membership, email=email, role=role, now=utc_now())
+            created["invitations"] += 1

@@ -1,15 +1,19 @@
 from django.urls import path
 
-from sportello.portal import views
+from sportello.portal.views import emails, pages, people, security
 
 app_name = "portal"
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
-    path("billing/", views.billing, name="billing"),
-    path("services/", views.services, name="services"),
-    path("domains/", views.domains, name="domains"),
-    path("support/", views.support, name="support"),
-    path("account/", views.account, name="account"),
-    path("account/switch/", views.account_switch, name="account-switch"),
+    path("", pages.dashboard, name="dashboard"),
+    path("billing/", pages.billing, name="billing"),
+    path("services/", pages.services, name="services"),
+    path("domains/", pages.domains, name="domains"),
+    path("support/", pages.support, name="support"),
+    path("account/", pages.account, name="account"),
+    path("account/switch/", pages.account_switch, name="account-switch"),
+    path("account/profile/", pages.profile, name="profile"),
+    *people.urlpatterns,
+    *security.urlpatterns,
+    *emails.urlpatterns,
 ]

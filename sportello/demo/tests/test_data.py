@@ -1,6 +1,6 @@
 import pytest
 
-from sportello.accounts.models import Account, Membership, User
+from sportello.accounts.models import Account, Contact, Membership, User
 from sportello.demo.data import DEMO_PASSWORD, DemoRefused, demo_load
 
 
@@ -17,8 +17,8 @@ def test_it_refuses_without_debug_or_sportello_demo(settings):
 @pytest.mark.django_db
 def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings):
     settings.SPORTELLO_DEMO = True
-    assert demo_load() == {"accounts": 3, "users": 10, "memberships": 10}
-    assert demo_load() == {"accounts": 0, "users": 0, "memberships": 0}
+    assert demo_load() == {"accounts": 3, "users": 11, "memberships": 11, "contacts": 2, "invitations": 2}
+    assert demo_load() == {"accounts": 0, "users": 0, "memberships": 0, "contacts": 0, "invitations": 0}
     assert sorted(Account.objects.values_list("country", "currency", "language")) == [
         ("BR", "BRL", "pt-br"),
         ("ES", "EUR", "es"),
@@ -32,3 +32,5 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
     assert roles[("ana@example.com", "IT")] == "technical"
     assert roles[("diego@example.com", "ES")] == "technical"
     assert len(set(roles.values())) == 5  # every role is shown somewhere
+    assert not User.objects.get(email="sofia@example.com").has_usable_password()
+    assert Contact.objects.filter(is_billing_default=True).count() == 3

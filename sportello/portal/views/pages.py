@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import translation
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sportello.accounts.models import Area
 from sportello.accounts.selectors import members_visible_to, membership_active
-from sportello.accounts.services import user_set_language
+from sportello.accounts.services import user_update_profile
 from sportello.core.selectors import audit_events_visible_to
 from sportello.portal.access import SESSION_ACCOUNT_KEY, MemberRequest, member_required
-from sportello.portal.forms import AccountSwitchForm, LanguageForm
+from sportello.portal.forms import AccountSwitchForm, ProfileForm
 from sportello.portal.navigation import navigation_for
 
 
@@ -72,10 +70,25 @@ def account(request: MemberRequest) -> HttpResponse:
         "portal/account.html",
         {
             "members": members_visible_to(membership=membership) if membership.has_area(Area.CONTACTS) else None,
-            "language_form": LanguageForm(initial={"language": translation.get_language()}),
             "active_nav": "account",
+            "account_tab": "overview",
         },
     )
+
+
+@member_required()
+@require_http_methods(["GET", "HEAD", "POST"])
+def profile(request: MemberRequest) -> HttpResponse:
+    """My details: name and language. The email is changed through its own confirmed flow."""
+    user = request.user
+    form = ProfileForm(request.POST or None, initial={"full_name": user.full_name, "language": user.language})
+    if request.method == "POST" and form.is_valid():
+        user_update_profile(user=user, full_name=form.cleaned_data["full_name"], language=form.cleaned_data["language"])
+        if form.cleaned_data["language"]:
+            translation.activate(form.cleaned_data["language"])
+        messages.success(request, _("Your details are saved."))
+        return redirect("portal:profile")
+    return render(request, "portal/profile.html", {"form": form, "active_nav": "account", "account_tab": "profile"})
 
 
 @member_required()
@@ -91,31 +104,3 @@ def account_switch(request: MemberRequest) -> HttpResponse:
             return redirect("portal:dashboard")
     messages.error(request, _("That account is not available to you."))
     return redirect("portal:dashboard")
-
-
-@require_POST
-def language_set(request: HttpRequest) -> HttpResponse:
-    """Choose the language: saved on the user when logged in, in a cookie for visitors."""
-    form = LanguageForm(request.POST)
-    next_url = request.POST.get("next") or "/"
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = "/"
-    response = HttpResponseRedirect(next_url)
-    if not form.is_valid():
-        messages.error(request, _("That language is not available."))
-        return response
-    language = form.cleaned_data["language"]
-    if request.user.is_authenticated:
-        user_set_language(user=request.user, language=language)
-    translation.activate(language)
-    response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME,
-        language,
-        max_age=settings.LANGUAGE_COOKIE_AGE,
-        secure=settings.LANGUAGE_COOKIE_SECURE,
-        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite="Lax",
-    )
-    return response

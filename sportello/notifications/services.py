@@ -1,0 +1,124 @@
+"""Sending email: render in the recipient's language, log, deliver after commit.
+
+Every email goes through `email_send`: it stores the rendered message in the email log
+inside the caller's transaction, and delivery (the SMTP conversation or the file
+outbox) happens after commit through a task, so a rolled-back change sends nothing and
+a failed delivery is retried without sending twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.utils import translation
+
+from sportello.accounts.models import Account, Contact, User
+from sportello.core.effects import after_commit
+from sportello.core.time import utc_now
+from sportello.notifications.models import EmailLog, EmailStatus
+
+
+def _render(template: str, context: dict[str, Any], language: str) -> tuple[str, str, str]:
+    with translation.override(language):
+        subject = " ".join(render_to_string(f"emails/{template}_subject.txt", context).split())
+        text = render_to_string(f"emails/{template}.txt", context).strip() + "\n"
+        html = render_to_string(f"emails/{template}.html", context).strip()
+    return subject, text, html
+
+
+def email_send(
+    *,
+    template: str,
+    kind: str,
+    to_email: str,
+    context: dict[str, Any],
+    language: str,
+    account: Account | None = None,
+    recipient: User | None = None,
+) -> EmailLog:
+    """Render `emails/<template>_subject.txt`, `.txt` and `.html` in `language`, log and send."""
+    base = {
+        "PROVIDER_NAME": settings.PROVIDER_NAME,
+        "SITE_URL": settings.SITE_URL,
+        "SUPPORT_EMAIL": settings.SUPPORT_EMAIL,
+    }
+    subject, text, html = _render(template, {**base, **context}, language)
+    return email_send_rendered(
+        kind=kind, to_email=to_email, subject=subject, text=text, html=html, account=account, recipient=recipient
+    )
+
+
+def email_send_rendered(
+    *,
+    kind: str,
+    to_email: str,
+    subject: str,
+    text: str,
+    html: str = "",
+    account: Account | None = None,
+    recipient: User | None = None,
+    attachment_names: Iterable[str] = (),
+) -> EmailLog:
+    """Log an already rendered email and deliver it once the transaction commits."""
+    entry = EmailLog.objects.create(
+        account=account,
+        recipient=recipient,
+        kind=kind,
+        to_email=to_email,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        subject=subject[:300],
+        body_text=text,
+        body_html=html,
+        attachment_names=list(attachment_names),
+        created_at=utc_now(),
+    )
+    from sportello.notifications.tasks import email_deliver
+
+    after_commit(email_deliver.enqueue, email_id=entry.pk)
+    return entry
+
+
+def email_deliver_now(*, email_id: int) -> EmailLog:
+    """Hand one logged email to the mail backend and mark it sent, or failed (and re-raise).
+
+    The row is claimed with a conditional update (queued or failed -> sending) so that two
+    workers never send the same email, and no lock is held during the SMTP conversation.
+    A process killed mid-send leaves the row "sending": it is not sent again automatically
+    (at most once), and staff see it in the log.
+    """
+    claimed = EmailLog.objects.filter(pk=email_id, status__in=[EmailStatus.QUEUED, EmailStatus.FAILED]).update(
+        status=EmailStatus.SENDING
+    )
+    entry = EmailLog.objects.get(pk=email_id)
+    if not claimed:
+        return entry
+    message = EmailMultiAlternatives(
+        subject=entry.subject,
+        body=entry.body_text,
+        from_email=entry.from_email,
+        to=[entry.to_email],
+        headers={"X-Sportello-Email": str(entry.pk)},
+    )
+    if entry.body_html:
+        message.attach_alternative(entry.body_html, "text/html")
+    try:
+        message.send()
+    except Exception as exc:
+        EmailLog.objects.filter(pk=entry.pk).update(status=EmailStatus.FAILED, error=str(exc)[:2000])
+        raise
+    EmailLog.objects.filter(pk=entry.pk).update(status=EmailStatus.SENT, sent_at=utc_now(), error="")
+    entry.refresh_from_db()
+    return entry
+
+
+def contacts_receiving(*, account: Account, topic: str) -> list[Contact]:
+    """The account's contacts who chose `topic`; invoices always reach the billing contact."""
+    contacts = list(account.contacts.all())
+    chosen = [c for c in contacts if topic in c.topics]
+    if topic == "invoices" and not any(c.is_billing_default for c in chosen):
+        chosen += [c for c in contacts if c.is_billing_default]
+    return chosen
