@@ -205,6 +205,7 @@ ACCOUNT_RATE_LIMITS = {
     "first_access": "10/m/ip,3/5m/key",
     "password_strength": "120/m/ip",
 }
+MFA_ADAPTER = "sportello.accounts.mfa.MFAAdapter"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = PROVIDER_NAME

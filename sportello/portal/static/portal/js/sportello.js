@@ -21,3 +21,13 @@ document.addEventListener("click", (event) => {
     if (!menu.contains(event.target)) menu.removeAttribute("open");
   }
 });
+
+// Passkeys: django-allauth reports a failed or cancelled browser prompt as an event only;
+// say it on the page, in the page's language (the text comes from a data attribute).
+document.addEventListener("allauth.error", (event) => {
+  const region = document.getElementById("js-errors");
+  if (!region) return;
+  event.preventDefault();
+  region.textContent = region.dataset.passkeyError || "The passkey could not be used.";
+  region.hidden = false;
+});
