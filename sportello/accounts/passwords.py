@@ -13,45 +13,45 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, gettext_noop
 from zxcvbn import zxcvbn
 
 MIN_SCORE = 3  # zxcvbn 0..4: 3 is "safely unguessable: moderate protection from offline attacks"
 ZXCVBN_MAX_LENGTH = 72
 
-# zxcvbn's English advice, marked for our catalogs.
-ADVICE = {
-    text: gettext_lazy(text)
-    for text in (
-        "A word by itself is easy to guess.",
-        "Add another word or two. Uncommon words are better.",
-        "All-uppercase is almost as easy to guess as all-lowercase.",
-        "Avoid dates and years that are associated with you.",
-        "Avoid recent years.",
-        "Avoid repeated words and characters.",
-        "Avoid sequences.",
-        "Avoid years that are associated with you.",
-        "Capitalization doesn't help very much.",
-        "Common names and surnames are easy to guess.",
-        "Dates are often easy to guess.",
-        "Names and surnames by themselves are easy to guess.",
-        "No need for symbols, digits, or uppercase letters.",
-        "Predictable substitutions like '@' instead of 'a' don't help very much.",
-        "Recent years are easy to guess.",
-        'Repeats like "aaa" are easy to guess.',
-        'Repeats like "abcabcabc" are only slightly harder to guess than "abc".',
-        "Reversed words aren't much harder to guess.",
-        'Sequences like "abc" or "6543" are easy to guess.',
-        "Short keyboard patterns are easy to guess.",
-        "Straight rows of keys are easy to guess.",
-        "This is a top-10 common password.",
-        "This is a top-100 common password.",
-        "This is a very common password.",
-        "This is similar to a commonly used password.",
-        "Use a few words, avoid common phrases.",
-        "Use a longer keyboard pattern with more turns.",
+# zxcvbn's English advice, marked for our catalogs (gettext_noop: extracted, translated
+# when shown).
+ADVICE = frozenset(
+    (
+        gettext_noop("A word by itself is easy to guess."),
+        gettext_noop("Add another word or two. Uncommon words are better."),
+        gettext_noop("All-uppercase is almost as easy to guess as all-lowercase."),
+        gettext_noop("Avoid dates and years that are associated with you."),
+        gettext_noop("Avoid recent years."),
+        gettext_noop("Avoid repeated words and characters."),
+        gettext_noop("Avoid sequences."),
+        gettext_noop("Avoid years that are associated with you."),
+        gettext_noop("Capitalization doesn't help very much."),
+        gettext_noop("Common names and surnames are easy to guess."),
+        gettext_noop("Dates are often easy to guess."),
+        gettext_noop("Names and surnames by themselves are easy to guess."),
+        gettext_noop("No need for symbols, digits, or uppercase letters."),
+        gettext_noop("Predictable substitutions like '@' instead of 'a' don't help very much."),
+        gettext_noop("Recent years are easy to guess."),
+        gettext_noop('Repeats like "aaa" are easy to guess.'),
+        gettext_noop('Repeats like "abcabcabc" are only slightly harder to guess than "abc".'),
+        gettext_noop("Reversed words aren't much harder to guess."),
+        gettext_noop('Sequences like "abc" or "6543" are easy to guess.'),
+        gettext_noop("Short keyboard patterns are easy to guess."),
+        gettext_noop("Straight rows of keys are easy to guess."),
+        gettext_noop("This is a top-10 common password."),
+        gettext_noop("This is a top-100 common password."),
+        gettext_noop("This is a very common password."),
+        gettext_noop("This is similar to a commonly used password."),
+        gettext_noop("Use a few words, avoid common phrases."),
+        gettext_noop("Use a longer keyboard pattern with more turns."),
     )
-}
+)
 
 LABELS = {
     0: gettext_lazy("Very weak"),
@@ -75,7 +75,7 @@ class Strength:
 
 
 def _translate(text: str) -> str:
-    return str(ADVICE.get(text, text))
+    return _(text) if text in ADVICE else text
 
 
 def password_strength(password: str, user_inputs: list[str] | None = None) -> Strength:

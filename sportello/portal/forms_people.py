@@ -71,7 +71,7 @@ class InvitationForm(RoleFieldsMixin, forms.Form):
         choices=Area.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Only for the custom role: the parts of the client area the person may use."),
+        help_text=_("Only for the custom role: the parts of the customer area the person may use."),
     )
 
     def __init__(self, *args: Any, acting: Membership, **kwargs: Any) -> None:
@@ -92,7 +92,7 @@ class MemberChangeForm(RoleFieldsMixin, forms.Form):
         choices=Area.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text=_("Only for the custom role: the parts of the client area the person may use."),
+        help_text=_("Only for the custom role: the parts of the customer area the person may use."),
     )
 
     def __init__(self, *args: Any, acting: Membership, member: Membership, **kwargs: Any) -> None:

@@ -17,10 +17,12 @@ from django.db.models import QuerySet
 from django.forms import BaseInlineFormSet, ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from sportello.accounts.errors import AccountsError, InvalidAccountData
 from sportello.accounts.models import Account, Contact, Invitation, Membership, User, UserSession
 from sportello.accounts.services import (
+    IMPERSONATION_MINUTES,
     STAFF_EDITABLE_FIELDS,
     account_create,
     account_fields_clean,
@@ -65,7 +67,7 @@ class UserAddForm(forms.ModelForm):
         label=_("Email a first-access link now"),
         required=False,
         initial=True,
-        help_text=_("The person chooses a password through it. Only works once they belong to an account."),
+        help_text=_("The person chooses a password through it. It is sent only to people who belong to an account."),
     )
 
     class Meta:
@@ -91,6 +93,12 @@ class UserAdmin(RefusalAwareAdmin, DjangoUserAdmin):
     add_form = UserAddForm
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "full_name", "language", "send_first_access")}),)
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {**(extra_context or {}), "impersonation_minutes": IMPERSONATION_MINUTES}
+        return super().change_view(request, object_id, form_url, context)
+
     def save_model(self, request: HttpRequest, obj: User, form: ModelForm, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
@@ -109,7 +117,11 @@ class UserAdmin(RefusalAwareAdmin, DjangoUserAdmin):
     @admin.action(description=_("Email a first-access link"))
     def send_first_access(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
         sent = sum(first_access_request(email=user.email, ip_address=None) for user in queryset)
-        self.message_user(request, _("%(count)d first-access email(s) sent.") % {"count": sent})
+        self.message_user(
+            request,
+            ngettext("%(count)d first-access email sent.", "%(count)d first-access emails sent.", sent)
+            % {"count": sent},
+        )
 
     @admin.action(description=_("Disable the login and end its sessions"))
     def disable_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
