@@ -19,20 +19,9 @@ from sportello.accounts.services import (
     user_session_rotated,
 )
 from sportello.conftest import PASSWORD
+from sportello.core.testing import CHROME_LINUX, FIREFOX_WINDOWS, Clock, logged_in_browser
 
 T0 = dt.datetime(2025, 3, 10, 9, 30, tzinfo=dt.UTC)
-CHROME_LINUX = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-class Clock:
-    """The time the tracking middleware reads; tests move it by hand, never by sleeping."""
-
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -42,12 +31,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
-def browser(user: User, *, user_agent: str = CHROME_LINUX, ip: str = "203.0.113.7") -> Client:
-    """A browser logged in as `user` that has made one request (so its session is tracked)."""
-    client = Client(headers={"user-agent": user_agent}, REMOTE_ADDR=ip)
-    client.force_login(user)
-    assert client.get("/").status_code in (200, 403)
-    return client
+def browser(user: User, **kwargs: str) -> Client:
+    return logged_in_browser(user, first_page="/", **kwargs)
 
 
 def session_key(client: Client) -> str:

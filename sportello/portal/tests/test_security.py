@@ -19,11 +19,10 @@ from sportello.accounts.middleware_security import Passkey, SecondFactors
 from sportello.accounts.models import Membership, User, UserSession
 from sportello.conftest import PASSWORD
 from sportello.core.models import AuditEvent
+from sportello.core.testing import CHROME_LINUX, FIREFOX_WINDOWS, Clock, logged_in_browser
 from sportello.portal.views.security import SessionRow, device_summary
 
 T0 = dt.datetime(2025, 3, 10, 9, 30, tzinfo=dt.UTC)
-CHROME_LINUX = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-FIREFOX_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0"
 SAFARI_IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
     "Version/17.5 Mobile/15E148 Safari/604.1"
@@ -35,14 +34,6 @@ TOTP_ACTIVATE = "/accounts/2fa/totp/activate/"
 REAUTHENTICATE = "/accounts/reauthenticate/"
 
 
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """The time the session tracking reads; moved by hand, never by sleeping."""
@@ -51,12 +42,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return clock
 
 
-def browser(user: User, *, user_agent: str = CHROME_LINUX, ip: str = "203.0.113.7") -> Client:
-    """A browser logged in as `user` that has made one request, so its session is listed."""
-    client = Client(headers={"user-agent": user_agent}, REMOTE_ADDR=ip)
-    client.force_login(user)
-    client.get(SECURITY)
-    return client
+def browser(user: User, **kwargs: str) -> Client:
+    return logged_in_browser(user, first_page=SECURITY, **kwargs)
 
 
 def session_key(client: Client) -> str:
