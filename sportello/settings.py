@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "sportello.core",
     "sportello.accounts",
     "sportello.notifications",
+    "sportello.catalog",
+    "sportello.services",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",

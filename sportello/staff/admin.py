@@ -294,3 +294,6 @@ class ScheduledRunAdmin(ReadOnlyAdmin):
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["worker_id", "hostname", "pid", "started_at", "last_seen"]
+
+
+from sportello.staff import admin_catalog  # noqa: F401,E402
