@@ -6,7 +6,9 @@ so `sportello demo` can run every time and tests can use the same data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -20,7 +22,34 @@ from sportello.accounts.services import (
     membership_add,
     user_create,
 )
-from sportello.core.time import utc_now
+from sportello.catalog.models import (
+    CYCLE_MONTHS,
+    AddOn,
+    AddOnPriceVersion,
+    ConfigurableOption,
+    Cycle,
+    MetricAggregation,
+    OptionPriceVersion,
+    Plan,
+    PriceVersion,
+    Product,
+    ProductCategory,
+    UsageMetric,
+)
+from sportello.catalog.services import addon_price_create, option_price_create, plan_create, price_create
+from sportello.core.time import today_utc, utc_now
+from sportello.services.models import Service
+from sportello.services.periods import add_months
+from sportello.services.services import (
+    service_activate,
+    service_cancel,
+    service_change_cycle,
+    service_create,
+    service_expire,
+    service_suspend,
+    service_terminate,
+    usage_record,
+)
 
 DEMO_PASSWORD = "sportello-demo"
 
@@ -147,8 +176,12 @@ def _person(person: DemoPerson, *, staff: bool = False) -> User:
 
 
 @transaction.atomic
-def demo_load() -> dict[str, int]:
-    """Create the demo provider's customers, people and staff login; return what was created."""
+def demo_load(*, as_of: dt.date | None = None) -> dict[str, int]:
+    """Create the demo provider's customers, people and staff login; return what was created.
+
+    `as_of` is the day the demo's services are dated from (today by default, so that the
+    demo looks current); tests pass a fixed one.
+    """
     if not demo_allowed():
         raise DemoRefused("demo data has a published password: set SPORTELLO_DEMO=true (or DEBUG=true) to load it")
     created = {"accounts": 0, "users": 0, "memberships": 0}
@@ -166,6 +199,7 @@ def demo_load() -> dict[str, int]:
                 created["memberships"] += 1
     created["users"] = User.objects.count() - users_before
     _extras(created)
+    _services(created, as_of=as_of or today_utc())
     return created
 
 
@@ -193,3 +227,300 @@ def _extras(created: dict[str, int]) -> None:
         if not Invitation.objects.filter(account=membership.account, email=email).exists():
             invitation_create(acting=membership, email=email, role=role, now=utc_now())
             created["invitations"] += 1
+
+
+# --- The catalog and the customers' services --------------------------------------------------
+#
+# Two products with plans priced in EUR and BRL, an option and an add-on, and services in
+# every state of the lifecycle across the three customers, dated from `as_of`. Created
+# through the catalog and services domain functions (products, options and add-ons are
+# plain configuration, created as staff would in the back office).
+
+# Every demo price is valid from here on, long before any date the demo uses.
+DEMO_PRICES_FROM = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+
+DEMO_METRICS = (
+    ("storage_gb", "Storage", "GB", MetricAggregation.LAST),
+    ("traffic_gb", "Traffic", "GB", MetricAggregation.SUM),
+    ("sites", "Websites", "", MetricAggregation.LAST),
+)
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    code: str
+    name: str
+    quotas: dict[str, int]
+    # (currency, cycle) -> amount in minor units
+    prices: dict[tuple[str, str], int]
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    slug: str
+    name: str
+    description: str
+    # Lifecycle rules (Product fields).
+    rules: dict[str, Any]
+    plans: tuple[DemoPlan, ...]
+    # (code, name, unit, {(currency, cycle): unit price})
+    options: tuple[tuple[str, str, str, dict[tuple[str, str], str]], ...] = ()
+    # (code, name, {(currency, cycle): amount in minor units})
+    addons: tuple[tuple[str, str, dict[tuple[str, str], int]], ...] = ()
+
+
+M, Q, A = Cycle.MONTHLY, Cycle.QUARTERLY, Cycle.ANNUAL
+DEMO_PRODUCTS = (
+    DemoProduct(
+        slug="web-hosting",
+        name="Web Hosting",
+        description="Linux hosting with email, SSL certificates and daily snapshots.",
+        # A renewal notice 30 days ahead; Aruba's 60 days to reactivate after expiry.
+        rules={"invoice_lead_days": 30, "reactivation_window_days": 60, "customers_may_cancel_immediately": False},
+        plans=(
+            DemoPlan(
+                "basic",
+                "Basic",
+                {"storage_gb": 10, "traffic_gb": 100},
+                {("EUR", M): 599, ("EUR", A): 5990, ("BRL", M): 2990, ("BRL", A): 29900},
+            ),
+            DemoPlan(
+                "pro",
+                "Pro",
+                {"storage_gb": 50, "traffic_gb": 500},
+                {("EUR", M): 1299, ("EUR", A): 12990, ("BRL", M): 6990, ("BRL", A): 69900},
+            ),
+        ),
+        options=(
+            (
+                "mailboxes",
+                "Extra mailboxes",
+                "mailboxes",
+                {("EUR", M): "1.00", ("EUR", A): "10.00", ("BRL", M): "5.00", ("BRL", A): "50.00"},
+            ),
+        ),
+        addons=(("backups", "Backup add-on", {("EUR", M): 200, ("EUR", A): 2000, ("BRL", M): 990, ("BRL", A): 9900}),),
+    ),
+    DemoProduct(
+        slug="managed-wordpress",
+        name="Managed WordPress",
+        description="WordPress kept up to date for you, with staging and malware scanning.",
+        rules={"invoice_lead_days": 14, "reactivation_window_days": 30, "customers_may_cancel_immediately": True},
+        plans=(
+            DemoPlan(
+                "starter",
+                "Starter",
+                {"storage_gb": 20, "sites": 1},
+                {
+                    ("EUR", M): 1500,
+                    ("EUR", Q): 4200,
+                    ("EUR", A): 15000,
+                    ("BRL", M): 7500,
+                    ("BRL", Q): 21000,
+                    ("BRL", A): 75000,
+                },
+            ),
+            DemoPlan(
+                "business",
+                "Business",
+                {"storage_gb": 100, "sites": 5},
+                {
+                    ("EUR", M): 3900,
+                    ("EUR", Q): 11100,
+                    ("EUR", A): 39000,
+                    ("BRL", M): 19500,
+                    ("BRL", Q): 55500,
+                    ("BRL", A): 195000,
+                },
+            ),
+        ),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DemoService:
+    account: str
+    # Identifies the service in the demo: a second load finds it by (account, label).
+    label: str
+    product: str
+    plan: str
+    cycle: str
+    # active, expiring (auto-renew off, ends in 30 days), cancel_scheduled, cycle_change,
+    # suspended, expired_recent (inside the reactivation window), expired_old (outside it),
+    # cancelled, terminated, pending.
+    state: str
+    # Days from `as_of` to the end of the current period (negative: it ended that long ago).
+    ends_in: int = 0
+    options: dict[str, int] = field(default_factory=dict)
+    # metric -> readings as (days before as_of, quantity)
+    usage: dict[str, tuple[tuple[int, str], ...]] = field(default_factory=dict)
+
+
+NUBECLARA, FERRI, BRUNO = (spec.name for spec in DEMO_ACCOUNTS)
+DEMO_SERVICES = (
+    DemoService(
+        NUBECLARA,
+        "nubeclara.example.com",
+        "web-hosting",
+        "pro",
+        A,
+        "active",
+        ends_in=165,
+        options={"mailboxes": 5},
+        usage={"storage_gb": ((3, "29.8"), (1, "31.5")), "traffic_gb": ((10, "120.4"), (2, "64.1"))},
+    ),
+    DemoService(NUBECLARA, "tienda.nubeclara.example.com", "web-hosting", "basic", A, "expiring", ends_in=30),
+    # The usage-heavy one: 8.5 of 10 GB of storage, 85 %.
+    DemoService(
+        NUBECLARA,
+        "fotos.nubeclara.example.com",
+        "web-hosting",
+        "basic",
+        M,
+        "active",
+        ends_in=20,
+        usage={"storage_gb": ((6, "7.9"), (1, "8.5")), "traffic_gb": ((4, "23.0"), (2, "18.6"))},
+    ),
+    DemoService(NUBECLARA, "intranet.nubeclara.example.com", "web-hosting", "basic", M, "suspended", ends_in=8),
+    DemoService(NUBECLARA, "blog.nubeclara.example.com", "web-hosting", "basic", M, "expired_recent", ends_in=-20),
+    DemoService(NUBECLARA, "antiguo.nubeclara.example.com", "web-hosting", "basic", M, "expired_old", ends_in=-90),
+    DemoService(
+        NUBECLARA, "campanas.nubeclara.example.com", "managed-wordpress", "starter", M, "cancel_scheduled", ends_in=12
+    ),
+    DemoService(NUBECLARA, "promo.nubeclara.example.com", "managed-wordpress", "starter", M, "cancelled", ends_in=18),
+    DemoService(NUBECLARA, "pruebas.nubeclara.example.com", "web-hosting", "basic", M, "terminated", ends_in=-5),
+    DemoService(NUBECLARA, "staging.nubeclara.example.com", "managed-wordpress", "starter", M, "pending"),
+    DemoService(
+        FERRI,
+        "studioferri.example.com",
+        "managed-wordpress",
+        "business",
+        M,
+        "cycle_change",
+        ends_in=17,
+        usage={"storage_gb": ((2, "41.2"),), "sites": ((2, "3"),)},
+    ),
+    DemoService(FERRI, "clienti.studioferri.example.com", "managed-wordpress", "starter", Q, "suspended", ends_in=25),
+    DemoService(FERRI, "archivio.studioferri.example.com", "web-hosting", "basic", A, "cancelled", ends_in=200),
+    DemoService(FERRI, "vecchio.studioferri.example.com", "web-hosting", "pro", M, "terminated", ends_in=-12),
+    DemoService(
+        BRUNO,
+        "brunotec.example.com",
+        "web-hosting",
+        "pro",
+        M,
+        "active",
+        ends_in=9,
+        usage={"storage_gb": ((1, "12.25"),), "traffic_gb": ((5, "210.0"),)},
+    ),
+    DemoService(BRUNO, "loja.brunotec.example.com", "managed-wordpress", "business", M, "active", ends_in=22),
+    DemoService(BRUNO, "teste.brunotec.example.com", "web-hosting", "basic", M, "expired_recent", ends_in=-10),
+    DemoService(BRUNO, "legado.brunotec.example.com", "web-hosting", "basic", M, "cancelled", ends_in=14),
+    DemoService(BRUNO, "novo.brunotec.example.com", "web-hosting", "pro", A, "pending"),
+)
+
+
+def _catalog(created: dict[str, int]) -> None:
+    category, _new = ProductCategory.objects.get_or_create(slug="hosting", defaults={"name": "Hosting"})
+    for code, name, unit, aggregation in DEMO_METRICS:
+        UsageMetric.objects.get_or_create(code=code, defaults={"name": name, "unit": unit, "aggregation": aggregation})
+    for spec in DEMO_PRODUCTS:
+        product = Product.objects.filter(slug=spec.slug).first()
+        if product is None:
+            product = Product.objects.create(
+                category=category, slug=spec.slug, name=spec.name, description=spec.description, **spec.rules
+            )
+            created["products"] += 1
+        for position, plan_spec in enumerate(spec.plans, start=1):
+            plan = Plan.objects.filter(product=product, code=plan_spec.code).first()
+            if plan is None:
+                plan = plan_create(
+                    product=product,
+                    name=plan_spec.name,
+                    code=plan_spec.code,
+                    quotas=plan_spec.quotas,
+                    position=position,
+                )
+            for (currency, cycle), amount in plan_spec.prices.items():
+                if not PriceVersion.objects.filter(plan=plan, currency=currency, cycle=cycle).exists():
+                    price_create(
+                        plan=plan, currency=currency, cycle=cycle, amount_minor=amount, valid_from=DEMO_PRICES_FROM
+                    )
+        for code, name, unit, unit_prices in spec.options:
+            option, _new = ConfigurableOption.objects.get_or_create(
+                product=product, code=code, defaults={"name": name, "unit": unit, "max_quantity": 100}
+            )
+            for (currency, cycle), unit_price in unit_prices.items():
+                if not OptionPriceVersion.objects.filter(option=option, currency=currency, cycle=cycle).exists():
+                    option_price_create(
+                        option=option,
+                        currency=currency,
+                        cycle=cycle,
+                        unit_price=Decimal(unit_price),
+                        valid_from=DEMO_PRICES_FROM,
+                    )
+        for code, name, amounts in spec.addons:
+            addon, _new = AddOn.objects.get_or_create(product=product, code=code, defaults={"name": name})
+            for (currency, cycle), amount in amounts.items():
+                if not AddOnPriceVersion.objects.filter(addon=addon, currency=currency, cycle=cycle).exists():
+                    addon_price_create(
+                        addon=addon, currency=currency, cycle=cycle, amount_minor=amount, valid_from=DEMO_PRICES_FROM
+                    )
+
+
+def _service(spec: DemoService, *, as_of: dt.date) -> Service:
+    """Create `spec`'s service and walk it, through the lifecycle's transitions, to its state.
+
+    Its first period is placed so that it ends `ends_in` days from `as_of`.
+    """
+    account = Account.objects.get(name=spec.account)
+    plan = Plan.objects.get(product__slug=spec.product, code=spec.plan)
+    price = PriceVersion.objects.filter(plan=plan, currency=account.currency, cycle=spec.cycle).latest("valid_from")
+    months = CYCLE_MONTHS[spec.cycle]
+    end = as_of + dt.timedelta(days=spec.ends_in)
+    start = add_months(end, -months)
+    auto_renew = spec.state not in ("expiring", "expired_recent", "expired_old")
+    service = service_create(
+        account=account, price_version=price, as_of=start, options=spec.options, auto_renew=auto_renew, label=spec.label
+    )
+    if spec.state == "pending":
+        return service
+    service = service_activate(service=service, as_of=start, reason="demo")
+    if spec.state == "cancel_scheduled":
+        service = service_cancel(service=service, reason="Moving this site to the main hosting.", immediately=False)
+    elif spec.state == "cycle_change":
+        service = service_change_cycle(service=service, cycle=A, as_of=as_of)
+    elif spec.state == "suspended":
+        service = service_suspend(service=service, reason="Renewal invoice unpaid")
+    elif spec.state in ("expired_recent", "expired_old"):
+        service = service_expire(service=service, as_of=service.current_period_end or end)
+    elif spec.state == "cancelled":
+        service = service_cancel(service=service, reason="No longer needed.", immediately=True)
+    elif spec.state == "terminated":
+        service = service_suspend(service=service, reason="Renewal invoice unpaid")
+        service = service_terminate(service=service, reason="Unpaid after the grace period")
+    return service
+
+
+def _services(created: dict[str, int], *, as_of: dt.date) -> None:
+    created.setdefault("products", 0)
+    created.setdefault("services", 0)
+    created.setdefault("usage_records", 0)
+    _catalog(created)
+    for spec in DEMO_SERVICES:
+        if Service.objects.filter(account__name=spec.account, label=spec.label).exists():
+            continue
+        service = _service(spec, as_of=as_of)
+        created["services"] += 1
+        for metric, readings in spec.usage.items():
+            for index, (days_ago, quantity) in enumerate(readings):
+                moment = dt.datetime.combine(as_of - dt.timedelta(days=days_ago), dt.time(12), tzinfo=dt.UTC)
+                usage_record(
+                    service=service,
+                    metric=metric,
+                    quantity=Decimal(quantity),
+                    at=moment,
+                    idempotency_key=f"demo:{spec.label}:{metric}:{index}",
+                )
+                created["usage_records"] += 1

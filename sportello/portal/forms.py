@@ -25,6 +25,15 @@ class AccountSwitchForm(forms.Form):
     account = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
 
 
+class MeterBoundField(forms.BoundField):
+    """A password field described by the live meter as well as by its help and errors."""
+
+    @property
+    def aria_describedby(self) -> str:
+        own = super().aria_describedby
+        return f"password-meter {own}" if own else "password-meter"
+
+
 class PasswordMeterMixin:
     """Adds the live strength meter to a form's `password1` field.
 
@@ -40,6 +49,7 @@ class PasswordMeterMixin:
         super().__init__(*args, **kwargs)
         field = self.fields.get(self.meter_field)  # type: ignore[attr-defined]
         if field is not None:
+            field.bound_field_class = MeterBoundField
             field.widget.attrs.update(
                 {
                     "hx-post": str(reverse_lazy("password-strength")),
@@ -47,7 +57,6 @@ class PasswordMeterMixin:
                     "hx-target": "#password-meter",
                     "hx-swap": "innerHTML",
                     "hx-include": "this",
-                    "aria-describedby": "password-meter",
                     "autocomplete": "new-password",
                 }
             )

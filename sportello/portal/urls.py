@@ -1,13 +1,13 @@
 from django.urls import path
 
-from sportello.portal.views import emails, pages, people, security
+from sportello.portal.views import emails, pages, people, security, services
 
 app_name = "portal"
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("billing/", pages.billing, name="billing"),
-    path("services/", pages.services, name="services"),
+    *services.urlpatterns,
     path("domains/", pages.domains, name="domains"),
     path("support/", pages.support, name="support"),
     path("account/", pages.account, name="account"),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from sportello.accounts.models import Account
 from sportello.catalog.models import CYCLE_MONTHS, MetricAggregation, PriceVersion, UsageMetric
@@ -30,6 +30,34 @@ def services_visible_to(*, membership: ActingMembership) -> QuerySet[Service]:
         .select_related("plan__product", "price_version")
         .order_by("-created_at", "-id")
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ServicesSummary:
+    active: int
+    # Active services whose period ends within the window and that will not renew by themselves
+    # (auto-renew off, no cancellation asked): they expire unless the customer renews them.
+    expiring: int
+
+
+def services_summary(*, membership: ActingMembership, as_of: dt.date, within_days: int = 30) -> ServicesSummary:
+    """The dashboard's figures: active services, and how many of them expire within `within_days` of `as_of`."""
+    counts = (
+        Service.objects.visible_to(membership)
+        .filter(status=ServiceStatus.ACTIVE)
+        .aggregate(
+            active=Count("pk"),
+            expiring=Count(
+                "pk",
+                filter=Q(
+                    auto_renew=False,
+                    cancel_at_period_end=False,
+                    current_period_end__lte=as_of + dt.timedelta(days=within_days),
+                ),
+            ),
+        )
+    )
+    return ServicesSummary(active=counts["active"], expiring=counts["expiring"])
 
 
 def service_events_of(*, service: Service) -> QuerySet[ServiceEvent]:

@@ -17,8 +17,26 @@ def test_it_refuses_without_debug_or_sportello_demo(settings):
 @pytest.mark.django_db
 def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings):
     settings.SPORTELLO_DEMO = True
-    assert demo_load() == {"accounts": 3, "users": 11, "memberships": 11, "contacts": 2, "invitations": 2}
-    assert demo_load() == {"accounts": 0, "users": 0, "memberships": 0, "contacts": 0, "invitations": 0}
+    assert demo_load() == {
+        "accounts": 3,
+        "users": 11,
+        "memberships": 11,
+        "contacts": 2,
+        "invitations": 2,
+        "products": 2,
+        "services": 19,
+        "usage_records": 12,
+    }
+    assert demo_load() == {
+        "accounts": 0,
+        "users": 0,
+        "memberships": 0,
+        "contacts": 0,
+        "invitations": 0,
+        "products": 0,
+        "services": 0,
+        "usage_records": 0,
+    }
     assert sorted(Account.objects.values_list("country", "currency", "language")) == [
         ("BR", "BRL", "pt-br"),
         ("ES", "EUR", "es"),

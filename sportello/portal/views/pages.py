@@ -43,12 +43,6 @@ def billing(request: MemberRequest) -> HttpResponse:
     return render(request, "portal/billing.html", {"active_nav": "billing"})
 
 
-@member_required(Area.SERVICES)
-@require_safe
-def services(request: MemberRequest) -> HttpResponse:
-    return render(request, "portal/services.html", {"active_nav": "services"})
-
-
 @member_required(Area.DOMAINS)
 @require_safe
 def domains(request: MemberRequest) -> HttpResponse:

@@ -115,7 +115,9 @@ def invitation(request: HttpRequest, secret: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = existing or user_create(email=pending.email, language=translation.get_language() or "")
         user_update_profile(user=user, full_name=form.cleaned_data["full_name"], language=user.language)
-        user_set_password_from_link(user=user, password=form.cleaned_data["password1"], ip_address=client_ip(request))
+        user = user_set_password_from_link(
+            user=user, password=form.cleaned_data["password1"], ip_address=client_ip(request)
+        )
         return _accept(request, secret, user, log_in=True)
     return render(request, "portal/public/invitation.html", {**context, "form": form})
 
