@@ -154,6 +154,14 @@ WORKER_HEARTBEAT_TIMEOUT = env.integer("WORKER_HEARTBEAT_TIMEOUT", 90, minimum=5
 # Hour of the day (UTC) from which the daily jobs of a date are due.
 DAILY_JOBS_HOUR = env.integer("DAILY_JOBS_HOUR", 2, minimum=0, maximum=23)
 
+# --- Provisioning -------------------------------------------------------------------------
+# Where the webhook module POSTs each provisioning action, and the secret it signs with
+# (HMAC-SHA256). Addresses in loopback, link-local, private, unspecified and multicast
+# ranges are refused unless PROVISIONING_ALLOW_PRIVATE_URLS is on (an endpoint on the LAN).
+PROVISIONING_WEBHOOK_URL = env.string("PROVISIONING_WEBHOOK_URL", "")
+PROVISIONING_WEBHOOK_SECRET = env.string("PROVISIONING_WEBHOOK_SECRET", "")
+PROVISIONING_ALLOW_PRIVATE_URLS = env.boolean("PROVISIONING_ALLOW_PRIVATE_URLS", False)
+
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from sportello.portal.views import emails, pages, people, security, services
+from sportello.portal.views import emails, pages, people, schedule, security, services
 
 app_name = "portal"
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("billing/", pages.billing, name="billing"),
+    *schedule.urlpatterns,
     *services.urlpatterns,
     path("domains/", pages.domains, name="domains"),
     path("support/", pages.support, name="support"),

@@ -302,6 +302,11 @@ class ProvisioningTask(TimestampedModel):
     )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     last_error = models.TextField(_("last error"), blank=True)
+    # A pending task runs once this has passed (empty: at once); set by the retry backoff.
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # When a worker claimed it (pending -> running); a claim this old is a dead worker's.
+    claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("provisioning task")
@@ -310,7 +315,75 @@ class ProvisioningTask(TimestampedModel):
         constraints = [
             models.UniqueConstraint(fields=["service", "action", "event"], name="provisioning_once_per_event"),
         ]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["status", "next_attempt_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.module} {self.action} service {self.service_id}"
+
+
+class AttemptOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", _("Succeeded")
+    RETRYABLE = "retryable", _("Failed, will retry")
+    FAILED = "failed", _("Failed")
+
+
+class ProvisioningAttempt(AppendOnlyModel):
+    """One try of a provisioning task through its adapter: the delivery log. Never changed."""
+
+    task = models.ForeignKey(
+        ProvisioningTask, on_delete=models.PROTECT, related_name="attempt_log", verbose_name=_("task")
+    )
+    number = models.PositiveIntegerField(_("attempt"))
+    started_at = models.DateTimeField(_("started"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=AttemptOutcome.choices)
+    # The HTTP status the endpoint answered, for the webhook module; empty when there was none.
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("provisioning attempt")
+        verbose_name_plural = _("provisioning attempts")
+        ordering = ["task", "number", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "number"], name="provisioning_attempt_once_per_number"),
+            models.CheckConstraint(
+                condition=models.Q(outcome__in=AttemptOutcome.values), name="provisioning_attempt_outcome_known"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} attempt {self.number}: {self.outcome}"
+
+
+class StaffTaskStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    DONE = "done", _("Done")
+
+
+class StaffTask(TimestampedModel):
+    """Work the manual provisioning module leaves for staff: one per provisioning task."""
+
+    provisioning_task = models.OneToOneField(
+        ProvisioningTask, on_delete=models.PROTECT, related_name="staff_task", verbose_name=_("provisioning task")
+    )
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, related_name="+", verbose_name=_("account")
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.PROTECT, related_name="staff_tasks", verbose_name=_("service")
+    )
+    action = models.CharField(_("action"), max_length=16, choices=ProvisioningAction.choices)
+    title = models.CharField(_("title"), max_length=300)
+    status = models.CharField(_("status"), max_length=16, choices=StaffTaskStatus.choices, default=StaffTaskStatus.OPEN)
+
+    class Meta:
+        verbose_name = _("staff task")
+        verbose_name_plural = _("staff tasks")
+        ordering = ["status", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return self.title

@@ -37,7 +37,15 @@ from sportello.catalog.models import (
 from sportello.catalog.services import addon_price_create, option_price_create, price_create, quotas_clean
 from sportello.core.time import today_utc, utc_now
 from sportello.services.errors import ServicesError
-from sportello.services.models import ProvisioningTask, Service, ServiceEvent, UsageRecord
+from sportello.services.models import (
+    ProvisioningAttempt,
+    ProvisioningTask,
+    Service,
+    ServiceEvent,
+    StaffTask,
+    UsageRecord,
+)
+from sportello.services.provisioning import provisioning_retry
 from sportello.services.services import (
     service_activate,
     service_cancel,
@@ -375,8 +383,68 @@ class UsageRecordAdmin(_ViewOnly, admin.ModelAdmin):
     date_hierarchy = "recorded_at"
 
 
+class ProvisioningAttemptInline(_ViewOnly, admin.TabularInline):
+    model = ProvisioningAttempt
+    extra = 0
+    fields = readonly_fields = ("number", "started_at", "outcome", "status_code", "duration_ms", "error")
+    ordering = ["number"]
+
+
 @admin.register(ProvisioningTask)
 class ProvisioningTaskAdmin(_ViewOnly, admin.ModelAdmin):
-    list_display = ["created_at", "service", "module", "action", "status", "attempts", "last_error"]
+    list_display = [
+        "created_at",
+        "service",
+        "module",
+        "action",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+    ]
     list_filter = ["status", "module", "action"]
     search_fields = ["service__label", "service__account__reference"]
+    inlines = [ProvisioningAttemptInline]
+    actions = ["retry_now"]
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("services.change_provisioningtask"))
+
+    @admin.action(description=_("Retry now"), permissions=["retry"])
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[ProvisioningTask]) -> None:
+        retried = 0
+        for task_id in queryset.order_by("pk").values_list("pk", flat=True):
+            retried += provisioning_retry(task_id=task_id, now=utc_now())
+        skipped = queryset.count() - retried
+        if retried:
+            self.message_user(
+                request,
+                ngettext("%(count)d task queued again.", "%(count)d tasks queued again.", retried) % {"count": retried},
+            )
+        if skipped:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d task is running or done and was left alone.",
+                    "%(count)d tasks are running or done and were left alone.",
+                    skipped,
+                )
+                % {"count": skipped},
+                messages.WARNING,
+            )
+
+
+@admin.register(ProvisioningAttempt)
+class ProvisioningAttemptAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["started_at", "task", "number", "outcome", "status_code", "duration_ms", "error"]
+    list_filter = ["outcome", "task__module"]
+    search_fields = ["error", "task__service__account__reference"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(StaffTask)
+class StaffTaskAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["created_at", "title", "account", "service", "action", "status"]
+    list_filter = ["status", "action"]
+    search_fields = ["title", "account__reference", "service__label"]
+    list_select_related = ["account", "service__plan__product"]

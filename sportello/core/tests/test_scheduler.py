@@ -27,6 +27,7 @@ def test_the_housekeeping_job_is_registered():
         ("accounts.prune_sessions", "daily"),
         ("core.housekeeping", "daily"),
         ("notifications.retry_failed", "hourly"),
+        ("services.provisioning_due", "hourly"),
     ]
 
 
