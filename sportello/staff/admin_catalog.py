@@ -200,7 +200,8 @@ class PriceVersionAdminBase(admin.ModelAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     def create(self, obj: Any, by: User) -> Any:
-        raise NotImplementedError
+        """Each price admin below creates its rows through its own catalog service."""
+        raise TypeError(f"{type(self).__name__} must define create() with its catalog service")
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
         created = self.create(obj, request.user)  # type: ignore[arg-type]
