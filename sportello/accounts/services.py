@@ -19,6 +19,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.urls import reverse
 
@@ -220,7 +221,12 @@ def _end_sessions(users: Iterable[User]) -> int:
     request of a session that predates it), so deleting the sessions those rows name
     ends them all.
     """
-    keys = list(UserSession.objects.filter(user__in=list(users)).values_list("session_key", flat=True))
+    return _delete_sessions(UserSession.objects.filter(user__in=list(users)))
+
+
+def _delete_sessions(rows: QuerySet[UserSession]) -> int:
+    """End the browsers behind these rows: their Django sessions and the rows go together."""
+    keys = list(rows.values_list("session_key", flat=True))
     Session.objects.filter(session_key__in=keys).delete()
     UserSession.objects.filter(session_key__in=keys).delete()
     return len(keys)
@@ -774,26 +780,17 @@ def user_session_rotated(*, old_key: str, new_key: str | None, user: User | None
 @transaction.atomic
 def user_session_end(*, user: User, session_id: int, by: User, ip_address: str | None = None) -> bool:
     """End one of `user`'s own sessions; another user's session is not found."""
-    session = UserSession.objects.filter(pk=session_id, user=user).first()
-    if session is None:
+    if not _delete_sessions(UserSession.objects.filter(pk=session_id, user=user)):
         return False
-    Session.objects.filter(session_key=session.session_key).delete()
-    session.delete()
     audit_record(action="session.ended", actor=by, target=user, ip_address=ip_address, data={"sessions": 1})
     return True
 
 
 @transaction.atomic
 def user_sessions_end_others(*, user: User, keep_session_key: str, by: User, ip_address: str | None = None) -> int:
-    keys = list(
-        UserSession.objects.filter(user=user)
-        .exclude(session_key=keep_session_key)
-        .values_list("session_key", flat=True)
-    )
-    Session.objects.filter(session_key__in=keys).delete()
-    UserSession.objects.filter(session_key__in=keys).delete()
-    audit_record(action="session.ended", actor=by, target=user, ip_address=ip_address, data={"sessions": len(keys)})
-    return len(keys)
+    ended = _delete_sessions(UserSession.objects.filter(user=user).exclude(session_key=keep_session_key))
+    audit_record(action="session.ended", actor=by, target=user, ip_address=ip_address, data={"sessions": ended})
+    return ended
 
 
 # --- First access and password links ----------------------------------------------------------

@@ -1,7 +1,5 @@
 """The door: login by email, throttling, two-factor codes and recovery codes."""
 
-import re
-
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
@@ -11,12 +9,7 @@ from django.urls import reverse
 
 from sportello.conftest import PASSWORD
 from sportello.core.models import AuditEvent
-
-
-def without_tokens(body: bytes) -> str:
-    text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", body.decode())
-    text = re.sub(r' nonce="[^"]+"', "", text)
-    return re.sub(r'"X-CSRFToken": "[^"]+"', "", text)
+from sportello.core.testing import without_tokens
 
 
 def log_in(client, email, password):
