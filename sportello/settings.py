@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "sportello.notifications",
     "sportello.catalog",
     "sportello.services",
+    "sportello.billing",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",
@@ -161,6 +162,24 @@ DAILY_JOBS_HOUR = env.integer("DAILY_JOBS_HOUR", 2, minimum=0, maximum=23)
 PROVISIONING_WEBHOOK_URL = env.string("PROVISIONING_WEBHOOK_URL", "")
 PROVISIONING_WEBHOOK_SECRET = env.string("PROVISIONING_WEBHOOK_SECRET", "")
 PROVISIONING_ALLOW_PRIVATE_URLS = env.boolean("PROVISIONING_ALLOW_PRIVATE_URLS", False)
+
+# --- Billing ------------------------------------------------------------------------------
+# Document numbers: the format, with {series}, {year} and {seq} (e.g. {seq:05} pads to five
+# digits), and the series of each document type. Numbers are gapless per series and year.
+BILLING_NUMBER_FORMAT = env.string("BILLING_NUMBER_FORMAT", "{series}-{year}-{seq:05}")
+BILLING_SERIES = {
+    "invoice": env.string("BILLING_SERIES_INVOICE", "INV"),
+    "credit_note": env.string("BILLING_SERIES_CREDIT_NOTE", "CN"),
+    "proforma": env.string("BILLING_SERIES_PROFORMA", "PRO"),
+    "quote": env.string("BILLING_SERIES_QUOTE", "Q"),
+}
+# "issue": an invoice takes its fiscal number when issued. "payment": it is issued as a
+# numbered payment request and takes the fiscal number when paid (Italian practice).
+BILLING_NUMBERING = env.choice("BILLING_NUMBERING", "issue", ["issue", "payment"])
+# Whether catalog and manual prices are entered with tax included (B2C shops) or without.
+BILLING_PRICES_INCLUDE_TAX = env.boolean("BILLING_PRICES_INCLUDE_TAX", False)
+# Days between issue and due date for invoices that are not renewals (orders, manual).
+BILLING_PAYMENT_TERMS_DAYS = env.integer("BILLING_PAYMENT_TERMS_DAYS", 14, minimum=0, maximum=365)
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
