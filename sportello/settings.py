@@ -167,6 +167,12 @@ PROVISIONING_ALLOW_PRIVATE_URLS = env.boolean("PROVISIONING_ALLOW_PRIVATE_URLS",
 # Document numbers: the format, with {series}, {year} and {seq} (e.g. {seq:05} pads to five
 # digits), and the series of each document type. Numbers are gapless per series and year.
 BILLING_NUMBER_FORMAT = env.string("BILLING_NUMBER_FORMAT", "{series}-{year}-{seq:05}")
+try:
+    _sample_number = BILLING_NUMBER_FORMAT.format(series="INV", year=2026, seq=1)
+except (KeyError, IndexError, ValueError) as _error:
+    raise SettingError(f"BILLING_NUMBER_FORMAT: {_error!r} (use {{series}}, {{year}} and {{seq}})") from None
+if "{seq" not in BILLING_NUMBER_FORMAT:
+    raise SettingError("BILLING_NUMBER_FORMAT must contain {seq}: numbers would repeat")
 BILLING_SERIES = {
     "invoice": env.string("BILLING_SERIES_INVOICE", "INV"),
     "credit_note": env.string("BILLING_SERIES_CREDIT_NOTE", "CN"),
