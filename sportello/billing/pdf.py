@@ -287,7 +287,7 @@ def _summary(document: PrintedDocument) -> list[Any]:
     ]
     taxes = _table(
         tax_rows,
-        (40 * mm, 16 * mm, 30 * mm, 26 * mm),
+        (34 * mm, 16 * mm, 30 * mm, 26 * mm),
         [
             ("FONT", (0, 0), (-1, 0), FONT_BOLD, 8.5),
             ("ALIGN", (1, 0), (-1, -1), "RIGHT"),
@@ -467,7 +467,7 @@ def statement_pdf(
         buyer = PrintedParty(
             heading=_("Customer"),
             name=account.name,
-            lines=tuple([*account.address_lines, *[country_name(account.country, language)]]),
+            lines=(*account.address_lines, country_name(account.country, language)),
             ids=tuple(
                 (label, value)
                 for label, value in (

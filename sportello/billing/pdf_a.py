@@ -192,16 +192,25 @@ class _PdfAInfo(pdfdoc.PDFInfo):  # type: ignore[misc]
         return bytes(pdfdoc.PDFDictionary(entries).format(document))
 
 
+class _UncompressedStream(pdfdoc.PDFStream):  # type: ignore[misc]
+    """A stream written as is, with no /Filter key: the XMP packet stays readable by tools
+    that scan files for it (and PDF/A-1 readers require it so)."""
+
+    def format(self, document: Any) -> bytes:
+        dictionary = pdfdoc.PDFDictionary(self.dictionary.dict.copy())
+        dictionary["Length"] = len(self.content)
+        return bytes(pdfdoc.format(dictionary, document)) + b"\nstream\n" + self.content + b"\nendstream\n"
+
+
 @functools.cache
 def srgb_profile() -> bytes:
     return (resources.files("sportello.billing") / "assets" / "sRGB2014.icc").read_bytes()
 
 
 def _catalog_with_pdfa(document: Any, meta: PdfMetadata) -> None:
-    metadata = pdfdoc.PDFStream(
+    metadata = _UncompressedStream(
         pdfdoc.PDFDictionary({"Type": pdfdoc.PDFName("Metadata"), "Subtype": pdfdoc.PDFName("XML")}),
         xmp_packet(meta),
-        filters=[],
     )
     profile = pdfdoc.PDFStream(pdfdoc.PDFDictionary({"N": 3}), srgb_profile(), filters=[pdfdoc.PDFZCompress])
     intent = pdfdoc.PDFDictionary(
