@@ -190,7 +190,7 @@ def payment_qr(payload: str) -> segno.QRCode:
     """The QR code of a payment payload: error correction level M (EPC requires it; PIX
     readers expect it too), UTF-8, the smallest version that holds it."""
     qr = segno.make_qr(payload.encode("utf-8"), error="m", boost_error=False)
-    if payload.startswith("BCD\n") and qr.version > EPC_MAX_VERSION:
+    if payload.startswith("BCD\n") and int(qr.version) > EPC_MAX_VERSION:
         raise PaymentCodeError("payload", "too_long")
     return qr
 

@@ -133,7 +133,7 @@ def _table(rows: list[list[Any]], widths: Sequence[float], commands: list[tuple[
 # --- Pieces ------------------------------------------------------------------------------------
 
 
-class QrCode(Flowable):  # type: ignore[misc]
+class QrCode(Flowable):
     """A QR code drawn as vector squares (one rectangle per run of dark modules): sharp at
     any zoom, no image, no transparency."""
 
@@ -572,7 +572,7 @@ def invoice_pdf_file(*, invoice: Invoice) -> bytes:
         return invoice_pdf(invoice)
     if not invoice.pdf:
         invoice = invoice_pdf_store(invoice_id=invoice.pk)
-    with default_storage.open(invoice.pdf.name, "rb") as handle:
+    with default_storage.open(str(invoice.pdf.name), "rb") as handle:
         return bytes(handle.read())
 
 

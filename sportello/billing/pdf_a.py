@@ -71,7 +71,7 @@ def _stream_format_with_eol(original: Callable[..., bytes]) -> Callable[..., byt
 
 
 if not getattr(pdfdoc.PDFStream.format, "_sportello_eol", False):
-    pdfdoc.PDFStream.format = _stream_format_with_eol(pdfdoc.PDFStream.format)  # type: ignore[method-assign]
+    pdfdoc.PDFStream.format = _stream_format_with_eol(pdfdoc.PDFStream.format)
 
 
 # --- Fonts -------------------------------------------------------------------------------------
@@ -99,7 +99,7 @@ def fonts_register() -> frozenset[int]:
     pdfmetrics.registerFontFamily(FONT_BOLD, normal=FONT_BOLD, bold=FONT_BOLD, italic=FONT_BOLD, boldItalic=FONT_BOLD)
     covered: frozenset[int] | None = None
     for name in (FONT, FONT_BOLD):
-        face = pdfmetrics.getFont(name).face  # type: ignore[attr-defined]
+        face = pdfmetrics.getFont(name).face
         chars = frozenset(code for code, glyph in face.charToGlyph.items() if glyph)
         covered = chars if covered is None else covered & chars
     return covered or frozenset()
@@ -170,7 +170,7 @@ def xmp_packet(meta: PdfMetadata) -> bytes:
     return packet.encode("utf-8")
 
 
-class _PdfAInfo(pdfdoc.PDFInfo):  # type: ignore[misc]
+class _PdfAInfo(pdfdoc.PDFInfo):
     """The Info dictionary with exactly the entries the XMP packet repeats (6.6.2.3)."""
 
     def __init__(self, meta: PdfMetadata) -> None:
@@ -192,7 +192,7 @@ class _PdfAInfo(pdfdoc.PDFInfo):  # type: ignore[misc]
         return bytes(pdfdoc.PDFDictionary(entries).format(document))
 
 
-class _UncompressedStream(pdfdoc.PDFStream):  # type: ignore[misc]
+class _UncompressedStream(pdfdoc.PDFStream):
     """A stream written as is, with no /Filter key: the XMP packet stays readable by tools
     that scan files for it (and PDF/A-1 readers require it so)."""
 

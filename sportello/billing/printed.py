@@ -248,7 +248,7 @@ def _lines(lines: list[DocumentLine], currency: str, language: str) -> tuple[Pri
     )
 
 
-def _taxes(rows: list, currency: str, language: str) -> tuple[PrintedTax, ...]:  # type: ignore[type-arg]
+def _taxes(rows: list, currency: str, language: str) -> tuple[PrintedTax, ...]:
     categories = dict(TaxCategory.choices)
     return tuple(
         PrintedTax(

@@ -47,14 +47,17 @@ def test_it_builds_a_pix_code_with_amount_txid_and_ascii_limits() -> None:
     )
     body = (
         "000201"
-        "2647" "0014br.gov.bcb.pix" "0125financeiro@exemplo.com.br"
+        "2647"
+        "0014br.gov.bcb.pix"
+        "0125financeiro@exemplo.com.br"
         "52040000"
         "5303986"
         "54071234.50"
         "5802BR"
         "5925Servicos de Hospedagem Ac"
         "6015Sao Jose dos Ca"
-        "6216" "0512INV202600001"
+        "6216"
+        "0512INV202600001"
         "6304"
     )
     assert payload == body + f"{crc16_ccitt(body.encode()):04X}"

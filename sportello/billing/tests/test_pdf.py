@@ -88,8 +88,13 @@ def two_lines() -> list[NewLine]:
 @pytest.mark.parametrize("language", ["es", "it", "pt-br", "en"])
 def test_it_prints_every_mandatory_field_and_the_stored_figures(billing_setup: None, language: str) -> None:
     member = make_member(
-        f"{language}@example.org", "Cliente Ñandú S.A.", language=language, vat_id="ESA58818501",
-        address_line1="Gran Vía 2", postal_code="28013", city="Madrid",
+        f"{language}@example.org",
+        "Cliente Ñandú S.A.",
+        language=language,
+        vat_id="ESA58818501",
+        address_line1="Gran Vía 2",
+        postal_code="28013",
+        city="Madrid",
     )
     invoice = issue(member.account, two_lines())
     text = text_of(invoice_pdf(invoice, created=CREATED))
@@ -163,7 +168,10 @@ def test_it_prints_the_pix_code_and_the_paid_date(bob: Membership, seller: Selle
     assert "financeiro@sportello.com.br" in text
 
     invoice_settle(
-        invoice=invoice, amount=Money("99.90", "BRL"), kind=SettlementKind.PAYMENT, reference="pix-1",
+        invoice=invoice,
+        amount=Money("99.90", "BRL"),
+        kind=SettlementKind.PAYMENT,
+        reference="pix-1",
         settled_on=dt.date(2026, 3, 5),
     )
     invoice.refresh_from_db()
@@ -283,7 +291,10 @@ def test_a_payment_request_is_rendered_on_demand_and_the_fiscal_invoice_kept_whe
     assert "Payment request" in text and invoice.proforma_number in text
     with django_capture_on_commit_callbacks(execute=True):
         invoice_settle(
-            invoice=invoice, amount=Money("374.00", "EUR"), kind=SettlementKind.PAYMENT, reference="t-1",
+            invoice=invoice,
+            amount=Money("374.00", "EUR"),
+            kind=SettlementKind.PAYMENT,
+            reference="t-1",
             settled_on=dt.date(2026, 3, 4),
         )
     invoice.refresh_from_db()
@@ -296,13 +307,30 @@ def test_it_prints_a_quote(alice: Membership, billing_setup: None) -> None:
     lines = [LineInput(quantity=Decimal(2), unit_price=Decimal("45.00"), tax_rate=Decimal(21), tax_category="S")]
     figures = document_figures(lines, currency="EUR", prices_include_tax=False)
     quote = Quote.objects.create(
-        account=alice.account, status=QuoteStatus.SENT, subject="Migration", currency="EUR", number="Q-2026-00007",
-        series="Q", year=2026, sequence=7, issue_date=DAY, valid_until=dt.date(2026, 4, 1),
-        net_minor=figures.net_minor, tax_minor=figures.tax_minor, total_minor=figures.total_minor,
+        account=alice.account,
+        status=QuoteStatus.SENT,
+        subject="Migration",
+        currency="EUR",
+        number="Q-2026-00007",
+        series="Q",
+        year=2026,
+        sequence=7,
+        issue_date=DAY,
+        valid_until=dt.date(2026, 4, 1),
+        net_minor=figures.net_minor,
+        tax_minor=figures.tax_minor,
+        total_minor=figures.total_minor,
     )
     QuoteLine.objects.create(
-        quote=quote, description="Site migration", quantity=Decimal(2), unit_price=Decimal("45.00"),
-        amount_minor=9000, net_minor=9000, tax_rate=Decimal(21), tax_category=TaxCategory.STANDARD, tax_name="IVA 21%",
+        quote=quote,
+        description="Site migration",
+        quantity=Decimal(2),
+        unit_price=Decimal("45.00"),
+        amount_minor=9000,
+        net_minor=9000,
+        tax_rate=Decimal(21),
+        tax_category=TaxCategory.STANDARD,
+        tax_name="IVA 21%",
     )
     QuoteTax.objects.create(
         quote=quote, category="S", rate=Decimal(21), name="IVA 21%", taxable_minor=9000, tax_minor=1890
@@ -317,12 +345,20 @@ def test_it_prints_a_quote(alice: Membership, billing_setup: None) -> None:
 
 def test_it_prints_a_statement_with_a_running_balance(alice: Membership, billing_setup: None) -> None:
     rows = [
-        StatementRow(date=dt.date(2026, 3, 2), reference="INV-2026-00001", description="Invoice", debit=Money("121.00", "EUR")),
-        StatementRow(date=dt.date(2026, 3, 9), reference="Payment 7", description="Card", credit=Money("100.00", "EUR")),
+        StatementRow(
+            date=dt.date(2026, 3, 2), reference="INV-2026-00001", description="Invoice", debit=Money("121.00", "EUR")
+        ),
+        StatementRow(
+            date=dt.date(2026, 3, 9), reference="Payment 7", description="Card", credit=Money("100.00", "EUR")
+        ),
     ]
     data = statement_pdf(
-        account=alice.account, rows=rows, opening=Money("10.00", "EUR"), closing=Money("31.00", "EUR"),
-        period=(dt.date(2026, 3, 1), dt.date(2026, 3, 31)), language="es",
+        account=alice.account,
+        rows=rows,
+        opening=Money("10.00", "EUR"),
+        closing=Money("31.00", "EUR"),
+        period=(dt.date(2026, 3, 1), dt.date(2026, 3, 31)),
+        language="es",
     )
     text = text_of(data)
     for figure in ("10,00 €", "121,00 €", "131,00 €", "100,00 €", "31,00 €"):
@@ -330,8 +366,12 @@ def test_it_prints_a_statement_with_a_running_balance(alice: Membership, billing
     assert "INV-2026-00001" in text and "Payment 7" in text and alice.account.reference in text
     with pytest.raises(ValueError, match="closing balance"):
         statement_pdf(
-            account=alice.account, rows=rows, opening=Money("10.00", "EUR"), closing=Money("30.00", "EUR"),
-            period=(dt.date(2026, 3, 1), dt.date(2026, 3, 31)), language="es",
+            account=alice.account,
+            rows=rows,
+            opening=Money("10.00", "EUR"),
+            closing=Money("30.00", "EUR"),
+            period=(dt.date(2026, 3, 1), dt.date(2026, 3, 31)),
+            language="es",
         )
 
 
