@@ -331,7 +331,7 @@ def _payment(document: PrintedDocument) -> list[Any]:
         )
     ]
     if payment.pix_code:
-        details += [Spacer(1, 2 * mm), _para(_("PIX copy and paste code"), "small")]
+        details += [Spacer(1, 2 * mm), _para(payment.pix_label, "small")]
         chunks = [payment.pix_code[i : i + PIX_LINE_CHARS] for i in range(0, len(payment.pix_code), PIX_LINE_CHARS)]
         details.append(Paragraph("<br/>".join(_text(chunk) for chunk in chunks), _styles()["small"]))
     if payment.qr_payload:

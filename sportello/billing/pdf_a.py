@@ -245,6 +245,8 @@ class PdfACanvas(Canvas):
         # platypus passes initialFontName=None; ReportLab would then start in (unembedded) Helvetica.
         kwargs["initialFontName"] = kwargs.get("initialFontName") or FONT
         kwargs["pageCompression"] = 1
+        # PDF/A-3 is built on PDF 1.7 (ISO 32000-1), which also holds the attachments of e-invoices.
+        kwargs["pdfVersion"] = (1, 7)
         kwargs["lang"] = meta.language
         super().__init__(*args, **kwargs)
         self._pdfa_meta = meta

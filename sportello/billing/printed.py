@@ -83,8 +83,9 @@ class PrintedPayment:
     # The payload of the QR code printed next to the details, and what it is.
     qr_payload: str = ""
     qr_caption: str = ""
-    # The PIX "copia e cola" string, printed in full for copying.
+    # The PIX "copia e cola" string, printed in full for copying, and its label.
     pix_code: str = ""
+    pix_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -338,7 +339,12 @@ def _payment(invoice: Invoice, language: str) -> PrintedPayment | None:
     if not details:
         return PrintedPayment(heading=_("Payment"), details=((_("Amount due"), money_display(due, language)),))
     return PrintedPayment(
-        heading=_("Payment"), details=tuple(details), qr_payload=qr_payload, qr_caption=qr_caption, pix_code=pix_code
+        heading=_("Payment"),
+        details=tuple(details),
+        qr_payload=qr_payload,
+        qr_caption=qr_caption,
+        pix_code=pix_code,
+        pix_label=_("PIX copy and paste code") if pix_code else "",
     )
 
 

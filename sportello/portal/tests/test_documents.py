@@ -176,3 +176,22 @@ def test_staff_download_any_invoice_with_the_permission(client: Client, alice_in
     customer = Client()
     customer.force_login(alice_invoice.account.memberships.get().user)
     assert customer.get(url).status_code == 302  # to the back-office login
+
+
+def test_the_printable_brl_invoice_offers_the_pix_code(client: Client, bob: Membership) -> None:
+    from sportello.billing.models import Seller
+    from sportello.billing.printed import invoice_printed
+
+    Seller.objects.filter(pk=1).update(pix_key="financeiro@sportello.com.br", pix_city="Recife")
+    draft = invoice_create(
+        account=bob.account,
+        lines=[NewLine(description="Hospedagem", quantity=Decimal(1), unit_price=Decimal("99.90"))],
+        as_of=DAY,
+    )
+    invoice = invoice_issue(invoice=draft, as_of=DAY)
+    code = invoice_printed(invoice).payment.pix_code  # type: ignore[union-attr]
+    client.force_login(bob.user)
+    page = client.get(reverse("portal:invoice-print", args=[invoice.number])).content.decode()
+    assert '<label class="document-small-heading" for="pix-code">PIX copy and paste code</label>' in page
+    assert f'readonly rows="3">{code}</textarea>' in page
+    assert 'src="data:image/svg+xml;base64,' in page
