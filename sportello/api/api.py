@@ -14,6 +14,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 from ninja import Header, NinjaAPI, Path, Query, Schema
+from ninja.responses import Status
 
 from sportello import __version__
 from sportello.accounts.models import ApiScope, ApiToken
@@ -243,7 +244,7 @@ def usage_report(
     payload: UsageIn,
     service_id: int = Path(..., ge=1, le=MAX_ID),
     idempotency_key: str = Header(..., alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN),
-) -> tuple[int, dict[str, Any]]:
+) -> Status[dict[str, Any]]:
     token = require_scope(request, ApiScope.USAGE_WRITE)
     membership = acting_membership(token)
     if membership is None:
@@ -290,4 +291,4 @@ def usage_report(
         ) from None
     if outcome.replayed:
         response["Idempotent-Replayed"] = "true"
-    return outcome.status, outcome.body
+    return Status(outcome.status, outcome.body)
