@@ -64,6 +64,19 @@ MAX_ID = 2**63 - 1
 READ_ERRORS = error_responses(401, 403, 404, 422, 429)
 
 
+def _only_known_query(request: HttpRequest, *known: str) -> None:
+    """Refuse query parameters the endpoint does not take (a misspelt ?limt=5 would
+    otherwise be ignored silently and the client would never learn why)."""
+    unknown = sorted(set(request.GET) - set(known))
+    if unknown:
+        raise ApiError(
+            422,
+            "invalid",
+            _("The request is not valid: see the errors of each field."),
+            errors=[{"field": f"query.{name}", "message": "unknown parameter"} for name in unknown],
+        )
+
+
 class StatusOut(Schema):
     name: str
     version: str
@@ -81,6 +94,7 @@ def status(request: HttpRequest) -> StatusOut:
     "/me", response={200: MeOut, **error_responses(401, 429)}, tags=["account"], summary="The token and its account"
 )
 def me(request: ApiRequest) -> dict[str, Any]:
+    _only_known_query(request)
     token: ApiToken = request.auth
     scopes = api_token_scopes(token=token)
     membership = acting_membership(token)
@@ -136,6 +150,7 @@ def _service_out(service: Service) -> ServiceOut:
 
 def _member_service(request: ApiRequest, service_id: int) -> Service:
     """The service of the token's account with this id, or 404 (also for another account's)."""
+    _only_known_query(request)
     token = require_scope(request, ApiScope.SERVICES)
     membership = acting_membership(token)
     if membership is None:
@@ -157,6 +172,7 @@ def services_list(
     cursor: str | None = Query(None, max_length=1000, description="The next_cursor of the page before."),
     limit: int = Query(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE),
 ) -> ServicesPageOut:
+    _only_known_query(request, "cursor", "limit")
     token = require_scope(request, ApiScope.SERVICES)
     membership = acting_membership(token)
     if membership is None:
@@ -245,6 +261,7 @@ def usage_report(
     service_id: int = Path(..., ge=1, le=MAX_ID),
     idempotency_key: str = Header(..., alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN),
 ) -> Status[dict[str, Any]]:
+    _only_known_query(request)
     token = require_scope(request, ApiScope.USAGE_WRITE)
     membership = acting_membership(token)
     if membership is None:

@@ -39,11 +39,20 @@ def error_responses(*statuses: int) -> dict[int, type[ErrorOut]]:
 class ApiError(Exception):
     """A refusal with its status, stable code and translated message."""
 
-    def __init__(self, status: int, code: str, message: str | Promise, **params: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str | Promise,
+        *,
+        errors: list[dict[str, str]] | None = None,
+        **params: Any,
+    ) -> None:
         super().__init__(code)
         self.status = status
         self.code = code
         self.message = message
+        self.errors = errors or []
         self.params = params
 
     def text(self) -> str:
@@ -74,7 +83,9 @@ def _field(location: Any) -> str:
 def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(ApiError)
     def api_error(request: HttpRequest, exc: ApiError) -> HttpResponse:
-        response: HttpResponse = _error(api, request, status=exc.status, code=exc.code, message=exc.text())
+        response: HttpResponse = _error(
+            api, request, status=exc.status, code=exc.code, message=exc.text(), errors=exc.errors
+        )
         if exc.status == 429:
             response["Retry-After"] = str(exc.params.get("retry_after", 600))
         return response

@@ -10,13 +10,13 @@ import pytest
 from sportello.accounts.errors import ApiTokenInvalid, InvalidAccountData, NotAllowed
 from sportello.accounts.models import ApiToken, Role, User
 from sportello.accounts.services import (
+    account_reactivate,
+    account_suspend,
     api_token_authenticate,
     api_token_create_integration,
     api_token_create_member,
     api_token_revoke,
     api_token_scopes,
-    account_reactivate,
-    account_suspend,
     membership_add,
     membership_change,
     membership_remove,
@@ -149,7 +149,7 @@ def test_malformed_and_unknown_secrets_are_refused(alice, secret):
 
 
 def test_a_wrong_secret_with_a_known_key_id_is_refused(alice):
-    token, secret = create(alice)
+    _token, secret = create(alice)
     forged = secret[:-1] + ("A" if secret[-1] != "A" else "B")
     with pytest.raises(ApiTokenInvalid):
         api_token_authenticate(secret=forged, now=NOW)
@@ -215,4 +215,3 @@ def test_last_use_is_written_at_most_once_a_minute(alice):
     api_token_authenticate(secret=secret, now=NOW + dt.timedelta(seconds=61), ip_address="203.0.113.10")
     row.refresh_from_db()
     assert (row.last_used_at, row.last_used_ip) == (NOW + dt.timedelta(seconds=61), "203.0.113.10")
-

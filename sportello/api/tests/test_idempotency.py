@@ -127,9 +127,10 @@ def test_racing_writes_with_one_key_have_one_effect(on_postgresql, alice_api):
     assert errors == []
     assert AuditEvent.objects.filter(action="test.effect").count() == 1
     event = AuditEvent.objects.get(action="test.effect")
-    assert sorted(results, key=lambda r: r[2]) == [(201, {"event": event.pk}, False)] + [
-        (201, {"event": event.pk}, True)
-    ] * 7
+    assert (
+        sorted(results, key=lambda r: r[2])
+        == [(201, {"event": event.pk}, False)] + [(201, {"event": event.pk}, True)] * 7
+    )
     assert IdempotencyRecord.objects.count() == 1
 
 

@@ -174,8 +174,13 @@ def test_usage_per_quota_in_the_current_period(alice_api, alice_service):
 
 @pytest.mark.parametrize(
     ("service_id", "status", "code"),
-    [("0", 422, "invalid"), ("-1", 422, "invalid"), ("abc", 422, "invalid"), (str(2**63), 422, "invalid"),
-     ("99999999", 404, "not_found")],
+    [
+        ("0", 422, "invalid"),
+        ("-1", 422, "invalid"),
+        ("abc", 422, "invalid"),
+        (str(2**63), 422, "invalid"),
+        ("99999999", 404, "not_found"),
+    ],
 )
 def test_bad_or_unknown_ids_are_refused_cleanly(alice_api, service_id, status, code):
     response = alice_api.get(f"/services/{service_id}")

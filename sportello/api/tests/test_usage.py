@@ -26,7 +26,9 @@ BODY = {"metric": "traffic_gb", "quantity": "12.5", "recorded_at": "2026-01-05T1
 
 def usage_rows() -> list[tuple[int, str, Decimal, dt.datetime, str]]:
     return list(
-        UsageRecord.objects.order_by("id").values_list("service_id", "metric", "quantity", "recorded_at", "idempotency_key")
+        UsageRecord.objects.order_by("id").values_list(
+            "service_id", "metric", "quantity", "recorded_at", "idempotency_key"
+        )
     )
 
 
