@@ -114,3 +114,16 @@ def test_another_account_s_token_is_not_found(alice_client, bob):
 def test_the_page_needs_a_login(client):
     response = client.get(reverse("portal:api-tokens"))
     assert response.status_code == 302
+
+
+def test_staff_logged_in_as_the_customer_cannot_create_a_token(client, alice):
+    staff = User.objects.create_superuser("ops@example.com", "ops-staff-passphrase-1")
+    client.force_login(staff)
+    client.post(reverse("staff-impersonate", args=[alice.user.pk]))
+    page = client.get(reverse("portal:api-tokens")).content.decode()
+    assert "Provider staff acting as you cannot create API tokens." in page
+    assert reverse("portal:api-token-create") not in page
+    response = create(client)
+    assert response.status_code == 400
+    assert SECRET.search(response.content.decode()) is None
+    assert ApiToken.objects.count() == 0

@@ -108,6 +108,7 @@ def _page(
             "form": form or ApiTokenForm(acting=request.membership),
             "created": created,
             "secret": secret,
+            "impersonated": _impersonated(request),
         },
         status=status,
     )
@@ -119,12 +120,20 @@ def tokens(request: MemberRequest) -> HttpResponse:
     return _page(request)
 
 
+def _impersonated(request: MemberRequest) -> bool:
+    """Staff logged in as this customer: their session ends in minutes, a token would not,
+    so they may look and revoke but not create one."""
+    return getattr(request, "impersonator", None) is not None
+
+
 @never_cache
 @member_required()
 @require_POST
 def token_create(request: MemberRequest) -> HttpResponse:
     form = ApiTokenForm(request.POST, acting=request.membership)
-    if form.is_valid():
+    if _impersonated(request):
+        form.add_error(None, _("Provider staff acting as you cannot create API tokens."))
+    elif form.is_valid():
         now = utc_now()
         try:
             token, secret = api_token_create_member(
