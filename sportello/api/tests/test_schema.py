@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
@@ -59,6 +61,19 @@ def test_the_write_takes_an_idempotency_key(schema):
 # --- Fuzzing ------------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def keep_the_test_connection():
+    """The WSGI app closes the database connection after each request, as in production;
+    Django's own test client turns that off so that the test's transaction survives, and
+    so must requests sent through the plain WSGI interface."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.mark.usefixtures("keep_the_test_connection")
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_the_api_keeps_to_its_schema(alice_api, alice_service, bob_service, integration_api, monkeypatch, mode):
     """Every operation, with data that fits the schema and data that does not, sent with a
