@@ -107,7 +107,7 @@ def me(request: ApiRequest) -> dict[str, Any]:
             scopes=sorted(scopes),
             expires_at=token.expires_at,
         ),
-        "account": AccountOut.from_orm(account) if account is not None else None,
+        "account": AccountOut.model_validate(account, from_attributes=True) if account is not None else None,
         "user": membership.user.email if membership is not None else None,
         "role": membership.role if membership is not None else None,
         "billing": (

@@ -20,7 +20,7 @@ from sportello.accounts.adapters import client_ip
 from sportello.accounts.errors import ApiTokenInvalid
 from sportello.accounts.models import ApiToken, ApiTokenKind, Membership
 from sportello.accounts.services import api_token_authenticate, api_token_scopes
-from sportello.api.errors import ApiError
+from sportello.api.errors import MESSAGES, ApiError
 from sportello.core.time import utc_now
 
 if TYPE_CHECKING:
@@ -39,12 +39,7 @@ def _failures_key(ip: str | None) -> str:
 
 
 def _throttled() -> ApiError:
-    return ApiError(
-        429,
-        "throttled",
-        _("Too many failed attempts with API tokens from your address. Try again in a few minutes."),
-        retry_after=AUTH_FAILURE_WINDOW,
-    )
+    return ApiError(429, "throttled", MESSAGES["throttled"], retry_after=AUTH_FAILURE_WINDOW)
 
 
 class TokenAuth(HttpBearer):

@@ -20,8 +20,7 @@ IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,128}$"
 
 def decimal_text(value: Decimal) -> str:
     """A decimal as plain digits, without trailing zeros or exponent: 12.500000 -> "12.5"."""
-    text = format(value.normalize(), "f")
-    return text
+    return format(value.normalize(), "f")
 
 
 class TokenOut(Schema):
