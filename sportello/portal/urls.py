@@ -1,12 +1,12 @@
 from django.urls import path
 
-from sportello.portal.views import emails, pages, people, schedule, security, services, tokens
+from sportello.portal.views import billing, emails, pages, people, schedule, security, services, tokens
 
 app_name = "portal"
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
-    path("billing/", pages.billing, name="billing"),
+    *billing.urlpatterns,
     *schedule.urlpatterns,
     *services.urlpatterns,
     path("domains/", pages.domains, name="domains"),
