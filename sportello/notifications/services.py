@@ -39,6 +39,7 @@ def email_send(
     language: str,
     account: Account | None = None,
     recipient: User | None = None,
+    reply_to: str = "",
 ) -> EmailLog:
     """Render `emails/<template>_subject.txt`, `.txt` and `.html` in `language`, log and send."""
     base = {
@@ -48,7 +49,14 @@ def email_send(
     }
     subject, text, html = _render(template, {**base, **context}, language)
     return email_send_rendered(
-        kind=kind, to_email=to_email, subject=subject, text=text, html=html, account=account, recipient=recipient
+        kind=kind,
+        to_email=to_email,
+        subject=subject,
+        text=text,
+        html=html,
+        account=account,
+        recipient=recipient,
+        reply_to=reply_to,
     )
 
 
@@ -62,6 +70,7 @@ def email_send_rendered(
     account: Account | None = None,
     recipient: User | None = None,
     attachment_names: Iterable[str] = (),
+    reply_to: str = "",
 ) -> EmailLog:
     """Log an already rendered email and deliver it once the transaction commits."""
     entry = EmailLog.objects.create(
@@ -71,6 +80,7 @@ def email_send_rendered(
         to_email=to_email,
         from_email=settings.DEFAULT_FROM_EMAIL,
         subject=subject[:300],
+        reply_to=reply_to,
         body_text=text,
         body_html=html,
         attachment_names=list(attachment_names),
@@ -102,6 +112,7 @@ def email_deliver_now(*, email_id: int) -> EmailLog:
         from_email=entry.from_email,
         to=[entry.to_email],
         headers={"X-Sportello-Email": str(entry.pk)},
+        reply_to=[entry.reply_to] if entry.reply_to else None,
     )
     if entry.body_html:
         message.attach_alternative(entry.body_html, "text/html")

@@ -297,3 +297,4 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
 
 
 from sportello.staff import admin_catalog  # noqa: F401,E402
+from sportello.staff import admin_support  # noqa: F401,E402
