@@ -26,6 +26,9 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "products": 2,
         "services": 19,
         "usage_records": 12,
+        "support_requests": 8,
+        "articles": 5,
+        "shared_files": 3,
     }
     assert demo_load() == {
         "accounts": 0,
@@ -36,6 +39,9 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "products": 0,
         "services": 0,
         "usage_records": 0,
+        "support_requests": 0,
+        "articles": 0,
+        "shared_files": 0,
     }
     assert sorted(Account.objects.values_list("country", "currency", "language")) == [
         ("BR", "BRL", "pt-br"),
