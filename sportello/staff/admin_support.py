@@ -108,9 +108,7 @@ class StaffReplyForm(forms.Form):
         required=False,
         help_text=gettext_lazy("Added after what you type (or sent alone when the message is empty)."),
     )
-    internal = forms.BooleanField(
-        label=gettext_lazy("Internal note: only staff see it"), required=False, initial=False
-    )
+    internal = forms.BooleanField(label=gettext_lazy("Internal note: only staff see it"), required=False, initial=False)
     hold = forms.BooleanField(label=gettext_lazy("Put on hold after replying"), required=False)
     attachments = MultipleFileField(label=gettext_lazy("Files"))
 

@@ -60,7 +60,11 @@ def test_it_opens_a_request_with_its_message_file_event_and_email(alice, alice_t
     message = ticket.messages.get()
     assert message.body_html == "<p>Please refund <strong>one</strong> of the two charges.</p>"
     attachment = ticket.attachments.get()
-    assert (attachment.filename, attachment.content_type, attachment.size) == ("statement.pdf", "application/pdf", len(PDF))
+    assert (attachment.filename, attachment.content_type, attachment.size) == (
+        "statement.pdf",
+        "application/pdf",
+        len(PDF),
+    )
     assert attachment.stored_name.startswith(f"support/{alice.account.pk}/")
     assert "statement" not in attachment.stored_name
     assert default_storage.open(attachment.stored_name).read() == PDF
@@ -68,7 +72,9 @@ def test_it_opens_a_request_with_its_message_file_event_and_email(alice, alice_t
     email = EmailLog.objects.get(to_email="alice@example.org")
     assert email.kind == "support"
     assert email.reply_to == references.reply_address(ticket.public_id)
-    assert email.subject == f"Request received: Invoice 2026-0042 charged twice {references.subject_tag(ticket.public_id)}"
+    assert (
+        email.subject == f"Request received: Invoice 2026-0042 charged twice {references.subject_tag(ticket.public_id)}"
+    )
     assert "Please refund **one** of the two charges." in email.body_text
     assert "statement.pdf" in email.body_text
 
@@ -134,7 +140,12 @@ def test_a_reply_within_the_window_reopens(alice, alice_ticket, support_settings
     ticket_reply_customer(ticket=alice_ticket, membership=alice, body="It broke again.", now=NOW + dt.timedelta(days=2))
     alice_ticket.refresh_from_db()
     assert alice_ticket.status == TicketStatus.OPEN
-    assert list(alice_ticket.events.values_list("transition", flat=True)) == ["open", "close", "reopen", "customer_reply"]
+    assert list(alice_ticket.events.values_list("transition", flat=True)) == [
+        "open",
+        "close",
+        "reopen",
+        "customer_reply",
+    ]
 
 
 @pytest.mark.django_db
