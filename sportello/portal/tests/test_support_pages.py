@@ -28,19 +28,6 @@ from sportello.support.tests.conftest import NOW, PDF, PNG, POLYGLOT, SVG, XSS, 
 
 pytestmark = pytest.mark.django_db
 
-# The helpdesk's fixtures (departments, staff, a request with a file, services, limits).
-from sportello.support.tests.conftest import (  # noqa: E402, F401
-    alice_service,
-    alice_ticket,
-    bob_service,
-    colleague,
-    finance,
-    hosting,
-    staff,
-    support_settings,
-    technical,
-)
-
 
 def detail_url(ticket: Ticket) -> str:
     return reverse("portal:support-request", args=[ticket.public_id])
