@@ -90,11 +90,17 @@ class AssignedFilter(admin.SimpleListFilter):
     parameter_name = "assigned"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("me", gettext_lazy("To me")), ("nobody", gettext_lazy("To nobody"))]
+        return [
+            ("me", gettext_lazy("To me")),
+            ("nobody", gettext_lazy("To nobody")),
+            ("my_departments", gettext_lazy("My departments' queues")),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         if self.value() == "me":
             return queryset.filter(assigned_to_id=request.user.pk)
+        if self.value() == "my_departments":
+            return queryset.filter(department__staff=request.user.pk)
         if self.value() == "nobody":
             return queryset.filter(assigned_to__isnull=True)
         return queryset

@@ -172,6 +172,22 @@ def test_a_customer_replies_closes_and_reopens(client, alice, alice_ticket):
     assert alice_ticket.status == "open"
 
 
+def test_a_read_only_member_is_told_they_cannot_answer_a_colleagues_request(client, alice, alice_ticket):
+    from sportello.accounts.models import Role, User
+    from sportello.accounts.services import membership_add
+
+    reader = User.objects.create_user("reader@example.org", "x")
+    membership_add(account=alice.account, user=reader, role=Role.READ_ONLY)
+    client.force_login(reader)
+    page = client.get(detail_url(alice_ticket)).content.decode()
+    assert alice_ticket.subject in page and "Send the reply" not in page
+    before = counts()
+    response = client.post(detail_url(alice_ticket), {"body": "Me too"})
+    assert response.status_code == 400
+    assert "Your role lets you read this request, but not change it." in response.content.decode()
+    assert counts() == before
+
+
 def test_closing_twice_says_why(client, alice, alice_ticket):
     client.force_login(alice.user)
     client.post(reverse("portal:support-close", args=[alice_ticket.public_id]))
@@ -384,7 +400,9 @@ def test_a_service_of_another_account_cannot_be_linked(client, alice, alice_serv
 # --- Back office ----------------------------------------------------------------------------------
 
 
-def test_the_back_office_queue_filters_and_times(admin_client, alice_ticket, alice, finance, staff):
+def test_the_back_office_queue_filters_and_times(
+    admin_client, admin_user, alice_ticket, alice, finance, technical, staff
+):
     other = ticket_open(membership=alice, department=finance, subject="Waiting on customer", body="x", now=NOW)
     ticket_reply_staff(ticket=other, by=staff, body="Answer", now=NOW + dt.timedelta(hours=2, minutes=5))
     url = reverse("admin:support_ticket_changelist")
@@ -395,6 +413,9 @@ def test_the_back_office_queue_filters_and_times(admin_client, alice_ticket, ali
     ).content.decode()
     assert "Waiting on customer" in waiting_customer and alice_ticket.subject not in waiting_customer
     assert "2 h 5 min" in waiting_customer
+    technical.staff.add(admin_user)
+    mine = admin_client.get(url, {"assigned": "my_departments"}).content.decode()
+    assert alice_ticket.subject not in mine and "0 support requests" in mine
 
 
 def test_staff_reply_with_a_canned_reply_note_assign_and_merge(admin_client, alice, alice_ticket, finance, staff):

@@ -326,8 +326,7 @@ def support_request(request: MemberRequest, public_id: str) -> HttpResponse:
     form = ReplyForm(request.POST or None, request.FILES or None)
     status = 200
     if request.method == "POST":
-        if not may_write:
-            raise Http404
+        # A read-only member posting to a colleague's request is refused by the service, with its message.
         if form.is_valid():
             try:
                 ticket_reply_customer(
@@ -338,7 +337,12 @@ def support_request(request: MemberRequest, public_id: str) -> HttpResponse:
                     now=utc_now(),
                 )
             except SupportError as error:
-                form.add_error("attachments" if isinstance(error, AttachmentRefused) else None, refusal_message(error))
+                if may_write:
+                    form.add_error(
+                        "attachments" if isinstance(error, AttachmentRefused) else None, refusal_message(error)
+                    )
+                else:  # the page shows no form to put the error in
+                    messages.error(request, refusal_message(error))
             else:
                 messages.success(request, _("Your reply is added to the request."))
                 return redirect("portal:support-request", public_id=ticket.public_id)
