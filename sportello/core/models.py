@@ -83,6 +83,8 @@ AUDIT_ACTIONS: dict[str, object] = {
     "session.ended": _("Sessions ended"),
     "support.opened": _("Support request opened"),
     "support.file_shared": _("Document shared by the provider"),
+    "api_token.created": _("API token created"),
+    "api_token.revoked": _("API token revoked"),
 }
 
 

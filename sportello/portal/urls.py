@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sportello.portal.views import emails, pages, people, schedule, security, services, support
+from sportello.portal.views import emails, pages, people, schedule, security, services, support, tokens
 
 app_name = "portal"
 
@@ -16,5 +16,6 @@ urlpatterns = [
     path("account/profile/", pages.profile, name="profile"),
     *people.urlpatterns,
     *security.urlpatterns,
+    *tokens.urlpatterns,
     *emails.urlpatterns,
 ]
