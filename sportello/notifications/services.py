@@ -72,6 +72,7 @@ def email_send(
     account: Account | None = None,
     recipient: User | None = None,
     attachments: Sequence[EmailAttachment] = (),
+    reply_to: str = "",
 ) -> EmailLog:
     """Render `emails/<template>_subject.txt`, `.txt` and `.html` in `language`, log and send
     (with `attachments`, kept with the log entry until delivered)."""
@@ -90,6 +91,7 @@ def email_send(
         account=account,
         recipient=recipient,
         attachments=attachments,
+        reply_to=reply_to,
     )
 
 
@@ -104,6 +106,7 @@ def email_send_rendered(
     recipient: User | None = None,
     attachment_names: Iterable[str] = (),
     attachments: Sequence[EmailAttachment] = (),
+    reply_to: str = "",
 ) -> EmailLog:
     """Log an already rendered email and deliver it once the transaction commits.
 
@@ -117,6 +120,7 @@ def email_send_rendered(
         to_email=to_email,
         from_email=settings.DEFAULT_FROM_EMAIL,
         subject=subject[:300],
+        reply_to=reply_to,
         body_text=text,
         body_html=html,
         attachment_names=[attachment.name for attachment in attachments] + list(attachment_names),
@@ -149,6 +153,7 @@ def email_deliver_now(*, email_id: int) -> EmailLog:
         from_email=entry.from_email,
         to=[entry.to_email],
         headers={"X-Sportello-Email": str(entry.pk)},
+        reply_to=[entry.reply_to] if entry.reply_to else None,
     )
     if entry.body_html:
         message.attach_alternative(entry.body_html, "text/html")

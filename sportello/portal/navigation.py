@@ -28,7 +28,8 @@ NAVIGATION = (
     NavItem("billing", _("Billing"), "portal:billing", Area.BILLING),
     NavItem("services", _("Services"), "portal:services", Area.SERVICES),
     NavItem("domains", _("Domains"), "portal:domains", Area.DOMAINS),
-    NavItem("support", _("Support"), "portal:support", Area.SUPPORT),
+    # Everyone may ask for help; the support area decides whose requests they see.
+    NavItem("support", _("Support"), "portal:support", None),
     NavItem("account", _("Account"), "portal:account", None),
 )
 

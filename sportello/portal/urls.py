@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sportello.portal.views import billing, emails, pages, people, schedule, security, services, tokens
+from sportello.portal.views import billing, emails, pages, people, schedule, security, services, support, tokens
 
 app_name = "portal"
 
@@ -10,7 +10,7 @@ urlpatterns = [
     *schedule.urlpatterns,
     *services.urlpatterns,
     path("domains/", pages.domains, name="domains"),
-    path("support/", pages.support, name="support"),
+    *support.urlpatterns,
     path("account/", pages.account, name="account"),
     path("account/switch/", pages.account_switch, name="account-switch"),
     path("account/profile/", pages.profile, name="profile"),

@@ -43,12 +43,6 @@ def domains(request: MemberRequest) -> HttpResponse:
     return render(request, "portal/domains.html", {"active_nav": "domains"})
 
 
-@member_required(Area.SUPPORT)
-@require_safe
-def support(request: MemberRequest) -> HttpResponse:
-    return render(request, "portal/support.html", {"active_nav": "support"})
-
-
 @member_required()
 @require_safe
 def account(request: MemberRequest) -> HttpResponse:
