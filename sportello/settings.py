@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "sportello.notifications",
     "sportello.catalog",
     "sportello.services",
+    "sportello.orders",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",
@@ -161,6 +162,11 @@ DAILY_JOBS_HOUR = env.integer("DAILY_JOBS_HOUR", 2, minimum=0, maximum=23)
 PROVISIONING_WEBHOOK_URL = env.string("PROVISIONING_WEBHOOK_URL", "")
 PROVISIONING_WEBHOOK_SECRET = env.string("PROVISIONING_WEBHOOK_SECRET", "")
 PROVISIONING_ALLOW_PRIVATE_URLS = env.boolean("PROVISIONING_ALLOW_PRIVATE_URLS", False)
+
+# --- Orders -------------------------------------------------------------------------------
+# An account's first order above this total for its currency is held for review (fraud
+# review) instead of awaiting payment: CURRENCY:AMOUNT pairs, e.g. "EUR:500,BRL:2500".
+ORDERS_REVIEW_FIRST_ORDER_OVER = env.strings("ORDERS_REVIEW_FIRST_ORDER_OVER", [])
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
