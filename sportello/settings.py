@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "sportello.notifications",
     "sportello.catalog",
     "sportello.services",
+    "sportello.billing",
     "sportello.orders",
     "sportello.portal",
     "sportello.staff",
@@ -167,6 +168,30 @@ PROVISIONING_ALLOW_PRIVATE_URLS = env.boolean("PROVISIONING_ALLOW_PRIVATE_URLS",
 # An account's first order above this total for its currency is held for review (fraud
 # review) instead of awaiting payment: CURRENCY:AMOUNT pairs, e.g. "EUR:500,BRL:2500".
 ORDERS_REVIEW_FIRST_ORDER_OVER = env.strings("ORDERS_REVIEW_FIRST_ORDER_OVER", [])
+
+# --- Billing ------------------------------------------------------------------------------
+# Document numbers: the format, with {series}, {year} and {seq} (e.g. {seq:05} pads to five
+# digits), and the series of each document type. Numbers are gapless per series and year.
+BILLING_NUMBER_FORMAT = env.string("BILLING_NUMBER_FORMAT", "{series}-{year}-{seq:05}")
+try:
+    _sample_number = BILLING_NUMBER_FORMAT.format(series="INV", year=2026, seq=1)
+except (KeyError, IndexError, ValueError) as _error:
+    raise SettingError(f"BILLING_NUMBER_FORMAT: {_error!r} (use {{series}}, {{year}} and {{seq}})") from None
+if "{seq" not in BILLING_NUMBER_FORMAT:
+    raise SettingError("BILLING_NUMBER_FORMAT must contain {seq}: numbers would repeat")
+BILLING_SERIES = {
+    "invoice": env.string("BILLING_SERIES_INVOICE", "INV"),
+    "credit_note": env.string("BILLING_SERIES_CREDIT_NOTE", "CN"),
+    "proforma": env.string("BILLING_SERIES_PROFORMA", "PRO"),
+    "quote": env.string("BILLING_SERIES_QUOTE", "Q"),
+}
+# "issue": an invoice takes its fiscal number when issued. "payment": it is issued as a
+# numbered payment request and takes the fiscal number when paid (Italian practice).
+BILLING_NUMBERING = env.choice("BILLING_NUMBERING", "issue", ["issue", "payment"])
+# Whether catalog and manual prices are entered with tax included (B2C shops) or without.
+BILLING_PRICES_INCLUDE_TAX = env.boolean("BILLING_PRICES_INCLUDE_TAX", False)
+# Days between issue and due date for invoices that are not renewals (orders, manual).
+BILLING_PAYMENT_TERMS_DAYS = env.integer("BILLING_PAYMENT_TERMS_DAYS", 14, minimum=0, maximum=365)
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
