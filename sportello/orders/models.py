@@ -237,10 +237,12 @@ class Order(TimestampedModel):
     as_of = models.DateField(_("priced on"))
     placed_at = models.DateTimeField(_("date"))
     currency = models.CharField(_("currency"), max_length=3)
-    # Sums of the lines, in minor units: net = subtotal + setup - discount; total = net + tax.
+    # Sums of the lines, in minor units, as priced (before tax, unless prices include it).
     subtotal_minor = models.BigIntegerField(_("subtotal"))
     setup_minor = models.BigIntegerField(_("setup fees"), default=0)
     discount_minor = models.BigIntegerField(_("discount"), default=0)
+    # The document's figures (billing.calc): net + tax = total.
+    net_minor = models.BigIntegerField(_("net"))
     tax_minor = models.BigIntegerField(_("tax"), default=0)
     total_minor = models.BigIntegerField(_("total"))
     promo = models.ForeignKey(
@@ -262,12 +264,7 @@ class Order(TimestampedModel):
             models.CheckConstraint(condition=models.Q(status__in=OrderStatus.values), name="order_status_known"),
             models.CheckConstraint(condition=models.Q(type__in=OrderType.values), name="order_type_known"),
             models.CheckConstraint(
-                condition=models.Q(
-                    total_minor=models.F("subtotal_minor")
-                    + models.F("setup_minor")
-                    - models.F("discount_minor")
-                    + models.F("tax_minor")
-                ),
+                condition=models.Q(total_minor=models.F("net_minor") + models.F("tax_minor")),
                 name="order_total_adds_up",
             ),
             models.CheckConstraint(
@@ -342,10 +339,11 @@ class OrderLine(models.Model):
     amount_minor = models.BigIntegerField(_("amount"))
     setup_fee_minor = models.BigIntegerField(_("setup fee"), default=0)
     discount_minor = models.BigIntegerField(_("discount"), default=0)
-    # amount + setup fee - discount: what tax is charged on.
+    # The line's tax-exclusive share: amount + setup fee - discount, less the tax inside it
+    # when catalog prices include tax.
     net_minor = models.BigIntegerField(_("net"))
     # Percent, e.g. 21.00; with the category and exemption text the tax engine decided.
-    tax_rate = models.DecimalField(_("tax rate"), max_digits=5, decimal_places=2)
+    tax_rate = models.DecimalField(_("tax rate"), max_digits=7, decimal_places=4)
     tax_category = models.CharField(_("tax category"), max_length=4, blank=True)
     tax_exemption = models.CharField(_("tax exemption"), max_length=300, blank=True)
     reverse_charge = models.BooleanField(_("reverse charge"), default=False)
@@ -362,12 +360,6 @@ class OrderLine(models.Model):
         ordering = ["order", "position"]
         constraints = [
             models.UniqueConstraint(fields=["order", "position"], name="order_line_position_unique"),
-            models.CheckConstraint(
-                condition=models.Q(
-                    net_minor=models.F("amount_minor") + models.F("setup_fee_minor") - models.F("discount_minor")
-                ),
-                name="order_line_net_adds_up",
-            ),
             models.CheckConstraint(
                 condition=models.Q(total_minor=models.F("net_minor") + models.F("tax_minor")),
                 name="order_line_total_adds_up",

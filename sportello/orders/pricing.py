@@ -15,21 +15,28 @@ Rules, each applied once and in this order:
    to and split over those lines in proportion to their amounts (`Money.allocate`, so no
    cent is created or lost).
 3. Tax, through the billing domain's tax engine (`tax_decision_for`, the one place that
-   calls it): per rate on the whole order, rounded once per rate (EU practice, and what
-   the invoice does), then split over the lines of that rate in proportion to their net,
-   so each line carries its share and the lines add up to the order's tax to the cent.
+   calls it) and its document figures (`billing.calc.document_figures`, what the invoice
+   computes): per rate on the whole order, rounded once per rate (EU practice), then split
+   over the lines of that rate in proportion to their amounts, so each line carries its
+   share and the lines add up to the order's tax to the cent. Each line goes in as one
+   amount (its period amount + setup fee - discount), as the invoice made from the order
+   will bill it, so the cart, the order and the invoice agree to the cent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
+
 from sportello.accounts.models import Account
+from sportello.billing.calc import RATE_QUANTUM, LineInput, document_figures
+from sportello.billing.selectors import seller_current
+from sportello.billing.taxes import tax_decide
 from sportello.catalog.errors import PriceNotAvailable
 from sportello.catalog.models import (
     CYCLE_MONTHS,
@@ -61,6 +68,8 @@ class LineTax:
     rate: Decimal
     # EN 16931 category code (S, Z, E, AE, O).
     category: str
+    # The rate's printed name ("IVA 21%").
+    name: str
     reverse_charge: bool
     exemption_text: str
 
@@ -68,13 +77,11 @@ class LineTax:
 def tax_decision_for(*, account: Account, tax_class: str, as_of: dt.date) -> LineTax:
     """The tax a line of `tax_class` sold to `account` on `as_of` bears, as the billing
     domain decides it for the seller's country. Orders read tax from here only."""
-    from sportello.billing.selectors import seller_current
-    from sportello.billing.taxes import tax_decide
-
     decision = tax_decide(seller_country=seller_current().country, buyer=account, tax_class=tax_class, as_of=as_of)
     return LineTax(
         rate=Decimal(decision.rate),
         category=str(decision.category),
+        name=str(decision.name),
         reverse_charge=bool(decision.reverse_charge),
         exemption_text=str(decision.exemption_text or ""),
     )
@@ -110,6 +117,8 @@ class PricedLine:
     product_id: int | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     tax: LineTax | None = None
+    # Set by `quote_finish`: the line's tax-exclusive amount and its share of its rate's tax.
+    net_minor: int = 0
     tax_minor: int = 0
 
     @property
@@ -117,7 +126,9 @@ class PricedLine:
         return CYCLE_MONTHS.get(self.cycle, 0)
 
     @property
-    def net_minor(self) -> int:
+    def gross_minor(self) -> int:
+        """What the line charges as priced: amount + setup fee - discount (tax included
+        when catalog prices include it, BILLING_PRICES_INCLUDE_TAX)."""
         return self.amount_minor + self.setup_fee_minor - self.discount_minor
 
     @property
@@ -129,7 +140,7 @@ class PricedLine:
 class TaxSummary:
     rate: Decimal
     category: str
-    reverse_charge: bool
+    name: str
     exemption_text: str
     net: Money
     tax: Money
@@ -137,12 +148,15 @@ class TaxSummary:
 
 @dataclass(frozen=True)
 class Quote:
-    """Priced lines and their totals, in minor units of `currency`."""
+    """Priced lines and their totals, in minor units of `currency` (total = net + tax)."""
 
     currency: str
     lines: list[PricedLine]
     promo: PromoCode | None = None
     taxes: list[TaxSummary] = field(default_factory=list)
+    net_minor: int = 0
+    tax_minor: int = 0
+    total_minor: int = 0
 
     def _sum(self, name: str) -> int:
         return sum(int(getattr(line, name)) for line in self.lines)
@@ -159,14 +173,6 @@ class Quote:
     def discount_minor(self) -> int:
         return self._sum("discount_minor")
 
-    @property
-    def tax_minor(self) -> int:
-        return self._sum("tax_minor")
-
-    @property
-    def total_minor(self) -> int:
-        return self._sum("total_minor")
-
     def money(self, minor: int) -> Money:
         return Money.from_minor(minor, self.currency)
 
@@ -181,6 +187,10 @@ class Quote:
     @property
     def discount(self) -> Money:
         return self.money(self.discount_minor)
+
+    @property
+    def net(self) -> Money:
+        return self.money(self.net_minor)
 
     @property
     def tax(self) -> Money:
@@ -393,7 +403,8 @@ def promo_discounts(*, promo: PromoCode, lines: list[PricedLine], currency: str)
 
 
 def quote_finish(*, account: Account, lines: list[PricedLine], as_of: dt.date, promo: PromoCode | None = None) -> Quote:
-    """Tax every line (rule 3 of the module) and return the quote."""
+    """Tax every line (rule 3 of the module) through the billing domain's document figures,
+    the same computation the invoice makes, and return the quote."""
     currency = account.currency
     decisions: dict[str, LineTax] = {}
     taxed = []
@@ -401,30 +412,61 @@ def quote_finish(*, account: Account, lines: list[PricedLine], as_of: dt.date, p
         if line.tax_class not in decisions:
             decisions[line.tax_class] = tax_decision_for(account=account, tax_class=line.tax_class, as_of=as_of)
         taxed.append(replace(line, tax=decisions[line.tax_class]))
-    groups: dict[LineTax, list[int]] = defaultdict(list)
-    for i, line in enumerate(taxed):
-        assert line.tax is not None
-        groups[line.tax].append(i)
-    shares: dict[int, int] = {}
-    summaries = []
-    for decision, indexes in groups.items():
-        net = sum(taxed[i].net_minor for i in indexes)
-        tax = Money.rounded(Money.from_minor(net, currency).amount * decision.rate / 100, currency)
-        weights = [max(0, taxed[i].net_minor) for i in indexes]
-        parts = tax.allocate(weights) if sum(weights) else [Money.zero(currency)] * len(indexes)
-        shares.update({i: part.minor for i, part in zip(indexes, parts, strict=True)})
-        summaries.append(
-            TaxSummary(
-                rate=decision.rate,
-                category=decision.category,
-                reverse_charge=decision.reverse_charge,
-                exemption_text=decision.exemption_text,
-                net=Money.from_minor(net, currency),
-                tax=tax,
-            )
+    inputs = [
+        LineInput(
+            quantity=Decimal(1),
+            unit_price=Money.from_minor(line.gross_minor, currency).amount,
+            tax_rate=line.tax.rate if line.tax else Decimal(0),
+            tax_category=line.tax.category if line.tax else "",
+            tax_name=line.tax.name if line.tax else "",
+            exemption_text=line.tax.exemption_text if line.tax else "",
         )
-    final = [replace(line, tax_minor=shares[i]) for i, line in enumerate(taxed)]
-    return Quote(currency=currency, lines=final, promo=promo, taxes=sorted(summaries, key=lambda s: -s.rate))
+        for line in taxed
+    ]
+    included = bool(settings.BILLING_PRICES_INCLUDE_TAX)
+    figures = document_figures(inputs, currency=currency, prices_include_tax=included)
+    shares: dict[int, int] = {}
+    for group in figures.taxes:
+        positions = [
+            i
+            for i, line in enumerate(taxed)
+            if line.tax is not None
+            and (line.tax.category, line.tax.rate.quantize(RATE_QUANTUM)) == (group.category, group.rate)
+        ]
+        if included:
+            # The tax is inside each line's amount: its share is what its net share leaves.
+            shares.update({i: taxed[i].gross_minor - figures.lines[i].net_minor for i in positions})
+        else:
+            weights = [taxed[i].gross_minor for i in positions]
+            parts = (
+                Money.from_minor(group.tax_minor, currency).allocate(weights)
+                if sum(weights)
+                else [Money.zero(currency)] * len(positions)
+            )
+            shares.update({i: part.minor for i, part in zip(positions, parts, strict=True)})
+    final = [
+        replace(line, net_minor=figures.lines[i].net_minor, tax_minor=shares.get(i, 0)) for i, line in enumerate(taxed)
+    ]
+    summaries = [
+        TaxSummary(
+            rate=group.rate,
+            category=group.category,
+            name=group.name,
+            exemption_text=group.exemption_text,
+            net=Money.from_minor(group.taxable_minor, currency),
+            tax=Money.from_minor(group.tax_minor, currency),
+        )
+        for group in figures.taxes
+    ]
+    return Quote(
+        currency=currency,
+        lines=final,
+        promo=promo,
+        taxes=summaries,
+        net_minor=figures.net_minor,
+        tax_minor=figures.tax_minor,
+        total_minor=figures.total_minor,
+    )
 
 
 # --- Lines of orders on an existing service -----------------------------------------------------

@@ -302,6 +302,7 @@ def _write_order(
         subtotal_minor=quote.subtotal_minor,
         setup_minor=quote.setup_minor,
         discount_minor=quote.discount_minor,
+        net_minor=quote.net_minor,
         tax_minor=quote.tax_minor,
         total_minor=quote.total_minor,
         promo=quote.promo,
