@@ -27,6 +27,7 @@ NAVIGATION = (
     NavItem("dashboard", _("Dashboard"), "portal:dashboard", None),
     NavItem("billing", _("Billing"), "portal:billing", Area.BILLING),
     NavItem("services", _("Services"), "portal:services", Area.SERVICES),
+    NavItem("orders", _("Orders"), "portal:orders", Area.ORDERS),
     NavItem("domains", _("Domains"), "portal:domains", Area.DOMAINS),
     NavItem("support", _("Support"), "portal:support", Area.SUPPORT),
     NavItem("account", _("Account"), "portal:account", None),

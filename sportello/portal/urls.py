@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sportello.portal.views import emails, pages, people, schedule, security, services
+from sportello.portal.views import emails, orders, pages, people, schedule, security, services, store
 
 app_name = "portal"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("billing/", pages.billing, name="billing"),
     *schedule.urlpatterns,
     *services.urlpatterns,
+    *store.urlpatterns,
+    *orders.urlpatterns,
     path("domains/", pages.domains, name="domains"),
     path("support/", pages.support, name="support"),
     path("account/", pages.account, name="account"),

@@ -33,8 +33,10 @@ def place(membership, **overrides):
 def test_it_prices_a_cart_from_the_price_versions_with_tax_per_rate(alice, catalog):
     fill_cart(alice, catalog)
     quote = quote_of(alice)
-    rows = [(line.description, line.quantity, line.amount_minor, line.setup_fee_minor, line.tax_minor)
-            for line in quote.lines]
+    rows = [
+        (line.description, line.quantity, line.amount_minor, line.setup_fee_minor, line.tax_minor)
+        for line in quote.lines
+    ]
     assert rows == [
         ("Linux Hosting Basic (www.alice.example)", 1, 1000, 500, 315),
         ("Extra storage (GB)", 20, 90, 0, 19),
@@ -54,7 +56,12 @@ def test_it_prices_a_cart_from_the_price_versions_with_tax_per_rate(alice, catal
 def test_it_places_the_cart_as_an_order_with_pending_services(alice, catalog):
     fill_cart(alice, catalog, quantity=2)
     order = place(alice)
-    assert (order.number, order.type, order.status, order.currency) == ("O-2026-000001", "new", "awaiting_payment", "EUR")
+    assert (order.number, order.type, order.status, order.currency) == (
+        "O-2026-000001",
+        "new",
+        "awaiting_payment",
+        "EUR",
+    )
     assert (order.subtotal_minor, order.setup_minor, order.tax_minor, order.total_minor) == (2390, 600, 628, 3618)
     service = Service.objects.get(account=alice.account)
     assert (service.status, service.quantity, service.label, service.plan_id) == (
@@ -64,7 +71,11 @@ def test_it_places_the_cart_as_an_order_with_pending_services(alice, catalog):
         catalog.basic.pk,
     )
     assert service.options == {
-        "storage_gb": {"quantity": 20, "unit_price": "0.045000", "price_version": catalog.storage_prices[("EUR", Cycle.MONTHLY)].pk}
+        "storage_gb": {
+            "quantity": 20,
+            "unit_price": "0.045000",
+            "price_version": catalog.storage_prices[("EUR", Cycle.MONTHLY)].pk,
+        }
     }
     assert list(service.addons) == ["backups"]
     assert list(order.lines.values_list("service_id", flat=True)) == [service.pk] * 3
@@ -243,7 +254,9 @@ def test_a_code_for_other_products_applies_to_nothing(alice, catalog):
     from sportello.catalog.models import Product, ProductCategory
 
     code = promo()
-    other = Product.objects.create(category=ProductCategory.objects.create(name="Mail", slug="mail"), name="Mail", slug="mail")
+    other = Product.objects.create(
+        category=ProductCategory.objects.create(name="Mail", slug="mail"), name="Mail", slug="mail"
+    )
     code.products.add(other)
     fill_cart(alice, catalog)
     with pytest.raises(PromoRefused) as refused:

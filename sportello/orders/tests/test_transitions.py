@@ -63,8 +63,8 @@ def test_the_expected_table_is_the_code_table():
 
 def placed(membership: Any, catalog: Any) -> Order:
     fill_cart(membership, catalog)
-    from sportello.orders.services import cart_quote
     from sportello.orders.models import Cart
+    from sportello.orders.services import cart_quote
 
     cart = Cart.objects.get(account=membership.account, user=membership.user)
     total = cart_quote(cart=cart, account=membership.account, as_of=AS_OF).total_minor
