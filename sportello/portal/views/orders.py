@@ -141,7 +141,7 @@ def order_cancel_view(request: MemberRequest, number: str) -> HttpResponse:
     if not request.membership.can_change:
         messages.error(request, _("Your role lets you see orders, but not cancel them."))
         return redirect("portal:order-detail", number=order.number)
-    form = CancelOrderForm(request.POST or None)
+    form = CancelOrderForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             order_cancel(order=order, by=request.user, reason=form.cleaned_data["reason"], acting=request.membership)
