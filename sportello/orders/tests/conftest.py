@@ -21,16 +21,15 @@ AS_OF = dt.date(2026, 1, 20)
 AT = dt.datetime(2026, 1, 20, 10, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def catalog(db: None) -> Catalog:
+def orders_catalog() -> Catalog:
     catalog = hosting_catalog()
     # Bob pays in BRL: Basic is sold monthly in BRL by the factory; Pro too, here.
     price_create(plan=catalog.pro, currency="BRL", cycle=Cycle.MONTHLY, amount_minor=12000, valid_from=SINCE)
     return catalog
 
 
-@pytest.fixture(autouse=True)
-def taxes(db: None) -> None:
+def seller_in_spain() -> None:
+    """The seller in Spain with its 21 % IVA (Bob, in Brazil, is outside EU VAT)."""
     Seller.objects.update_or_create(pk=1, defaults={"name": "Sportello Hosting S.L.", "country": "ES"})
     TaxRate.objects.create(
         country="ES",
@@ -40,6 +39,16 @@ def taxes(db: None) -> None:
         category=TaxCategory.STANDARD,
         valid_from=dt.date(2000, 1, 1),
     )
+
+
+@pytest.fixture
+def catalog(db: None) -> Catalog:
+    return orders_catalog()
+
+
+@pytest.fixture(autouse=True)
+def taxes(db: None) -> None:
+    seller_in_spain()
 
 
 @pytest.fixture

@@ -14,13 +14,24 @@ from django.urls import reverse
 
 from sportello.accounts.models import Role, User
 from sportello.accounts.services import membership_add
+from sportello.catalog.tests.factories import Catalog
 from sportello.core.testing import Clock
 from sportello.orders.models import CartItem, Order, PromoCode, PromoKind
-from sportello.orders.tests.conftest import catalog, fill_cart, snapshot, taxes  # noqa: F401  (fixtures)
+from sportello.orders.tests.conftest import fill_cart, orders_catalog, seller_in_spain, snapshot
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 1, 20, 10, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def catalog(db: None) -> Catalog:
+    return orders_catalog()
+
+
+@pytest.fixture(autouse=True)
+def taxes(db: None) -> None:
+    seller_in_spain()
 
 
 @pytest.fixture(autouse=True)
@@ -59,13 +70,13 @@ def product_url() -> str:
     return reverse("portal:store-product", args=["linux-hosting"])
 
 
-def test_the_store_lists_products_with_a_price_in_the_account_currency(alice_client, catalog):  # noqa: F811
+def test_the_store_lists_products_with_a_price_in_the_account_currency(alice_client, catalog):
     page = text(alice_client.get(reverse("portal:store")))
     assert "Web hosting Linux Hosting" in page
     assert "From €10.00 (Monthly)" in page
 
 
-def test_ordering_with_options_and_a_promo_code_through_the_pages(alice, alice_client, catalog):  # noqa: F811
+def test_ordering_with_options_and_a_promo_code_through_the_pages(alice, alice_client, catalog):
     PromoCode.objects.create(code="WELCOME10", kind=PromoKind.PERCENT, percent=Decimal(10))
     response = alice_client.post(product_url(), configure(plan=str(catalog.basic.pk)), follow=True)
     assert response.redirect_chain == [(reverse("portal:cart"), 302)]
@@ -91,7 +102,7 @@ def test_ordering_with_options_and_a_promo_code_through_the_pages(alice, alice_c
     assert "1 1 month €22.40 Awaiting payment" in listing
 
 
-def test_the_live_price_is_the_cart_price(alice_client, catalog):  # noqa: F811
+def test_the_live_price_is_the_cart_price(alice_client, catalog):
     data = configure(plan=str(catalog.basic.pk))
     del data["action"]
     partial = alice_client.post(reverse("portal:store-price", args=["linux-hosting"]), data)
@@ -123,7 +134,7 @@ def test_tampered_choices_are_refused_with_a_message_and_change_nothing(
     alice_client,
     catalog,
     overrides,
-    message,  # noqa: F811
+    message,
 ):
     before = snapshot(alice.account)
     response = alice_client.post(product_url(), {**configure(plan=str(catalog.basic.pk)), **overrides})
@@ -132,7 +143,7 @@ def test_tampered_choices_are_refused_with_a_message_and_change_nothing(
     assert snapshot(alice.account) == before
 
 
-def test_a_tampered_total_at_checkout_is_refused_and_shown_again(alice, alice_client, catalog):  # noqa: F811
+def test_a_tampered_total_at_checkout_is_refused_and_shown_again(alice, alice_client, catalog):
     fill_cart(alice, catalog)
     before = snapshot(alice.account)
     for data in (
@@ -149,13 +160,13 @@ def test_a_tampered_total_at_checkout_is_refused_and_shown_again(alice, alice_cl
     assert snapshot(alice.account) == before
 
 
-def test_an_unknown_promo_code_is_refused_with_its_reason(alice, alice_client, catalog):  # noqa: F811
+def test_an_unknown_promo_code_is_refused_with_its_reason(alice, alice_client, catalog):
     fill_cart(alice, catalog)
     response = alice_client.post(reverse("portal:cart-promo"), {"code": "FREE"}, follow=True)
     assert messages_of(response) == ["This promo code does not exist or is no longer active."]
 
 
-def place(membership: Any, catalog: Any, client: Client) -> Order:  # noqa: F811
+def place(membership: Any, catalog: Any, client: Client) -> Order:
     fill_cart(
         membership,
         catalog,
@@ -170,7 +181,7 @@ def place(membership: Any, catalog: Any, client: Client) -> Order:  # noqa: F811
     return Order.objects.filter(account=membership.account).latest("id")
 
 
-def test_cancelling_an_order_asks_for_confirmation(alice, alice_client, catalog):  # noqa: F811
+def test_cancelling_an_order_asks_for_confirmation(alice, alice_client, catalog):
     order = place(alice, catalog, alice_client)
     cancel_url = reverse("portal:order-cancel", args=[order.number])
     confirm = alice_client.get(cancel_url)
@@ -183,7 +194,7 @@ def test_cancelling_an_order_asks_for_confirmation(alice, alice_client, catalog)
     assert messages_of(again) == ["This order cannot be cancelled: it is “Cancelled”."]
 
 
-def test_orders_filter_by_status(alice, alice_client, catalog):  # noqa: F811
+def test_orders_filter_by_status(alice, alice_client, catalog):
     first = place(alice, catalog, alice_client)
     second = place(alice, catalog, alice_client)
     alice_client.post(reverse("portal:order-cancel", args=[first.number]))
@@ -193,7 +204,7 @@ def test_orders_filter_by_status(alice, alice_client, catalog):  # noqa: F811
     assert second.number not in table
 
 
-def test_another_accounts_order_is_not_found_even_by_guessing_its_number(alice, bob, catalog, client):  # noqa: F811
+def test_another_accounts_order_is_not_found_even_by_guessing_its_number(alice, bob, catalog, client):
     alice_browser = Client()
     alice_browser.force_login(alice.user)
     order = place(alice, catalog, alice_browser)
@@ -207,7 +218,7 @@ def test_another_accounts_order_is_not_found_even_by_guessing_its_number(alice, 
     assert snapshot(alice.account) == before
 
 
-def test_a_member_without_the_orders_area_gets_404(alice, catalog, client):  # noqa: F811
+def test_a_member_without_the_orders_area_gets_404(alice, catalog, client):
     user = User.objects.create_user("sam@example.org", "x" * 12)
     membership_add(account=alice.account, user=user, role=Role.CUSTOM, custom_areas=["support"])
     client.force_login(user)
@@ -216,7 +227,7 @@ def test_a_member_without_the_orders_area_gets_404(alice, catalog, client):  # n
     assert 'href="/orders/"' not in client.get(reverse("portal:dashboard")).content.decode()
 
 
-def test_a_read_only_member_sees_orders_but_cannot_order(alice, catalog, client):  # noqa: F811
+def test_a_read_only_member_sees_orders_but_cannot_order(alice, catalog, client):
     reader = User.objects.create_user("rita@example.org", "x" * 12)
     membership_add(account=alice.account, user=reader, role=Role.READ_ONLY)
     client.force_login(reader)
