@@ -95,3 +95,14 @@ class NothingToOrder(OrdersError):
     """The change costs nothing now: it is made at once, not through an order."""
 
     code = "nothing_to_order"
+
+
+class InvalidPromo(OrdersError):
+    """A promo code's figures that cannot be saved: `field` names what is wrong."""
+
+    code = "invalid_promo"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

@@ -843,3 +843,40 @@ def open_order_of(*, service: Service) -> Order | None:
         .first()
     )
     return line.order if line else None
+
+
+# --- Promo codes: what staff may save ----------------------------------------------------------
+
+
+def promo_values_clean(*, kind: str, percent: Any, amounts: Any, cycles: Any) -> tuple[Any, dict[str, int], list[str]]:
+    """Validate a promo code's figures as staff enter them; InvalidPromo names the field."""
+    from decimal import Decimal, InvalidOperation
+
+    from sportello.catalog.models import Cycle
+    from sportello.core.money import is_currency
+    from sportello.orders.errors import InvalidPromo
+    from sportello.orders.models import PromoKind
+
+    if kind == PromoKind.PERCENT:
+        try:
+            value = Decimal(str(percent))
+        except (InvalidOperation, ValueError):
+            raise InvalidPromo("percent", "a number from 0.01 to 100") from None
+        if not value.is_finite() or not Decimal("0.01") <= value <= 100:
+            raise InvalidPromo("percent", "a number from 0.01 to 100")
+        percent = value
+    else:
+        percent = None
+    if not isinstance(amounts, dict):
+        raise InvalidPromo("amounts", 'a mapping such as {"EUR": 500, "BRL": 2500} (minor units)')
+    cleaned: dict[str, int] = {}
+    for currency, amount in amounts.items():
+        code = str(currency).upper()
+        if not is_currency(code) or isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise InvalidPromo("amounts", f"{currency}: an ISO currency and a positive whole number of minor units")
+        cleaned[code] = amount
+    if kind == PromoKind.FIXED and not cleaned:
+        raise InvalidPromo("amounts", "a fixed code needs an amount in at least one currency")
+    if not isinstance(cycles, list) or any(cycle not in Cycle.values for cycle in cycles):
+        raise InvalidPromo("cycles", f"a list of billing cycles among {', '.join(Cycle.values)}")
+    return percent, cleaned, list(cycles)
