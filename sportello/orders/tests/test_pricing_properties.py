@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from sportello.accounts.models import Account
 from sportello.core.money import Money
-from sportello.orders.models import LineKind, PromoCode, PromoKind
+from sportello.orders.models import LineKind, PromoCode
 from sportello.orders.pricing import PricedLine, promo_discounts, quote_finish
 
 from .conftest import AS_OF
