@@ -282,10 +282,10 @@ def clean_choice(
             )
     known_addons = {addon.code: addon for addon in AddOn.objects.filter(product=plan.product, is_active=True)}
     codes: list[str] = []
-    for code in addons:
-        addon = known_addons.get(str(code))
+    for wanted in addons:
+        addon = known_addons.get(str(wanted))
         if addon is None or addon.code in codes:
-            raise InvalidCartItem("addons", "unknown", code=str(code)[:50])
+            raise InvalidCartItem("addons", "unknown", code=str(wanted)[:50])
         try:
             addon_price_current(addon=addon, currency=currency, cycle=cycle, as_of=as_of)
         except PriceNotAvailable:
@@ -345,17 +345,17 @@ def lines_for_new(*, choice: ItemChoice, currency: str, as_of: dt.date, group: i
     addons = {addon.code: addon for addon in AddOn.objects.filter(product=product)}
     for code in choice.addons:
         addon = addons[code]
-        version = addon_price_current(addon=addon, currency=currency, cycle=cycle, as_of=as_of)
+        addon_version = addon_price_current(addon=addon, currency=currency, cycle=cycle, as_of=as_of)
         lines.append(
             PricedLine(
                 kind=LineKind.ADDON,
                 description=addon.name,
                 quantity=1,
-                unit_price=Money.from_minor(version.amount_minor, currency).amount,
-                amount_minor=version.amount_minor,
-                setup_fee_minor=version.setup_fee_minor,
+                unit_price=Money.from_minor(addon_version.amount_minor, currency).amount,
+                amount_minor=addon_version.amount_minor,
+                setup_fee_minor=addon_version.setup_fee_minor,
                 addon=addon,
-                addon_price_version=version,
+                addon_price_version=addon_version,
                 **common,
             )
         )

@@ -157,7 +157,7 @@ class OrderAdmin(_ViewOnly, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         return orders_queue()
 
-    def get_ordering(self, request: HttpRequest) -> list[str]:
+    def get_ordering(self, request: HttpRequest) -> list[Any]:
         return ["urgency", "-placed_at", "-id"]
 
     @admin.display(description=_("total"))

@@ -526,14 +526,16 @@ def checkout(request: MemberRequest) -> HttpResponse:
         return redirect("portal:store")
     if request.method == "POST":
         form = CheckoutForm(request.POST)
-        shown = form.cleaned_data if form.is_valid() else {"shown_total_minor": None, "shown_currency": ""}
+        valid = form.is_valid()
+        shown_total: int | None = form.cleaned_data["shown_total_minor"] if valid else None
+        shown_currency: str = form.cleaned_data["shown_currency"] if valid else ""
         try:
             order = order_place(
                 acting=request.membership,
                 as_of=as_of,
                 at=now,
-                shown_total_minor=shown["shown_total_minor"],
-                shown_currency=shown["shown_currency"],
+                shown_total_minor=shown_total,
+                shown_currency=shown_currency,
                 by=request.user,
             )
         except PriceChanged:
