@@ -81,6 +81,8 @@ AUDIT_ACTIONS: dict[str, object] = {
     "contact.removed": _("Contact removed"),
     "contact.billing_default": _("Default billing contact changed"),
     "session.ended": _("Sessions ended"),
+    "api_token.created": _("API token created"),
+    "api_token.revoked": _("API token revoked"),
 }
 
 

@@ -1,12 +1,12 @@
 from django.urls import path
 
-from sportello.portal.views import emails, orders, pages, people, schedule, security, services, store
+from sportello.portal.views import billing, emails, orders, pages, people, schedule, security, services, store, tokens
 
 app_name = "portal"
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
-    path("billing/", pages.billing, name="billing"),
+    *billing.urlpatterns,
     *schedule.urlpatterns,
     *services.urlpatterns,
     *store.urlpatterns,
@@ -18,5 +18,6 @@ urlpatterns = [
     path("account/profile/", pages.profile, name="profile"),
     *people.urlpatterns,
     *security.urlpatterns,
+    *tokens.urlpatterns,
     *emails.urlpatterns,
 ]

@@ -32,6 +32,12 @@ def services_visible_to(*, membership: ActingMembership) -> QuerySet[Service]:
     )
 
 
+def service_for_integration(*, service_id: int) -> Service | None:
+    """Any account's service, for the provider's own systems (integration API tokens that
+    report usage); never for a customer, whose reads go through `services_visible_to`."""
+    return Service.objects.select_related("plan__product", "price_version").filter(pk=service_id).first()
+
+
 @dataclass(frozen=True, slots=True)
 class ServicesSummary:
     active: int

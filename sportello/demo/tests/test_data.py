@@ -26,6 +26,8 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "products": 2,
         "services": 19,
         "usage_records": 12,
+        "invoices": 18,
+        "credit_notes": 6,
         "orders": 3,
         "promo_codes": 1,
     }
@@ -38,6 +40,8 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "products": 0,
         "services": 0,
         "usage_records": 0,
+        "invoices": 0,
+        "credit_notes": 0,
         "orders": 0,
         "promo_codes": 0,
     }

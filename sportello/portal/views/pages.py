@@ -37,12 +37,6 @@ def dashboard(request: MemberRequest) -> HttpResponse:
     )
 
 
-@member_required(Area.BILLING)
-@require_safe
-def billing(request: MemberRequest) -> HttpResponse:
-    return render(request, "portal/billing.html", {"active_nav": "billing"})
-
-
 @member_required(Area.DOMAINS)
 @require_safe
 def domains(request: MemberRequest) -> HttpResponse:
