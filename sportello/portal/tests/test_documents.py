@@ -153,8 +153,9 @@ def test_it_serves_credit_notes_and_quotes(alice_client: Client, alice_invoice: 
     assert response["Content-Disposition"] == 'attachment; filename="CN-2026-00001.pdf"'
     page = alice_client.get(reverse("portal:credit-note-print", args=[credit_note.number])).content.decode()
     assert "CN-2026-00001" in page and "INV-2026-00001" in page and "€60.50" in page
-    # An invoice number is not a credit note's.
+    # An invoice number is not a credit note's; the invoice URLs serve both (the billing pages link there).
     assert alice_client.get(reverse("portal:credit-note-pdf", args=[alice_invoice.number])).status_code == 404
+    assert alice_client.get(reverse("portal:invoice-pdf", args=[credit_note.number])).content == response.content
 
     response = alice_client.get(reverse("portal:quote-pdf", args=[alice_quote.number]))
     assert response.status_code == 200 and "€108.90" in text_of(response.content)
@@ -195,3 +196,38 @@ def test_the_printable_brl_invoice_offers_the_pix_code(client: Client, bob: Memb
     assert '<label class="document-small-heading" for="pix-code">PIX copy and paste code</label>' in page
     assert f'readonly rows="3">{code}</textarea>' in page
     assert 'src="data:image/svg+xml;base64,' in page
+
+
+def test_it_downloads_the_statement_as_a_pdf(client: Client, alice: Membership, alice_invoice: Invoice) -> None:
+    from sportello.billing.models import SettlementKind
+    from sportello.billing.services import invoice_settle
+    from sportello.core.money import Money
+
+    invoice_settle(
+        invoice=alice_invoice,
+        amount=Money("100.00", "EUR"),
+        kind=SettlementKind.PAYMENT,
+        reference="pay-1",
+        settled_on=dt.date(2026, 3, 10),
+        method="Bank transfer",
+    )
+    client.force_login(alice.user)
+    url = reverse("portal:statement-pdf")
+    response = client.get(url, {"start": "2026-03-01", "end": "2026-03-31"})
+    assert response.status_code == 200
+    assert (
+        response["Content-Disposition"]
+        == f'attachment; filename="statement-{alice.account.reference}-2026-03-01-2026-03-31.pdf"'
+    )
+    text = text_of(response.content)
+    assert "INV-2026-00001" in text
+    for figure in ("€0.00", "€242.00", "€100.00", "€142.00"):
+        assert figure in text
+    # Bad dates go back to the page that explains them; nothing is rendered.
+    refused = client.get(url, {"start": "2026-03-31", "end": "2026-03-01"})
+    assert refused.status_code == 302 and refused["Location"].startswith(reverse("portal:statement"))
+    bob_client = Client()
+    bob = User.objects.create_user("reader@example.org", "reader-passphrase-1")
+    membership_add(account=alice.account, user=bob, role=Role.TECHNICAL)
+    bob_client.force_login(bob)
+    assert bob_client.get(url).status_code == 404

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 
 from django.http import Http404, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.urls import URLPattern, path, reverse
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_safe
@@ -21,10 +21,12 @@ from django.views.decorators.http import require_safe
 from sportello.accounts.models import Area
 from sportello.billing.models import DocumentKind, Invoice, Quote
 from sportello.billing.payment_codes import qr_svg
-from sportello.billing.pdf import invoice_pdf_file, quote_pdf
+from sportello.billing.pdf import StatementRow, invoice_pdf_file, quote_pdf, statement_pdf
 from sportello.billing.printed import PrintedDocument, invoice_printed, quote_printed
 from sportello.billing.selectors import invoices_visible_to, quotes_visible_to
+from sportello.core.time import local_date, utc_now
 from sportello.portal.access import MemberRequest, member_required
+from sportello.portal.views.billing import statement_form, statement_of
 
 
 def pdf_response(data: bytes, filename: str) -> HttpResponse:
@@ -36,13 +38,15 @@ def pdf_response(data: bytes, filename: str) -> HttpResponse:
     return response
 
 
-def _invoice(request: MemberRequest, number: str, kind: str) -> Invoice:
-    """The member's issued invoice (or credit note) printed with `number`: the fiscal number,
-    or the payment request's number while it has none."""
-    documents = invoices_visible_to(membership=request.membership).filter(kind=kind)
+def _invoice(request: MemberRequest, number: str, kind: str | None) -> Invoice:
+    """The member's issued invoice or credit note printed with `number` (the fiscal number, or
+    the payment request's number while it has none); `kind` narrows it to one type."""
+    documents = invoices_visible_to(membership=request.membership)
+    if kind is not None:
+        documents = documents.filter(kind=kind)
     invoice = documents.filter(number=number).first() if number else None
-    if invoice is None and number and kind == DocumentKind.INVOICE:
-        invoice = documents.filter(number="", proforma_number=number).first()
+    if invoice is None and number and kind != DocumentKind.CREDIT_NOTE:
+        invoice = documents.filter(kind=DocumentKind.INVOICE, number="", proforma_number=number).first()
     if invoice is None:
         raise Http404
     return invoice
@@ -76,14 +80,14 @@ def print_context(document: PrintedDocument, pdf_url: str) -> dict[str, object]:
 @member_required(Area.BILLING)
 @require_safe
 def invoice_pdf(request: MemberRequest, number: str) -> HttpResponse:
-    invoice = _invoice(request, number, DocumentKind.INVOICE)
+    invoice = _invoice(request, number, None)
     return pdf_response(invoice_pdf_file(invoice=invoice), invoice_printed(invoice).filename)
 
 
 @member_required(Area.BILLING)
 @require_safe
 def invoice_print(request: MemberRequest, number: str) -> HttpResponse:
-    invoice = _invoice(request, number, DocumentKind.INVOICE)
+    invoice = _invoice(request, number, None)
     url = reverse("portal:invoice-pdf", args=[invoice.display_number])
     return render(request, "portal/documents/print.html", print_context(invoice_printed(invoice), url))
 
@@ -122,6 +126,44 @@ def quote_print(request: MemberRequest, number: str) -> HttpResponse:
     return render(request, "portal/documents/print.html", print_context(quote_printed(quote), url))
 
 
+# --- Account statement -----------------------------------------------------------------------
+
+
+@member_required(Area.BILLING)
+@require_safe
+def statement_pdf_download(request: MemberRequest) -> HttpResponse:
+    """The statement page's period (and `currency`, else the first) as a PDF, in the account's language."""
+    account = request.membership.account
+    form = statement_form(request.GET, as_of=local_date(utc_now(), account.time_zone))
+    if not form.is_valid():
+        # The statement page says what is wrong with the dates, next to each field.
+        return redirect(f"{reverse('portal:statement')}?{request.GET.urlencode()}")
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    statements = statement_of(request, start, end)
+    wanted = str(request.GET.get("currency", "")).upper()
+    chosen = next((s for s in statements if s.currency == wanted), statements[0])
+    rows = [
+        StatementRow(
+            date=entry.date,
+            reference=entry.reference,
+            description=entry.description,
+            debit=entry.amount if entry.amount.minor > 0 else None,
+            credit=-entry.amount if entry.amount.minor < 0 else None,
+        )
+        for entry in chosen.entries
+    ]
+    data = statement_pdf(
+        account=account,
+        rows=rows,
+        opening=chosen.opening,
+        closing=chosen.closing,
+        period=(start, end),
+        language=account.language,
+    )
+    filename = f"statement-{account.reference}-{start.isoformat()}-{end.isoformat()}.pdf"
+    return pdf_response(data, filename)
+
+
 urlpatterns: list[URLPattern] = [
     path("billing/invoices/<str:number>/pdf/", invoice_pdf, name="invoice-pdf"),
     path("billing/invoices/<str:number>/print/", invoice_print, name="invoice-print"),
@@ -129,4 +171,5 @@ urlpatterns: list[URLPattern] = [
     path("billing/credit-notes/<str:number>/print/", credit_note_print, name="credit-note-print"),
     path("billing/quotes/<str:number>/pdf/", quote_pdf_download, name="quote-pdf"),
     path("billing/quotes/<str:number>/print/", quote_print, name="quote-print"),
+    path("billing/statement.pdf", statement_pdf_download, name="statement-pdf"),
 ]
