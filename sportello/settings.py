@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "sportello.services",
     "sportello.support",
     "sportello.billing",
+    "sportello.orders",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",
@@ -175,6 +176,10 @@ SUPPORT_ATTACHMENT_MAX_BYTES = env.integer("SUPPORT_ATTACHMENT_MAX_BYTES", 10 * 
 SUPPORT_ATTACHMENT_MAX_COUNT = env.integer("SUPPORT_ATTACHMENT_MAX_COUNT", 5, minimum=0, maximum=50)
 # Days after closing during which the customer may reopen a request (or reopen it by replying).
 SUPPORT_REOPEN_DAYS = env.integer("SUPPORT_REOPEN_DAYS", 14, minimum=0)
+# --- Orders -------------------------------------------------------------------------------
+# An account's first order above this total for its currency is held for review (fraud
+# review) instead of awaiting payment: CURRENCY:AMOUNT pairs, e.g. "EUR:500,BRL:2500".
+ORDERS_REVIEW_FIRST_ORDER_OVER = env.strings("ORDERS_REVIEW_FIRST_ORDER_OVER", [])
 
 # --- Billing ------------------------------------------------------------------------------
 # Document numbers: the format, with {series}, {year} and {seq} (e.g. {seq:05} pads to five

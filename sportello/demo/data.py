@@ -202,6 +202,7 @@ def demo_load(*, as_of: dt.date | None = None) -> dict[str, int]:
     _extras(created)
     _services(created, as_of=as_of or today_utc())
     _invoices(created, as_of=as_of or today_utc())
+    _orders(created, as_of=as_of or today_utc())
     support_demo_load(created, as_of=as_of or today_utc(), staff=User.objects.get(email=STAFF.email))
     return created
 
@@ -774,3 +775,106 @@ def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
                 settled_on=day(spec.paid),
                 method=transfer,
             )
+
+
+# --- Orders and a promo code ------------------------------------------------------------------
+#
+# WELCOME10 (10 % off the first period, once per customer) and one order in each status a
+# customer meets first: awaiting payment (Nubeclara, with the code), active (Studio Ferri,
+# paid), cancelled (Bruno). Placed through the cart and orders services, as a member would;
+# each is found again by the label of the service it orders.
+
+DEMO_PROMO = "WELCOME10"
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    account: str
+    member: str
+    label: str
+    product: str
+    plan: str
+    cycle: str
+    # awaiting_payment, active or cancelled
+    state: str
+    options: dict[str, int] = field(default_factory=dict)
+    addons: tuple[str, ...] = ()
+    promo: str = ""
+
+
+DEMO_ORDERS = (
+    DemoOrder(
+        NUBECLARA,
+        "ana@example.com",
+        "nuevo.nubeclara.example.com",
+        "web-hosting",
+        "basic",
+        M,
+        "awaiting_payment",
+        options={"mailboxes": 2},
+        addons=("backups",),
+        promo=DEMO_PROMO,
+    ),
+    DemoOrder(FERRI, "chiara@example.com", "shop.studioferri.example.com", "managed-wordpress", "starter", Q, "active"),
+    DemoOrder(BRUNO, "bruno@example.com", "extra.brunotec.example.com", "web-hosting", "basic", M, "cancelled"),
+)
+
+
+def _orders(created: dict[str, int], *, as_of: dt.date) -> None:
+    from sportello.orders.models import Cart, PromoCode, PromoKind
+    from sportello.orders.services import (
+        cart_add,
+        cart_promo_apply,
+        cart_quote,
+        order_cancel,
+        order_mark_paid,
+        order_place,
+    )
+
+    created.setdefault("orders", 0)
+    created.setdefault("promo_codes", 0)
+    _billing_setup(as_of)  # the seller and its Spanish VAT, which orders of Spanish customers bear
+    if not PromoCode.objects.filter(code__iexact=DEMO_PROMO).exists():
+        PromoCode.objects.create(
+            code=DEMO_PROMO,
+            description="10 % off the first period of a new service",
+            kind=PromoKind.PERCENT,
+            percent=Decimal(10),
+            max_per_account=1,
+        )
+        created["promo_codes"] += 1
+    at = dt.datetime.combine(as_of, dt.time(9), tzinfo=dt.UTC)
+    for spec in DEMO_ORDERS:
+        if Service.objects.filter(account__name=spec.account, label=spec.label).exists():
+            continue
+        member = Membership.objects.select_related("account", "user").get(
+            account__name=spec.account, user__email=spec.member
+        )
+        plan = Plan.objects.get(product__slug=spec.product, code=spec.plan)
+        cart_add(
+            acting=member,
+            plan=plan,
+            cycle=spec.cycle,
+            quantity=1,
+            options=spec.options,
+            addons=list(spec.addons),
+            label=spec.label,
+            as_of=as_of,
+        )
+        if spec.promo:
+            cart_promo_apply(acting=member, code=spec.promo, as_of=as_of, at=at)
+        cart = Cart.objects.get(account=member.account, user=member.user)
+        total = cart_quote(cart=cart, account=member.account, as_of=as_of).total_minor
+        order = order_place(
+            acting=member,
+            as_of=as_of,
+            at=at,
+            shown_total_minor=total,
+            shown_currency=member.account.currency,
+            by=member.user,
+        )
+        if spec.state == "active":
+            order_mark_paid(order=order, as_of=as_of)
+        elif spec.state == "cancelled":
+            order_cancel(order=order, by=member.user, acting=member, reason="Ordered by mistake.")
+        created["orders"] += 1

@@ -1,6 +1,18 @@
 from django.urls import path
 
-from sportello.portal.views import billing, emails, pages, people, schedule, security, services, support, tokens
+from sportello.portal.views import (
+    billing,
+    emails,
+    orders,
+    pages,
+    people,
+    schedule,
+    security,
+    services,
+    store,
+    support,
+    tokens,
+)
 
 app_name = "portal"
 
@@ -9,6 +21,8 @@ urlpatterns = [
     *billing.urlpatterns,
     *schedule.urlpatterns,
     *services.urlpatterns,
+    *store.urlpatterns,
+    *orders.urlpatterns,
     path("domains/", pages.domains, name="domains"),
     *support.urlpatterns,
     path("account/", pages.account, name="account"),

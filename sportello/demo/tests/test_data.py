@@ -31,6 +31,8 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "support_requests": 8,
         "articles": 5,
         "shared_files": 3,
+        "orders": 3,
+        "promo_codes": 1,
     }
     assert demo_load() == {
         "accounts": 0,
@@ -46,6 +48,8 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "support_requests": 0,
         "articles": 0,
         "shared_files": 0,
+        "orders": 0,
+        "promo_codes": 0,
     }
     assert sorted(Account.objects.values_list("country", "currency", "language")) == [
         ("BR", "BRL", "pt-br"),
