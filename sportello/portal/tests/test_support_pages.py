@@ -576,9 +576,7 @@ def test_a_service_and_an_invoice_at_once_are_refused_with_a_reason(
     assert EmailLog.objects.count() == 0
 
 
-def test_without_the_billing_area_there_is_no_invoice_to_link(
-    client, alice, alice_technician, finance, alice_invoice
-):
+def test_without_the_billing_area_there_is_no_invoice_to_link(client, alice, alice_technician, finance, alice_invoice):
     client.force_login(alice_technician.user)
     for link in ("/support/new/", "/support/new/?invoice=INV-2026-00001", "/support/new/?invoice=INV-2026-09999"):
         response = client.get(link)

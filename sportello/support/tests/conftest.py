@@ -15,7 +15,7 @@ from sportello.accounts.services import membership_add
 from sportello.billing.models import DocumentKind, Invoice, TaxCategory
 from sportello.billing.services import NewLine, invoice_create, invoice_issue
 from sportello.billing.taxes import TaxDecision
-from sportello.billing.tests.conftest import billing_setup, seller, tax_rates  # noqa: F401
+from sportello.billing.tests import conftest as billing_fixtures
 from sportello.support.models import Department, Ticket
 from sportello.support.services import Upload, ticket_open
 
@@ -103,6 +103,11 @@ def bob_service(bob: Membership, hosting: Any) -> Any:
 
 
 # --- Invoices (the billing fixtures' seller in Spain, 21 % VAT for alice) -------------------------
+
+# The billing tests' seller and tax rates, as fixtures of this directory too.
+seller = billing_fixtures.seller
+tax_rates = billing_fixtures.tax_rates
+billing_setup = billing_fixtures.billing_setup
 
 INVOICE_DAY = dt.date(2026, 2, 2)
 

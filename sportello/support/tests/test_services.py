@@ -9,8 +9,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from sportello.accounts.models import Contact, EmailTopic, Role, User
-from sportello.core.models import AuditEvent
 from sportello.accounts.services import contact_create, membership_add
+from sportello.core.models import AuditEvent
 from sportello.notifications.models import EmailLog
 from sportello.support import references
 from sportello.support.errors import (

@@ -90,9 +90,7 @@ def test_a_finance_request_about_an_invoice_from_opening_to_closing(
     expect(page.get_by_role("status")).to_contain_text("Your request is sent.")
     expect(page.locator(".page-subtitle .badge")).to_have_text("Open")
     expect(page.get_by_role("link", name="bank-statement.pdf")).to_be_visible()
-    expect(page.get_by_role("link", name=f"Invoice {number}")).to_have_attribute(
-        "href", f"/billing/invoices/{number}/"
-    )
+    expect(page.get_by_role("link", name=f"Invoice {number}")).to_have_attribute("href", f"/billing/invoices/{number}/")
     ticket = Ticket.objects.get(subject="Invoice charged twice for nubeclara.example.com")
     assert (ticket.department.slug, ticket.related_kind, ticket.related_invoice) == ("finance", "invoice", invoice)
 
