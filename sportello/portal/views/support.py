@@ -52,6 +52,7 @@ from sportello.support.models import (
     Department,
     KnowledgeArticle,
     KnowledgeCategory,
+    RelatedKind,
     StoredFile,
     Ticket,
     TicketPriority,
@@ -135,7 +136,7 @@ def refusal_message(error: SupportError) -> str:
             "status": TicketStatus(error.status).label
         }
     if isinstance(error, RelatedNotFound):
-        if error.kind == "invoice":
+        if error.kind == RelatedKind.INVOICE:
             # The same words for another account's invoice, a draft, a guess, and a member
             # without the billing area: nothing here says whether the invoice exists.
             return _("That invoice is not one you can see in this account.")
