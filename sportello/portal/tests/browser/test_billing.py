@@ -181,6 +181,7 @@ def test_the_list_fits_a_phone_and_its_table_scrolls_inside_a_focusable_region(
     region.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    assert region.evaluate("e => e.scrollLeft") > 0
+    # Arrow-key scrolling may be animated: wait until the region has moved, however long that takes.
+    page.wait_for_function("e => e.scrollLeft > 0", arg=region.element_handle())
     # The filters wrap instead of widening the page.
     assert page.locator(".status-filters").evaluate("e => e.scrollWidth <= e.clientWidth")
