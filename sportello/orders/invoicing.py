@@ -29,7 +29,7 @@ from sportello.orders.errors import OrdersError
 from sportello.orders.models import LineKind as OrderLineKind
 from sportello.orders.models import Order, OrderLine, OrderStatus
 
-LINE_KINDS = {
+LINE_KINDS: dict[str, str] = {
     OrderLineKind.PLAN: LineKind.PLAN,
     OrderLineKind.OPTION: LineKind.OPTION,
     OrderLineKind.ADDON: LineKind.ADDON,
