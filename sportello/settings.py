@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "sportello.catalog",
     "sportello.services",
     "sportello.billing",
+    "sportello.payments",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",
@@ -186,6 +187,17 @@ BILLING_NUMBERING = env.choice("BILLING_NUMBERING", "issue", ["issue", "payment"
 BILLING_PRICES_INCLUDE_TAX = env.boolean("BILLING_PRICES_INCLUDE_TAX", False)
 # Days between issue and due date for invoices that are not renewals (orders, manual).
 BILLING_PAYMENT_TERMS_DAYS = env.integer("BILLING_PAYMENT_TERMS_DAYS", 14, minimum=0, maximum=365)
+# Payments. The simulated card processor ("testcard", under /testcard/) is for the demo and
+# tests: on with SPORTELLO_DEMO or this setting, never otherwise. Its notifications are signed
+# with PAYMENTS_TESTCARD_WEBHOOK_SECRET (default: derived from SECRET_KEY).
+PAYMENTS_TESTCARD_ENABLED = env.boolean("PAYMENTS_TESTCARD_ENABLED", False)
+PAYMENTS_TESTCARD_WEBHOOK_SECRET = env.string("PAYMENTS_TESTCARD_WEBHOOK_SECRET", "")
+# Bank transfers to the seller's IBAN (billing.Seller), and the business days customers are told to expect.
+PAYMENTS_BANK_TRANSFER_ENABLED = env.boolean("PAYMENTS_BANK_TRANSFER_ENABLED", True)
+PAYMENTS_BANK_TRANSFER_CLEARING_DAYS = env.integer("PAYMENTS_BANK_TRANSFER_CLEARING_DAYS", 3, minimum=0, maximum=30)
+# What a customer may add to their account credit at once, in major units of their currency.
+PAYMENTS_FUNDS_MIN = env.integer("PAYMENTS_FUNDS_MIN", 5, minimum=0)
+PAYMENTS_FUNDS_MAX = env.integer("PAYMENTS_FUNDS_MAX", 10000, minimum=1)
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
