@@ -1,12 +1,13 @@
 from django.urls import path
 
-from sportello.portal.views import emails, pages, people, schedule, security, services
+from sportello.portal.views import emails, pages, payments, people, schedule, security, services
 
 app_name = "portal"
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("billing/", pages.billing, name="billing"),
+    *payments.urlpatterns,
     *schedule.urlpatterns,
     *services.urlpatterns,
     path("domains/", pages.domains, name="domains"),
