@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the payments tests are redefined as parameters)
 """The client area's payment pages: pay one invoice or several, by card (on the processor's
 page), transfer or credit; the result pages; account credit and adding funds."""
 
@@ -34,7 +35,7 @@ TODAY = utc_now().date()
 
 
 @pytest.fixture
-def invoice(make_invoice: Callable[..., Invoice]) -> Invoice:  # noqa: F811
+def invoice(make_invoice: Callable[..., Invoice]) -> Invoice:
     return make_invoice("100.00", as_of=TODAY, due=TODAY + dt.timedelta(days=10))
 
 
@@ -175,7 +176,7 @@ def test_adding_funds_then_paying_the_funds_invoice_adds_credit(
         ("1.234", "Use at most the decimals of EUR."),
     ],
 )
-def test_bad_amounts_of_funds_are_refused(alice_client: Client, billing_setup: None, amount: str, message: str) -> None:  # noqa: F811
+def test_bad_amounts_of_funds_are_refused(alice_client: Client, billing_setup: None, amount: str, message: str) -> None:
     response = alice_client.post(reverse("portal:credit"), {"amount": amount})
     assert response.status_code == 400 and message in response.content.decode()
     assert Invoice.objects.count() == 0
