@@ -297,3 +297,6 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
 
 
 from sportello.staff import admin_catalog  # noqa: F401,E402
+
+# isort: split
+from sportello.staff import admin_payments  # noqa: F401,E402
