@@ -16,6 +16,7 @@ Rules held here (DESIGN.md, "Money" and "Idempotency and concurrency"):
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import ClassVar
 
@@ -159,6 +160,17 @@ class Payment(TimestampedModel):
     failure_code = models.CharField(_("failure"), max_length=64, blank=True)
     # The business date it was started on.
     started_on = models.DateField(_("started on"))
+    # Unique when set: one attempt per key ("autopay:<invoice id>:<date>", an API Idempotency-Key).
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True)
+    # The saved method an off-session charge used (auto-pay).
+    saved_method = models.ForeignKey(
+        "payments.SavedPaymentMethod",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+        verbose_name=_("saved method"),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -176,6 +188,9 @@ class Payment(TimestampedModel):
                 fields=["gateway", "gateway_reference"],
                 condition=~Q(gateway_reference=""),
                 name="payment_once_per_gateway_transaction",
+            ),
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=~Q(idempotency_key=""), name="payment_once_per_idempotency_key"
             ),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payment_amount_positive"),
             models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="payment_status_known"),
@@ -311,6 +326,72 @@ class ReconciliationItem(TimestampedModel):
         return f"{self.get_kind_display()} {self.reference}"
 
 
+# --- Saved methods and auto-pay -------------------------------------------------------------
+
+
+class SavedPaymentMethod(TimestampedModel):
+    """A card (or mandate) the gateway keeps for the account, charged off-session by auto-pay.
+    Sportello holds the gateway's token and what the customer needs to recognise it: never
+    the card number."""
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, related_name="payment_methods", verbose_name=_("account")
+    )
+    gateway = models.CharField(_("gateway"), max_length=32, choices=Gateway.choices)
+    token = models.CharField(_("gateway token"), max_length=255)
+    brand = models.CharField(_("brand"), max_length=20)
+    last4 = models.CharField(_("last four digits"), max_length=4)
+    exp_month = models.PositiveSmallIntegerField(_("expiry month"))
+    exp_year = models.PositiveSmallIntegerField(_("expiry year"))
+    # The one auto-pay charges; at most one per account among those not removed.
+    is_default = models.BooleanField(_("default"), default=False)
+    # The reason of the last refused off-session charge ("expired_card", "card_declined"...):
+    # the customer is asked to replace the card. Cleared by a successful charge.
+    failure_code = models.CharField(_("last failure"), max_length=64, blank=True)
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+
+    objects = AccountOwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("saved payment method")
+        verbose_name_plural = _("saved payment methods")
+        ordering = ["-is_default", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["gateway", "token"], name="saved_method_once_per_token"),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(is_default=True, removed_at__isnull=True),
+                name="saved_method_one_default_per_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.brand} •••• {self.last4}"
+
+    def expired_on(self, day: dt.date) -> bool:
+        """Past its expiry month on `day` (a card works until the end of the month printed)."""
+        return (self.exp_year, self.exp_month) < (day.year, day.month)
+
+
+class PaymentPreference(TimestampedModel):
+    """How an account wants new invoices paid. An account without a row has the defaults."""
+
+    account = models.OneToOneField(
+        "accounts.Account", on_delete=models.PROTECT, related_name="payment_preference", verbose_name=_("account")
+    )
+    # Pay each new invoice from the account's credit, as far as it goes, when it is issued.
+    apply_credit = models.BooleanField(_("pay new invoices from credit"), default=True)
+    # Charge the default saved method for what credit does not cover, when an invoice is issued.
+    autopay = models.BooleanField(_("automatic payment"), default=False)
+
+    class Meta:
+        verbose_name = _("payment preference")
+        verbose_name_plural = _("payment preferences")
+
+    def __str__(self) -> str:
+        return str(self.account)
+
+
 # --- Bank statements ------------------------------------------------------------------------
 
 
@@ -373,12 +454,20 @@ class TestcardStatus(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
+class TestcardMode(models.TextChoices):
+    PAYMENT = "payment", _("Payment")
+    SETUP = "setup", _("Save a card")
+    CHARGE = "charge", _("Off-session charge")
+
+
 class TestcardCheckout(TimestampedModel):
-    """A checkout session of the simulated card processor."""
+    """A checkout session of the simulated card processor (a payment, saving a card, or an
+    off-session charge of a saved card)."""
 
     __test__ = False  # not a test class, whatever its name says to pytest
 
     token = models.CharField(_("session"), max_length=64, unique=True)
+    mode = models.CharField(_("mode"), max_length=8, choices=TestcardMode.choices, default=TestcardMode.PAYMENT)
     amount_minor = models.BigIntegerField(_("amount (minor units)"))
     currency = models.CharField(_("currency"), max_length=3)
     description = models.CharField(_("description"), max_length=300)
@@ -402,3 +491,26 @@ class TestcardCheckout(TimestampedModel):
 
     def __str__(self) -> str:
         return self.token
+
+
+class TestcardCard(models.Model):
+    """A card the simulated processor keeps for off-session charges: its token, what the
+    customer recognises, and how the test number it came from behaves. Never the number."""
+
+    __test__ = False  # not a test class, whatever its name says to pytest
+
+    token = models.CharField(_("card token"), max_length=64, unique=True)
+    brand = models.CharField(_("brand"), max_length=20)
+    last4 = models.CharField(_("last four digits"), max_length=4)
+    exp_month = models.PositiveSmallIntegerField(_("expiry month"))
+    exp_year = models.PositiveSmallIntegerField(_("expiry year"))
+    # What charging it does: "succeeded", "card_declined", "insufficient_funds", "requires_action".
+    behaviour = models.CharField(_("behaviour"), max_length=32)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("test card")
+        verbose_name_plural = _("test cards")
+
+    def __str__(self) -> str:
+        return f"{self.brand} {self.last4}"

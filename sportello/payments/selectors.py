@@ -15,8 +15,10 @@ from sportello.payments.models import (
     Payment,
     PaymentEvent,
     PaymentEventKind,
+    PaymentPreference,
     PaymentStatus,
     ReconciliationItem,
+    SavedPaymentMethod,
 )
 
 
@@ -91,3 +93,12 @@ def payment_overpayment_minor(*, payment: Payment) -> int:
 
 def reconciliation_open() -> QuerySet[ReconciliationItem]:
     return ReconciliationItem.objects.filter(resolved_at__isnull=True)
+
+
+def payment_preference_of(*, account: Account) -> PaymentPreference:
+    """The account's preference, or the defaults (unsaved) when it never chose."""
+    return PaymentPreference.objects.filter(account_id=account.pk).first() or PaymentPreference(account=account)
+
+
+def methods_visible_to(*, membership: ActingMembership) -> QuerySet[SavedPaymentMethod]:
+    return SavedPaymentMethod.objects.visible_to(membership).filter(removed_at__isnull=True)

@@ -29,6 +29,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Account, User
+from sportello.billing.errors import BillingError
 from sportello.billing.models import (
     PAYABLE_STATUSES,
     DocumentKind,
@@ -41,6 +42,7 @@ from sportello.billing.models import (
 from sportello.billing.selectors import invoice_balance_minor
 from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_lock, invoice_settle
 from sportello.billing.taxes import TaxDecision
+from sportello.core.effects import after_commit
 from sportello.core.money import CurrencyError, Money, currency_exponent
 from sportello.core.services import audit_record
 from sportello.core.time import utc_now
@@ -70,13 +72,20 @@ from sportello.payments.models import (
     PaymentAllocation,
     PaymentEvent,
     PaymentEventKind,
+    PaymentPreference,
     PaymentStatus,
     ProcessedWebhook,
     ReconciliationItem,
     ReconciliationKind,
+    SavedPaymentMethod,
     StatementLineOutcome,
 )
-from sportello.payments.selectors import credit_balance, payment_received_minor, payment_refunded_minor
+from sportello.payments.selectors import (
+    credit_balance,
+    payment_preference_of,
+    payment_received_minor,
+    payment_refunded_minor,
+)
 
 CREDIT = "credit"  # the method that pays from the account's credit; not a gateway
 
@@ -404,6 +413,8 @@ def payment_create(
     use_credit: bool,
     by: User | None,
     as_of: dt.date,
+    idempotency_key: str = "",
+    saved_method: SavedPaymentMethod | None = None,
 ) -> PaymentPlan:
     """Ask to pay `invoices` (one or several, one currency) with `method`.
 
@@ -465,6 +476,8 @@ def payment_create(
         method_label=_in_language(account.language, gateway.label),
         started_on=as_of,
         created_by=_user(by),
+        idempotency_key=idempotency_key[:255],
+        saved_method=saved_method,
     )
     PaymentAllocation.objects.bulk_create(
         [PaymentAllocation(payment=payment, invoice=invoice, planned_minor=balance) for invoice, balance in owed]
@@ -667,7 +680,10 @@ def _webhook_record(*, gateway: str, outcome: GatewayOutcome, now: dt.datetime) 
             )
     except IntegrityError:
         return OutcomeResult("duplicate")
-    result = payment_outcome_record(gateway=gateway, outcome=outcome, source="webhook", as_of=now.date())
+    if outcome.kind == "method_saved":
+        result = method_saved_record(gateway=gateway, outcome=outcome)
+    else:
+        result = payment_outcome_record(gateway=gateway, outcome=outcome, source="webhook", as_of=now.date())
     record.outcome = result.outcome
     record.payment_id = result.payment_id
     record.save(update_fields=["outcome", "payment"])
@@ -929,6 +945,210 @@ def _statement_line_import(
             line.outcome = StatementLineOutcome.MATCHED
     line.save(update_fields=["outcome", "payment"])
     return line
+
+
+# --- Saved methods and auto-pay -------------------------------------------------------------
+
+
+def method_setup_begin(*, account: Account, gateway: str, return_url: str) -> str:
+    """Where the customer goes to give the gateway a card to keep: its hosted page. The card
+    reaches us only as the gateway's token, in its signed notification (`method_saved_record`)."""
+    adapter = gateway_get(gateway)
+    if not adapter.available(currency=account.currency):
+        raise MethodUnavailable(gateway=gateway)
+    return adapter.setup_start(customer_reference=account.reference, return_url=return_url).redirect_url
+
+
+@transaction.atomic
+def method_saved_record(*, gateway: str, outcome: GatewayOutcome) -> OutcomeResult:
+    """A gateway kept a payment method for one of our customers: list it (once per token);
+    the first one an account has becomes its default."""
+    saved = outcome.saved_method
+    prefix, _sep, reference = outcome.merchant_reference.partition(":")
+    account = Account.objects.filter(reference=reference).first() if prefix == "setup" else None
+    if saved is None or account is None:
+        return OutcomeResult("ignored")
+    account = _lock_account(account)
+    has_default = SavedPaymentMethod.objects.filter(account=account, is_default=True, removed_at__isnull=True).exists()
+    try:
+        with transaction.atomic():
+            method = SavedPaymentMethod.objects.create(
+                account=account,
+                gateway=gateway,
+                token=saved.token,
+                brand=saved.brand[:20],
+                last4=saved.last4[:4],
+                exp_month=saved.exp_month,
+                exp_year=saved.exp_year,
+                is_default=not has_default,
+            )
+    except IntegrityError:
+        return OutcomeResult("ignored")
+    audit_record(action="payment_method.added", account=account, target=method, data={"card": str(method)})
+    return OutcomeResult("applied")
+
+
+def _method_locked(account: Account, method: SavedPaymentMethod) -> SavedPaymentMethod:
+    try:
+        return SavedPaymentMethod.objects.select_for_update().get(
+            pk=method.pk, account_id=account.pk, removed_at__isnull=True
+        )
+    except SavedPaymentMethod.DoesNotExist:
+        raise MethodUnavailable(gateway=method.gateway) from None
+
+
+@transaction.atomic
+def method_set_default(*, account: Account, method: SavedPaymentMethod, by: User | None) -> SavedPaymentMethod:
+    account = _lock_account(account)
+    method = _method_locked(account, method)
+    SavedPaymentMethod.objects.filter(account=account, is_default=True).exclude(pk=method.pk).update(is_default=False)
+    method.is_default = True
+    method.save(update_fields=["is_default", "updated_at"])
+    audit_record(action="payment_method.default", actor=by, account=account, target=method, data={"card": str(method)})
+    return method
+
+
+@transaction.atomic
+def method_remove(*, account: Account, method: SavedPaymentMethod, by: User | None, as_of: dt.date) -> None:
+    """Forget a saved method here (its token stays with the gateway until it expires there).
+    If it was the default, the newest other method that still works becomes the default."""
+    account = _lock_account(account)
+    method = _method_locked(account, method)
+    was_default = method.is_default
+    method.is_default = False
+    method.removed_at = utc_now()
+    method.save(update_fields=["is_default", "removed_at", "updated_at"])
+    if was_default:
+        others = SavedPaymentMethod.objects.filter(account=account, removed_at__isnull=True, failure_code="")
+        successor = next(
+            (other for other in others.order_by("-created_at", "-id") if not other.expired_on(as_of)), None
+        )
+        if successor is not None:
+            successor.is_default = True
+            successor.save(update_fields=["is_default", "updated_at"])
+    audit_record(action="payment_method.removed", actor=by, account=account, target=method, data={"card": str(method)})
+
+
+@transaction.atomic
+def payment_preference_set(
+    *, account: Account, apply_credit: bool, autopay: bool, by: User | None
+) -> PaymentPreference:
+    account = _lock_account(account)
+    preference, _created = PaymentPreference.objects.get_or_create(account=account)
+    preference.apply_credit, preference.autopay = apply_credit, autopay
+    preference.save()
+    audit_record(
+        action="payment_preference.changed",
+        actor=by,
+        account=account,
+        data={"apply_credit": apply_credit, "autopay": autopay},
+    )
+    return preference
+
+
+# Refusals that only the customer can fix: the card is flagged and they are asked to replace it.
+CARD_PROBLEMS = frozenset({"expired_card", "card_declined", "authentication_required", "no_such_card"})
+
+
+def invoice_issued_pay_automatically(invoice: Invoice) -> None:
+    """on_invoice_issued handler: pay a new invoice from credit at once (as far as it goes),
+    and hand what is left to auto-pay, which charges the default saved method after commit.
+
+    Runs inside the issuing transaction, which holds the account's lock, so credit spent here
+    cannot be spent by anyone else at the same time. Funds invoices are never paid from credit.
+    """
+    if (
+        invoice.kind != DocumentKind.INVOICE
+        or invoice.source == InvoiceSource.FUNDS
+        or invoice.status not in PAYABLE_STATUSES
+    ):
+        return
+    account = Account.objects.get(pk=invoice.account_id)
+    preference = payment_preference_of(account=account)
+    as_of = invoice.issue_date or utc_now().date()
+    owed = invoice_balance_minor(invoice=invoice)
+    if preference.apply_credit and owed > 0:
+        available = credit_balance(account=account, currency=invoice.currency).minor
+        if available > 0:
+            take = min(available, owed)
+            credit_apply(
+                account=account, invoice=invoice, amount=Money.from_minor(take, invoice.currency), by=None, as_of=as_of
+            )
+            owed -= take
+    if preference.autopay and owed > 0:
+        after_commit(_autopay_enqueue, invoice_id=invoice.pk, as_of=as_of.isoformat())
+
+
+def _autopay_enqueue(*, invoice_id: int, as_of: str) -> None:
+    from sportello.payments.tasks import invoice_autopay_task
+
+    invoice_autopay_task.enqueue(invoice_id=invoice_id, as_of=as_of)
+
+
+def invoice_autopay(*, invoice_id: int, as_of: dt.date) -> Payment | None:
+    """Charge the account's default saved method for what `invoice` still owes, off-session.
+
+    At most one attempt per invoice and day (the payment's idempotency key), so a retried
+    task, or the billing run calling again, charges nothing twice; the gateway call carries
+    its own idempotency key built from the payment's id. A refusal the customer must fix
+    (expired or declined card) flags the method, so the client area asks for another card;
+    what comes next (retries on later days, reminders) is the billing run's.
+    """
+    invoice = Invoice.objects.select_related("account").get(pk=invoice_id)
+    account = invoice.account
+    if not payment_preference_of(account=account).autopay:
+        return None
+    method = SavedPaymentMethod.objects.filter(
+        account=account, is_default=True, removed_at__isnull=True, failure_code=""
+    ).first()
+    if method is None or method.expired_on(as_of):
+        return None
+    try:
+        plan = payment_create(
+            account=account,
+            invoices=[invoice],
+            method=method.gateway,
+            use_credit=False,
+            by=None,
+            as_of=as_of,
+            idempotency_key=f"autopay:{invoice.pk}:{as_of.isoformat()}",
+            saved_method=method,
+        )
+    except IntegrityError:
+        return None  # already attempted today
+    except (PaymentsError, BillingError):
+        return None  # paid meanwhile, cancelled, or the gateway is off
+    payment = plan.payment
+    if payment is None:
+        return None
+    try:
+        outcome = gateway_get(payment.gateway).charge_saved(
+            token=method.token,
+            amount=Money.from_minor(payment.amount_minor, payment.currency),
+            description=invoice.display_number,
+            merchant_reference=str(payment.public_id),
+            idempotency_key=f"payment-{payment.pk}",
+        )
+    except GatewayError as error:
+        _payment_fail(payment, failure_code=error.reason, source="gateway")
+        payment.refresh_from_db()
+        return payment
+    _charge_record(payment, method=method, outcome=outcome, as_of=as_of)
+    payment.refresh_from_db()
+    return payment
+
+
+@transaction.atomic
+def _charge_record(payment: Payment, *, method: SavedPaymentMethod, outcome: GatewayOutcome, as_of: dt.date) -> None:
+    _lock_account(payment.account)
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    locked.gateway_reference = outcome.gateway_reference
+    locked.save(update_fields=["gateway_reference", "updated_at"])
+    payment_outcome_record(gateway=locked.gateway, outcome=outcome, source="gateway", as_of=as_of)
+    if outcome.kind == "failed" and outcome.failure_code in CARD_PROBLEMS:
+        SavedPaymentMethod.objects.filter(pk=method.pk).update(failure_code=outcome.failure_code[:64])
+    elif outcome.kind == "succeeded" and method.failure_code:
+        SavedPaymentMethod.objects.filter(pk=method.pk).update(failure_code="")
 
 
 # --- The back office's queue ----------------------------------------------------------------

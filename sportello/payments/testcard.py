@@ -37,7 +37,7 @@ from django.urls import reverse
 from sportello.core.effects import after_commit
 from sportello.core.time import utc_now
 from sportello.payments.adapters.base import signature_header
-from sportello.payments.models import TestcardCheckout, TestcardStatus
+from sportello.payments.models import TestcardCard, TestcardCheckout, TestcardMode, TestcardStatus
 
 logger = logging.getLogger(__name__)
 
@@ -98,11 +98,18 @@ def card_brand(number: str) -> str:
 
 
 def checkout_open(
-    *, amount_minor: int, currency: str, description: str, merchant_reference: str, return_url: str
+    *,
+    amount_minor: int,
+    currency: str,
+    description: str,
+    merchant_reference: str,
+    return_url: str,
+    mode: str = TestcardMode.PAYMENT,
 ) -> TestcardCheckout:
-    """The provider's "create checkout session" call."""
+    """The provider's "create checkout session" call (a payment, or saving a card)."""
     return TestcardCheckout.objects.create(
         token=secrets.token_urlsafe(24),
+        mode=mode,
         amount_minor=amount_minor,
         currency=currency,
         description=description[:300],
@@ -131,6 +138,13 @@ class CardEntered:
     exp_year: int
 
 
+def card_behaviour(card: CardEntered, *, today: dt.date) -> str:
+    """What the processor does with this card: "succeeded", "requires_action" or a decline code."""
+    if (card.exp_year, card.exp_month) < (today.year, today.month):
+        return "expired_card"
+    return TEST_CARDS.get(card.number, "card_declined")
+
+
 def _lock(checkout: TestcardCheckout) -> TestcardCheckout:
     return TestcardCheckout.objects.select_for_update().get(pk=checkout.pk)
 
@@ -143,11 +157,9 @@ def checkout_pay(*, checkout: TestcardCheckout, card: CardEntered, today: dt.dat
     digits and a token are kept.
     """
     checkout = _lock(checkout)
-    if checkout.status != TestcardStatus.OPEN:
+    if checkout.status != TestcardStatus.OPEN or checkout.mode != TestcardMode.PAYMENT:
         return checkout
-    behaviour = TEST_CARDS.get(card.number, "card_declined")
-    if (card.exp_year, card.exp_month) < (today.year, today.month):
-        behaviour = "expired_card"
+    behaviour = card_behaviour(card, today=today)
     checkout.card_brand = card_brand(card.number)
     checkout.card_last4 = card.number[-4:]
     checkout.card_token = f"tok_{secrets.token_hex(12)}"
@@ -160,6 +172,82 @@ def checkout_pay(*, checkout: TestcardCheckout, card: CardEntered, today: dt.dat
         checkout.failure_code = behaviour
     checkout.save()
     _notify(checkout)
+    return checkout
+
+
+@transaction.atomic
+def checkout_save_card(
+    *, checkout: TestcardCheckout, card: CardEntered, today: dt.date
+) -> tuple[TestcardCheckout, str]:
+    """Keep `card` for later off-session charges; return the session and the refusal code
+    ("" when accepted). A card the processor would decline, or an expired one, is refused on
+    the page; a card that needs authentication is kept after the extra step."""
+    checkout = _lock(checkout)
+    if checkout.status != TestcardStatus.OPEN or checkout.mode != TestcardMode.SETUP:
+        return checkout, ""
+    behaviour = card_behaviour(card, today=today)
+    if behaviour in ("card_declined", "expired_card"):
+        return checkout, behaviour
+    saved = TestcardCard.objects.create(
+        token=f"card_{secrets.token_hex(12)}",
+        brand=card_brand(card.number),
+        last4=card.number[-4:],
+        exp_month=card.exp_month,
+        exp_year=card.exp_year,
+        behaviour=behaviour,
+    )
+    checkout.card_brand, checkout.card_last4, checkout.card_token = saved.brand, saved.last4, saved.token
+    if behaviour == "requires_action":
+        checkout.status = TestcardStatus.REQUIRES_ACTION
+    else:
+        checkout.status = TestcardStatus.SUCCEEDED
+    checkout.save()
+    _notify(checkout)
+    return checkout, ""
+
+
+@transaction.atomic
+def card_charge(
+    *,
+    card_token: str,
+    amount_minor: int,
+    currency: str,
+    description: str,
+    merchant_reference: str,
+    idempotency_key: str,
+    today: dt.date,
+) -> TestcardCheckout:
+    """Charge a kept card with the customer absent. The same idempotency key returns the first
+    charge's result, never a second charge. A card that needs authentication cannot be
+    charged off-session ("authentication_required"). The answer is synchronous: no notification."""
+    token = "ch_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
+    existing = TestcardCheckout.objects.filter(token=token).first()
+    if existing is not None:
+        return existing
+    card = TestcardCard.objects.filter(token=card_token).first()
+    checkout = TestcardCheckout(
+        token=token,
+        mode=TestcardMode.CHARGE,
+        amount_minor=amount_minor,
+        currency=currency,
+        description=description[:300],
+        merchant_reference=merchant_reference,
+        return_url="",
+    )
+    if card is None:
+        checkout.status, checkout.failure_code = TestcardStatus.FAILED, "no_such_card"
+    else:
+        checkout.card_brand, checkout.card_last4, checkout.card_token = card.brand, card.last4, card.token
+        behaviour = card.behaviour
+        if (card.exp_year, card.exp_month) < (today.year, today.month):
+            behaviour = "expired_card"
+        if behaviour == "requires_action":
+            behaviour = "authentication_required"
+        if behaviour == "succeeded":
+            checkout.status = TestcardStatus.SUCCEEDED
+        else:
+            checkout.status, checkout.failure_code = TestcardStatus.FAILED, behaviour
+    checkout.save()
     return checkout
 
 
@@ -207,16 +295,22 @@ def checkout_refund(*, token: str, amount_minor: int) -> TestcardCheckout | None
 # --- Notifications --------------------------------------------------------------------------
 
 EVENT_TYPES = {
-    TestcardStatus.SUCCEEDED: "checkout.succeeded",
-    TestcardStatus.FAILED: "checkout.failed",
-    TestcardStatus.REQUIRES_ACTION: "checkout.requires_action",
+    TestcardStatus.SUCCEEDED: "succeeded",
+    TestcardStatus.FAILED: "failed",
+    TestcardStatus.REQUIRES_ACTION: "requires_action",
 }
 
 
 def event_body(checkout: TestcardCheckout, *, event_id: str, created: int) -> bytes:
+    prefix = "setup" if checkout.mode == TestcardMode.SETUP else "checkout"
+    card: dict[str, object] = {"brand": checkout.card_brand, "last4": checkout.card_last4}
+    if checkout.mode == TestcardMode.SETUP:
+        kept = TestcardCard.objects.filter(token=checkout.card_token).first()
+        if kept is not None:
+            card.update(token=kept.token, exp_month=kept.exp_month, exp_year=kept.exp_year)
     payload = {
         "id": event_id,
-        "type": EVENT_TYPES[TestcardStatus(checkout.status)],
+        "type": f"{prefix}.{EVENT_TYPES[TestcardStatus(checkout.status)]}",
         "created": created,
         "data": {
             "checkout": checkout.token,
@@ -224,7 +318,7 @@ def event_body(checkout: TestcardCheckout, *, event_id: str, created: int) -> by
             "amount_minor": checkout.amount_minor,
             "currency": checkout.currency,
             "failure_code": checkout.failure_code,
-            "card": {"brand": checkout.card_brand, "last4": checkout.card_last4},
+            "card": card,
         },
     }
     return json.dumps(payload, separators=(",", ":")).encode()

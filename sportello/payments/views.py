@@ -24,7 +24,7 @@ from sportello.core.money import Money
 from sportello.core.time import utc_now
 from sportello.payments import testcard
 from sportello.payments.errors import MethodUnavailable, WebhookRejected
-from sportello.payments.models import TestcardCheckout, TestcardStatus
+from sportello.payments.models import TestcardCheckout, TestcardMode, TestcardStatus
 from sportello.payments.services import webhook_receive
 
 # --- Webhooks -------------------------------------------------------------------------------
@@ -97,6 +97,13 @@ class CardForm(forms.Form):
         return cvc
 
 
+# Saving a card: the processor refuses these on its own page, as real ones do.
+SETUP_REFUSALS = {
+    "card_declined": _("This card was declined. Use another card."),
+    "expired_card": _("This card has expired. Use another card."),
+}
+
+
 def _checkout(token: str) -> TestcardCheckout:
     if not testcard.enabled():
         raise Http404
@@ -108,6 +115,7 @@ def _page(
 ) -> HttpResponse:
     context.update(
         checkout=checkout,
+        saving=checkout.mode == TestcardMode.SETUP,
         amount=Money.from_minor(checkout.amount_minor, checkout.currency),
         test_cards=[
             ("4242 4242 4242 4242", _("Payment succeeds")),
@@ -134,10 +142,17 @@ def testcard_checkout(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         month, year = form.cleaned_data["expiry"]
         card = testcard.CardEntered(number=form.cleaned_data["number"], exp_month=month, exp_year=year)
-        checkout = testcard.checkout_pay(checkout=checkout, card=card, today=utc_now().date())
-        if checkout.status == TestcardStatus.REQUIRES_ACTION:
+        refused = ""
+        if checkout.mode == TestcardMode.SETUP:
+            checkout, refused = testcard.checkout_save_card(checkout=checkout, card=card, today=utc_now().date())
+        else:
+            checkout = testcard.checkout_pay(checkout=checkout, card=card, today=utc_now().date())
+        if refused:
+            form.add_error("number", SETUP_REFUSALS.get(refused, SETUP_REFUSALS["card_declined"]))
+        elif checkout.status == TestcardStatus.REQUIRES_ACTION:
             return HttpResponseRedirect(testcard.authenticate_path(checkout))
-        return HttpResponseRedirect(checkout.return_url)
+        else:
+            return HttpResponseRedirect(checkout.return_url)
     return _page(request, "payments/testcard/checkout.html", checkout, form=form, status=400 if form.errors else 200)
 
 

@@ -71,11 +71,14 @@ class SavedMethodData:
 class GatewayOutcome:
     """What the gateway says happened to a transaction (from a webhook or when asked).
 
-    kind: "succeeded", "failed", "requires_action", "pending" (nothing new) or "refunded".
+    kind: "succeeded", "failed", "requires_action", "pending" (nothing new), "refunded", or
+    "method_saved" (a payment method kept for later; `saved_method` says which).
     """
 
     kind: str
     gateway_reference: str
+    # Our own reference the gateway echoes back (a payment's public id, "setup:<customer>").
+    merchant_reference: str = ""
     amount: Money | None = None
     method_label: str = ""
     failure_code: str = ""

@@ -14,22 +14,29 @@ from collections.abc import Mapping
 from django.utils.translation import gettext_lazy as _
 
 from sportello.core.money import CurrencyError, Money
+from sportello.core.time import utc_now
 from sportello.payments import testcard
 from sportello.payments.adapters.base import (
     Gateway,
     GatewayOutcome,
     PaymentRequest,
     RefundResult,
+    SavedMethodData,
+    SetupStarted,
     StartedPayment,
     signature_verify,
 )
 from sportello.payments.errors import GatewayError, WebhookRejected
-from sportello.payments.models import TestcardCheckout, TestcardStatus
+from sportello.payments.models import TestcardCheckout, TestcardMode, TestcardStatus
 
 OUTCOME_OF_EVENT = {
     "checkout.succeeded": "succeeded",
     "checkout.failed": "failed",
     "checkout.requires_action": "requires_action",
+    "setup.succeeded": "method_saved",
+    # Saving a card that failed or waits for authentication: nothing for the merchant to do.
+    "setup.failed": "pending",
+    "setup.requires_action": "pending",
 }
 
 
@@ -82,6 +89,42 @@ class TestcardGateway(Gateway):
             raise GatewayError(reason="refund_refused", retryable=False)
         return RefundResult(refund_reference=f"re_{idempotency_key}", amount=amount)
 
+    def setup_start(self, *, customer_reference: str, return_url: str) -> SetupStarted:
+        if not testcard.enabled():
+            raise GatewayError(reason="disabled", retryable=False)
+        checkout = testcard.checkout_open(
+            amount_minor=0,
+            currency="EUR",
+            description=str(_("Save a card for automatic payments")),
+            merchant_reference=f"setup:{customer_reference}",
+            return_url=return_url,
+            mode=TestcardMode.SETUP,
+        )
+        return SetupStarted(gateway_reference=checkout.token, redirect_url=testcard.checkout_url(checkout))
+
+    def charge_saved(
+        self, *, token: str, amount: Money, description: str, merchant_reference: str, idempotency_key: str
+    ) -> GatewayOutcome:
+        if not testcard.enabled():
+            raise GatewayError(reason="disabled", retryable=False)
+        charge = testcard.card_charge(
+            card_token=token,
+            amount_minor=amount.minor,
+            currency=amount.currency,
+            description=description,
+            merchant_reference=merchant_reference,
+            idempotency_key=idempotency_key,
+            today=utc_now().date(),
+        )
+        return GatewayOutcome(
+            kind="succeeded" if charge.status == TestcardStatus.SUCCEEDED else "failed",
+            gateway_reference=charge.token,
+            amount=Money.from_minor(charge.amount_minor, charge.currency),
+            method_label=_label(charge.card_brand, charge.card_last4),
+            failure_code=charge.failure_code,
+            merchant_reference=merchant_reference,
+        )
+
     def webhook_parse(self, *, body: bytes, headers: Mapping[str, str], now: dt.datetime) -> GatewayOutcome:
         lowered = {key.lower(): value for key, value in headers.items()}
         signature_verify(
@@ -96,8 +139,19 @@ class TestcardGateway(Gateway):
             kind = OUTCOME_OF_EVENT[event["type"]]
             amount = Money.from_minor(int(data["amount_minor"]), str(data["currency"]))
             card = data.get("card") or {}
+            saved = None
+            if kind == "method_saved":
+                saved = SavedMethodData(
+                    token=str(card["token"]),
+                    brand=str(card["brand"]),
+                    last4=str(card["last4"]),
+                    exp_month=int(card["exp_month"]),
+                    exp_year=int(card["exp_year"]),
+                )
             return GatewayOutcome(
                 kind=kind,
+                merchant_reference=str(data.get("merchant_reference") or ""),
+                saved_method=saved,
                 gateway_reference=str(data["checkout"]),
                 amount=amount,
                 method_label=_label(str(card.get("brand", "")), str(card.get("last4", ""))),

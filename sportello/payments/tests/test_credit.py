@@ -19,7 +19,7 @@ from sportello.core.money import Money
 from sportello.payments.errors import InsufficientCredit, InvalidAmount, InvoiceNotPayable
 from sportello.payments.models import CreditEntry, CreditKind
 from sportello.payments.selectors import credit_balance, credit_balances
-from sportello.payments.services import credit_adjust, credit_apply, funds_invoice_create
+from sportello.payments.services import credit_adjust, credit_apply, funds_invoice_create, payment_preference_set
 from sportello.payments.tests.conftest import DAY, issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -137,10 +137,10 @@ def test_credit_is_per_currency(alice: Membership, make_invoice: Callable[..., I
 def test_it_refuses_credit_for_other_accounts_paid_or_funds_invoices(
     alice: Membership, bob: Membership, make_invoice: Callable[..., Invoice]
 ) -> None:
-    give_credit(alice, "500.00")
     bobs = issued_invoice(bob.account, "10.00")
     funds = funds_invoice_create(account=alice.account, amount=eur("20.00"), as_of=DAY, by=None)
     paid = make_invoice("10.00")
+    give_credit(alice, "500.00")
     credit_apply(account=alice.account, invoice=paid, amount=eur("12.10"), by=None, as_of=DAY)
     before = snapshot(alice.account_id)
     for invoice, amount in ((bobs, Money("10", "BRL")), (funds, eur("20.00")), (paid, eur("1.00"))):  # type: ignore[arg-type]
@@ -187,6 +187,8 @@ def test_the_balance_is_the_sum_of_the_ledger_and_never_negative(
     alice: Membership, billing_setup: None, operations: list[tuple[str, int]]
 ) -> None:
     with transaction.atomic():
+        # Invoices here are paid from credit only by the operations, not when issued.
+        payment_preference_set(account=alice.account, apply_credit=False, autopay=False, by=None)
         expected = 0
         for kind, minor in operations:
             amount = Money.from_minor(minor, "EUR")
