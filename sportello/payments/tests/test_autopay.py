@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 from sportello.accounts.models import Membership
 from sportello.billing.models import Invoice, InvoiceStatus, Settlement

@@ -207,3 +207,49 @@ def test_read_only_members_see_but_cannot_pay(alice: Membership, invoice: Invoic
     assert client.post(url, {"invoices": invoice.number, "method": "testcard"}).status_code == 404
     assert client.post(reverse("portal:credit"), {"amount": "50"}).status_code == 404
     assert (Payment.objects.count(), CreditEntry.objects.count(), Settlement.objects.count()) == (0, 0, 0)
+
+
+def test_saved_cards_are_listed_flagged_and_managed(
+    alice: Membership,
+    alice_client: Client,
+    bob: Membership,
+    client: Client,
+    billing_setup: None,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from sportello.payments.models import SavedPaymentMethod
+
+    old = SavedPaymentMethod.objects.create(
+        account=alice.account,
+        gateway="testcard",
+        token="card_old",
+        brand="Visa",
+        last4="0069",
+        exp_month=1,
+        exp_year=2020,
+        is_default=True,
+    )
+    page = alice_client.get(reverse("portal:payment-methods")).content.decode()
+    assert "Visa •••• 0069" in page and "This card has expired" in page
+    response = alice_client.post(reverse("portal:payment-method-add"))
+    assert "/testcard/pay/" in response["Location"]
+    with django_capture_on_commit_callbacks(execute=True):
+        alice_client.post(
+            response["Location"], {"number": "4242424242424242", "expiry": "12/39", "cvc": "123", "name": "A"}
+        )
+    new = SavedPaymentMethod.objects.exclude(pk=old.pk).get()
+    alice_client.post(reverse("portal:payment-method-default", args=[new.pk]))
+    response = alice_client.post(reverse("portal:payment-method-remove", args=[old.pk]), follow=True)
+    assert "Visa •••• 0069 was removed." in response.content.decode()
+    page = alice_client.get(reverse("portal:payment-methods")).content.decode()
+    assert "Visa •••• 4242" in page and "0069" not in page and "Default" in page
+    response = alice_client.post(reverse("portal:payment-methods"), {"apply_credit": "on", "autopay": "on"})
+    assert response.status_code == 302
+    alice.account.payment_preference.refresh_from_db()
+    assert (alice.account.payment_preference.autopay, alice.account.payment_preference.apply_credit) == (True, True)
+    # Bob cannot touch alice's card.
+    client.force_login(bob.user)
+    assert client.post(reverse("portal:payment-method-remove", args=[new.pk])).status_code == 404
+    assert client.post(reverse("portal:payment-method-default", args=[new.pk])).status_code == 404
+    new.refresh_from_db()
+    assert (new.is_default, new.removed_at) == (True, None)

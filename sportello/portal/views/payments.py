@@ -29,7 +29,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sportello.accounts.models import Area
 from sportello.billing.errors import BillingError
@@ -57,11 +57,23 @@ from sportello.payments.selectors import (
     credit_entries_visible_to,
     invoice_balance,
     invoices_payable_by,
+    methods_visible_to,
     payment_overpayment_minor,
+    payment_preference_of,
     payment_settlements,
     payments_visible_to,
 )
-from sportello.payments.services import CREDIT, funds_invoice_create, payment_begin, payment_create, payment_refresh
+from sportello.payments.services import (
+    CREDIT,
+    funds_invoice_create,
+    method_remove,
+    method_set_default,
+    method_setup_begin,
+    payment_begin,
+    payment_create,
+    payment_preference_set,
+    payment_refresh,
+)
 from sportello.portal.access import MemberRequest, member_required
 
 PAGE_SIZE = 25
@@ -416,7 +428,133 @@ def credit(request: MemberRequest) -> HttpResponse:
     return render(request, "portal/payments/credit.html", context, status=status)
 
 
+# --- Saved cards and automatic payment ------------------------------------------------------
+
+
+class PreferenceForm(forms.Form):
+    apply_credit = forms.BooleanField(
+        label=gettext_lazy("Pay new invoices from my account credit"),
+        required=False,
+        help_text=gettext_lazy("As far as the credit goes, as soon as each invoice is issued."),
+    )
+    autopay = forms.BooleanField(
+        label=gettext_lazy("Automatic payment"),
+        required=False,
+        help_text=gettext_lazy("We charge your default card for each new invoice (what credit does not cover)."),
+    )
+
+
+def _method_rows(request: MemberRequest) -> list[dict[str, Any]]:
+    today = _as_of()
+    return [
+        {
+            "method": method,
+            "expired": method.expired_on(today),
+            "problem": CARD_PROBLEMS_TEXT.get(method.failure_code, "") if method.failure_code else "",
+        }
+        for method in methods_visible_to(membership=request.membership)
+    ]
+
+
+CARD_PROBLEMS_TEXT = {
+    "expired_card": gettext_lazy("The last charge failed: the card has expired."),
+    "card_declined": gettext_lazy("The last charge failed: the card was declined."),
+    "authentication_required": gettext_lazy("The last charge failed: your bank wants you present to approve charges."),
+    "no_such_card": gettext_lazy("The last charge failed: the card is no longer known to the card processor."),
+}
+
+
+@member_required(Area.BILLING)
+@require_http_methods(["GET", "POST"])
+def payment_methods(request: MemberRequest) -> HttpResponse:
+    """Saved cards (default, expired or refused ones flagged), adding one, and whether new
+    invoices are paid automatically from credit and by card."""
+    membership = request.membership
+    account = membership.account
+    preference = payment_preference_of(account=account)
+    form = PreferenceForm(
+        request.POST if request.method == "POST" else None,
+        initial={"apply_credit": preference.apply_credit, "autopay": preference.autopay},
+    )
+    if request.method == "POST":
+        if not membership.can_change:
+            raise Http404
+        if form.is_valid():
+            payment_preference_set(
+                account=account,
+                apply_credit=form.cleaned_data["apply_credit"],
+                autopay=form.cleaned_data["autopay"],
+                by=request.user,
+            )
+            messages.success(request, _("Your payment preferences are saved."))
+            return redirect("portal:payment-methods")
+    rows = _method_rows(request)
+    default = next((row for row in rows if row["method"].is_default), None)
+    usable_default = default is not None and not default["expired"] and not default["problem"]
+    context = {
+        "rows": rows,
+        "form": form,
+        "preference": preference,
+        "needs_card": preference.autopay and not usable_default,
+        "can_add": any(gateway.code == Gateway.TESTCARD for gateway in gateways_available(currency=account.currency)),
+        "may_change": membership.can_change,
+        "active_nav": "billing",
+    }
+    return render(request, "portal/payments/methods.html", context)
+
+
+@member_required(Area.BILLING)
+@require_POST
+def payment_method_add(request: MemberRequest) -> HttpResponse:
+    """Off to the card processor's page to give it a card to keep; back to the list after."""
+    if not request.membership.can_change:
+        raise Http404
+    back = request.build_absolute_uri(reverse("portal:payment-methods"))
+    try:
+        page = method_setup_begin(account=request.membership.account, gateway=Gateway.TESTCARD, return_url=back)
+    except (GatewayError, MethodUnavailable) as refused:
+        messages.error(request, refusal_message(refused))
+        return redirect("portal:payment-methods")
+    return HttpResponseRedirect(page)
+
+
+def _method_action(request: MemberRequest, pk: int) -> Any:
+    if not request.membership.can_change:
+        raise Http404
+    return get_object_or_404(methods_visible_to(membership=request.membership), pk=pk)
+
+
+@member_required(Area.BILLING)
+@require_POST
+def payment_method_default(request: MemberRequest, pk: int) -> HttpResponse:
+    method = _method_action(request, pk)
+    try:
+        method_set_default(account=request.membership.account, method=method, by=request.user)
+    except PaymentsError as refused:
+        messages.error(request, refusal_message(refused))
+    else:
+        messages.success(request, _("%(card)s is now your default card.") % {"card": method})
+    return redirect("portal:payment-methods")
+
+
+@member_required(Area.BILLING)
+@require_POST
+def payment_method_remove(request: MemberRequest, pk: int) -> HttpResponse:
+    method = _method_action(request, pk)
+    try:
+        method_remove(account=request.membership.account, method=method, by=request.user, as_of=_as_of())
+    except PaymentsError as refused:
+        messages.error(request, refusal_message(refused))
+    else:
+        messages.success(request, _("%(card)s was removed.") % {"card": method})
+    return redirect("portal:payment-methods")
+
+
 urlpatterns: list[URLPattern] = [
+    path("billing/methods/", payment_methods, name="payment-methods"),
+    path("billing/methods/add/", payment_method_add, name="payment-method-add"),
+    path("billing/methods/<int:pk>/default/", payment_method_default, name="payment-method-default"),
+    path("billing/methods/<int:pk>/remove/", payment_method_remove, name="payment-method-remove"),
     path("billing/invoices/<str:number>/pay/", invoice_pay, name="invoice-pay"),
     path("billing/pay/", pay, name="pay"),
     path("billing/payments/<uuid:public_id>/", payment_detail, name="payment"),

@@ -186,3 +186,45 @@ def test_no_axe_violations_on_the_payment_pages(
     expect(page.locator("main h1")).to_have_text("Waiting for your transfer")
     problems += check_page(page, "awaiting transfer")
     assert problems == []
+
+
+def test_an_expired_saved_card_is_replaced(
+    page: Page, live_server: Any, alice: Membership, billing_setup: None
+) -> None:
+    from sportello.payments.models import SavedPaymentMethod
+
+    SavedPaymentMethod.objects.create(
+        account=alice.account,
+        gateway="testcard",
+        token="card_old",
+        brand="Visa",
+        last4="0069",
+        exp_month=1,
+        exp_year=2020,
+        is_default=True,
+    )
+    login_over_http(page, live_server, alice.user.email, PASSWORD)
+    page.goto(f"{live_server.url}/billing/methods/")
+    expect(page.locator("main")).to_contain_text("This card has expired")
+    problems = check_page(page, "payment methods")
+    page.get_by_role("button", name="Add a card").click()
+    expect(page.locator("main h1")).to_have_text("Save a card")
+    problems += check_page(page, "testcard save a card")
+    page.locator("#id_number").fill("4242 4242 4242 4242")
+    page.locator("#id_expiry").fill("12/39")
+    page.locator("#id_cvc").fill("123")
+    page.locator("#id_name").fill("Alice Example")
+    page.get_by_role("button", name="Save the card").click()
+    expect(page.locator("main h1")).to_have_text("Payment methods")
+    page.get_by_role("button", name="Make default Visa 4242").click()
+    expect(page.get_by_role("status").first).to_contain_text("Visa •••• 4242 is now your default card.")
+    page.get_by_role("button", name="Remove Visa 0069").click()
+    expect(page.locator("main")).not_to_contain_text("This card has expired")
+    page.get_by_label("Automatic payment").check()
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("Your payment preferences are saved.")
+    problems += check_page(page, "payment methods after")
+    assert problems == []
+    assert list(SavedPaymentMethod.objects.filter(removed_at__isnull=True).values_list("last4", "is_default")) == [
+        ("4242", True)
+    ]
