@@ -36,8 +36,10 @@ from sportello.payments.models import (
     Payment,
     PaymentAllocation,
     PaymentEvent,
+    PaymentPreference,
     ProcessedWebhook,
     ReconciliationItem,
+    SavedPaymentMethod,
 )
 from sportello.payments.selectors import credit_balances
 from sportello.payments.services import (
@@ -420,3 +422,31 @@ class BankStatementLineAdmin(_ViewOnly, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/payments/bankstatementline/import.html", context)
+
+
+# --- Saved methods and preferences ----------------------------------------------------------
+
+
+@admin.register(SavedPaymentMethod)
+class SavedPaymentMethodAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = [
+        "account",
+        "__str__",
+        "exp_month",
+        "exp_year",
+        "is_default",
+        "failure_code",
+        "removed_at",
+        "created_at",
+    ]
+    list_filter = ["gateway", "is_default", "failure_code"]
+    search_fields = ["account__name", "account__reference", "last4"]
+    list_select_related = ["account"]
+    exclude = ["token"]
+
+
+@admin.register(PaymentPreference)
+class PaymentPreferenceAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["account", "apply_credit", "autopay", "updated_at"]
+    list_filter = ["apply_credit", "autopay"]
+    search_fields = ["account__name", "account__reference"]

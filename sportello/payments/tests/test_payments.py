@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sportello.accounts.models import Membership
@@ -381,3 +381,46 @@ def test_allocation_never_loses_or_invents_money(amount: int, balances: list[int
             assert all(parts[i] == balances[i] for i in range(index))
     if excess:
         assert parts == balances
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    nets=st.lists(st.integers(min_value=1, max_value=50_000), min_size=1, max_size=3),
+    paid_meanwhile=st.lists(st.booleans(), min_size=3, max_size=3),
+    received=st.integers(min_value=1, max_value=200_000),
+)
+def test_whatever_arrives_is_applied_once_and_the_rest_credited(
+    alice: Membership, billing_setup: None, nets: list[int], paid_meanwhile: list[bool], received: int
+) -> None:
+    """Any amount received for any invoices, some paid by credit meanwhile: the payment's
+    settlements plus its credit equal what arrived, and no invoice receives more than its total."""
+    from django.db import transaction
+
+    from sportello.payments.services import transfer_register
+
+    with transaction.atomic():
+        invoices = [
+            issued_invoice(alice.account, str(Money.from_minor(net, "EUR").amount), due=DAY + dt.timedelta(days=i))
+            for i, net in enumerate(nets)
+        ]
+        plan = payment_create(
+            account=alice.account, invoices=invoices, method="bank_transfer", use_credit=False, by=None, as_of=DAY
+        )
+        assert plan.payment is not None
+        payment = payment_begin(payment=plan.payment, return_url="http://testserver/")
+        for invoice, meanwhile in zip(invoices, paid_meanwhile, strict=False):
+            if meanwhile:
+                owed = invoice_paid_minor(invoice=invoice)
+                amount = Money.from_minor(invoice.total_minor - owed, "EUR")
+                credit_adjust(account=alice.account, amount=amount, note="meanwhile", by=None)
+                credit_apply(account=alice.account, invoice=invoice, amount=amount, by=None, as_of=DAY)
+        transfer_register(payment=payment, amount=Money.from_minor(received, "EUR"), received_on=DAY, by=None)
+        applied = sum(
+            Settlement.objects.filter(reference=f"payment:{payment.pk}").values_list("amount_minor", flat=True)
+        )
+        credited = sum(CreditEntry.objects.filter(payment=payment).values_list("amount_minor", flat=True))
+        assert applied + credited == received
+        for invoice in invoices:
+            invoice.refresh_from_db()
+            assert invoice_paid_minor(invoice=invoice) <= invoice.total_minor
+        transaction.set_rollback(True)
