@@ -38,6 +38,7 @@ from sportello.catalog.models import (
 )
 from sportello.catalog.services import addon_price_create, option_price_create, plan_create, price_create
 from sportello.core.time import today_utc, utc_now
+from sportello.payments.demo import payments_demo_load
 from sportello.services.models import Service
 from sportello.services.periods import add_months
 from sportello.services.services import (
@@ -200,6 +201,7 @@ def demo_load(*, as_of: dt.date | None = None) -> dict[str, int]:
     created["users"] = User.objects.count() - users_before
     _extras(created)
     _services(created, as_of=as_of or today_utc())
+    payments_demo_load(as_of=as_of or today_utc())
     return created
 
 

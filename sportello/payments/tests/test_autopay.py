@@ -177,3 +177,18 @@ def test_a_refused_off_session_charge_leaves_the_invoice_open(
     if flagged:
         # A flagged card is not charged again until replaced.
         assert invoice_autopay(invoice_id=invoice.pk, as_of=TODAY + dt.timedelta(days=1)) is None
+
+
+def test_the_demo_has_credit_and_saved_cards_and_loads_twice(settings: Any) -> None:
+    from sportello.demo.data import demo_load
+
+    settings.SPORTELLO_DEMO = True
+    demo_load(as_of=DAY)
+    demo_load(as_of=DAY)
+    cards = sorted(SavedPaymentMethod.objects.values_list("account__name", "last4", "exp_year", "is_default"))
+    assert cards == [
+        ("Nubeclara Servicios Digitales S.L.", "4242", 2029, True),
+        ("Studio Ferri Consulenza S.r.l.", "0069", 2025, True),
+    ]
+    nubeclara = SavedPaymentMethod.objects.get(last4="4242").account
+    assert credit_balance(account=nubeclara, currency="EUR") == eur("25.00")
