@@ -253,3 +253,8 @@ def test_saved_cards_are_listed_flagged_and_managed(
     assert client.post(reverse("portal:payment-method-default", args=[new.pk])).status_code == 404
     new.refresh_from_db()
     assert (new.is_default, new.removed_at) == (True, None)
+
+
+def test_a_made_up_payment_address_is_not_found(alice_client: Client) -> None:
+    for made_up in ("x1", "00000000-0000-0000-0000-000000000000"):
+        assert alice_client.get(reverse("portal:payment", args=[made_up])).status_code == 404

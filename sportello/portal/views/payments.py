@@ -15,6 +15,7 @@ invoices, preselected with ?invoice=<number>&invoice=...).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -309,7 +310,11 @@ def epc_qr(payment: Payment) -> str | None:
 def payment_detail(request: MemberRequest, public_id: str) -> HttpResponse:
     """Where a payment stands: paid, failed (try again or another method), or waiting for a
     transfer (the instructions), as Sportello's records say."""
-    payment = get_object_or_404(payments_visible_to(membership=request.membership), public_id=public_id)
+    try:
+        wanted = uuid.UUID(public_id)
+    except ValueError:
+        raise Http404 from None
+    payment = get_object_or_404(payments_visible_to(membership=request.membership), public_id=wanted)
     if gateway_get_safe(payment.gateway) is not None and payment.status in (
         PaymentStatus.INITIATED,
         PaymentStatus.REQUIRES_ACTION,
@@ -557,6 +562,7 @@ urlpatterns: list[URLPattern] = [
     path("billing/methods/<int:pk>/remove/", payment_method_remove, name="payment-method-remove"),
     path("billing/invoices/<str:number>/pay/", invoice_pay, name="invoice-pay"),
     path("billing/pay/", pay, name="pay"),
-    path("billing/payments/<uuid:public_id>/", payment_detail, name="payment"),
+    # A str, not a uuid converter: anything that is not one of this account's payments is a 404.
+    path("billing/payments/<str:public_id>/", payment_detail, name="payment"),
     path("billing/credit/", credit, name="credit"),
 ]
