@@ -33,10 +33,12 @@ from sportello.payments.errors import PaymentsError
 from sportello.payments.models import (
     BankStatementLine,
     CreditEntry,
+    Gateway,
     Payment,
     PaymentAllocation,
     PaymentEvent,
     PaymentPreference,
+    PaymentStatus,
     ProcessedWebhook,
     ReconciliationItem,
     SavedPaymentMethod,
@@ -106,10 +108,25 @@ class TransferActionForm(ActionForm):
     note = forms.CharField(label=_("Note"), required=False, max_length=300)
 
 
+class AwaitingTransferFilter(admin.SimpleListFilter):
+    """Bank transfers the customer was told to send and nobody has registered yet."""
+
+    title = _("bank transfers")
+    parameter_name = "transfers"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("awaiting", _("Awaiting registration"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "awaiting":
+            return queryset.filter(gateway=Gateway.BANK_TRANSFER, status=PaymentStatus.INITIATED)
+        return queryset
+
+
 @admin.register(Payment)
 class PaymentAdmin(_ViewOnly, admin.ModelAdmin):
     list_display = ["created_at", "account", "gateway", "gateway_reference", "amount", "status", "method_label"]
-    list_filter = ["status", "gateway"]
+    list_filter = [AwaitingTransferFilter, "status", "gateway"]
     search_fields = ["gateway_reference", "account__name", "account__reference", "public_id"]
     list_select_related = ["account"]
     date_hierarchy = "created_at"
