@@ -715,6 +715,38 @@ def payment_refresh(*, payment: Payment, as_of: dt.date) -> Payment:
     return payment
 
 
+# A card payment nobody has told us about this long after it started is asked about; one this
+# old that the gateway still calls open was abandoned on its page (a late success still applies).
+PENDING_ASK_AFTER = dt.timedelta(minutes=10)
+PENDING_ABANDONED_AFTER = dt.timedelta(hours=24)
+
+
+def payments_pending_refresh(*, now: dt.datetime) -> dict[str, int]:
+    """The hourly fallback for lost notifications: ask the gateways about card payments still
+    waiting, and give up on those abandoned. Safe to run twice: outcomes are recorded by the
+    payments' transitions, which change nothing the second time."""
+    counts = {"asked": 0, "settled": 0, "abandoned": 0}
+    waiting = Payment.objects.filter(
+        status__in=[PaymentStatus.INITIATED, PaymentStatus.REQUIRES_ACTION],
+        created_at__lte=now - PENDING_ASK_AFTER,
+    ).exclude(gateway_reference="")
+    for payment in waiting.order_by("pk"):
+        try:
+            gateway = gateway_get(payment.gateway)
+        except MethodUnavailable:
+            continue
+        if not gateway.redirects:
+            continue  # bank transfers wait for staff or the statement, not for a gateway
+        counts["asked"] += 1
+        payment = payment_refresh(payment=payment, as_of=now.date())
+        if payment.status == PaymentStatus.SUCCEEDED:
+            counts["settled"] += 1
+        elif payment.status != PaymentStatus.FAILED and payment.created_at <= now - PENDING_ABANDONED_AFTER:
+            _payment_fail(payment, failure_code="abandoned", source="gateway")
+            counts["abandoned"] += 1
+    return counts
+
+
 # --- Bank transfers -------------------------------------------------------------------------
 
 

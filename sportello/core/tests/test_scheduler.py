@@ -27,6 +27,7 @@ def test_the_housekeeping_job_is_registered():
         ("accounts.prune_sessions", "daily"),
         ("core.housekeeping", "daily"),
         ("notifications.retry_failed", "hourly"),
+        ("payments.pending_refresh", "hourly"),
         ("services.provisioning_due", "hourly"),
     ]
 

@@ -424,3 +424,30 @@ def test_whatever_arrives_is_applied_once_and_the_rest_credited(
             invoice.refresh_from_db()
             assert invoice_paid_minor(invoice=invoice) <= invoice.total_minor
         transaction.set_rollback(True)
+
+
+def test_the_hourly_job_recovers_lost_notifications_and_gives_up_on_abandoned_payments(
+    alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    from sportello.payments.services import payments_pending_refresh
+    from sportello.payments.tests.test_bank_transfer import transfer
+
+    lost, abandoned, fresh = (start(alice, [make_invoice()]) for _ in range(3))
+    waiting_transfer = transfer(alice, [make_invoice()])
+    testcard.TestcardCheckout.objects.filter(token=lost.gateway_reference).update(
+        status="succeeded", card_brand="Visa", card_last4="4242"
+    )
+    Payment.objects.filter(pk=lost.pk).update(created_at=NOW - dt.timedelta(minutes=30))
+    Payment.objects.filter(pk__in=[abandoned.pk, waiting_transfer.pk]).update(created_at=NOW - dt.timedelta(hours=25))
+    Payment.objects.filter(pk=fresh.pk).update(created_at=NOW - dt.timedelta(minutes=5))
+    assert payments_pending_refresh(now=NOW) == {"asked": 2, "settled": 1, "abandoned": 1}
+    statuses = dict(Payment.objects.values_list("pk", "status"))
+    assert [statuses[p.pk] for p in (lost, abandoned, fresh, waiting_transfer)] == [
+        "succeeded",
+        "failed",
+        "initiated",
+        "initiated",
+    ]
+    assert payments_pending_refresh(now=NOW) == {"asked": 0, "settled": 0, "abandoned": 0}
+    # A success that arrives after all is still applied.
+    assert deliver(event(abandoned, event_id="evt_late")) == "applied"
