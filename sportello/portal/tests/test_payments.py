@@ -258,3 +258,13 @@ def test_saved_cards_are_listed_flagged_and_managed(
 def test_a_made_up_payment_address_is_not_found(alice_client: Client) -> None:
     for made_up in ("x1", "00000000-0000-0000-0000-000000000000"):
         assert alice_client.get(reverse("portal:payment", args=[made_up])).status_code == 404
+
+
+def test_the_invoice_page_and_the_billing_overview_lead_to_paying(alice_client: Client, invoice: Invoice) -> None:
+    page = alice_client.get(reverse("portal:invoice", args=[invoice.number])).content.decode()
+    assert f'href="{reverse("portal:invoice-pay", args=[invoice.number])}"' in page
+    overview = alice_client.get(reverse("portal:billing")).content.decode()
+    assert f'href="{reverse("portal:pay")}"' in overview
+    assert (
+        f'href="{reverse("portal:credit")}"' in overview and f'href="{reverse("portal:payment-methods")}"' in overview
+    )

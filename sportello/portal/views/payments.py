@@ -429,6 +429,7 @@ def credit(request: MemberRequest) -> HttpResponse:
         "may_pay": membership.can_change,
         "open_invoices": len(invoices_payable_by(membership=membership)),
         "active_nav": "billing",
+        "billing_tab": "credit",
     }
     return render(request, "portal/payments/credit.html", context, status=status)
 
@@ -504,6 +505,7 @@ def payment_methods(request: MemberRequest) -> HttpResponse:
         "can_add": any(gateway.code == Gateway.TESTCARD for gateway in gateways_available(currency=account.currency)),
         "may_change": membership.can_change,
         "active_nav": "billing",
+        "billing_tab": "methods",
     }
     return render(request, "portal/payments/methods.html", context)
 
