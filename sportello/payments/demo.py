@@ -1,8 +1,8 @@
-"""The payments part of the demo: account credit, and cards kept by the test card processor
-(one that works, one expired that the client area asks to replace). Idempotent.
+"""The payments part of the demo: account credit (offered at payment, not spent on new
+invoices automatically), and cards kept by the test card processor (one that works, one
+expired that the client area asks to replace). Idempotent.
 
-Invoices to pay come from the billing demo; until then "Add funds" on the credit page makes
-one that can be paid with the test cards.
+The invoices to pay come from the billing demo; "Add funds" on the credit page makes more.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from decimal import Decimal
 
 from sportello.accounts.models import Account
 from sportello.core.money import Money
-from sportello.payments.models import CreditEntry, SavedPaymentMethod, TestcardCard
-from sportello.payments.services import credit_adjust
+from sportello.payments.models import CreditEntry, PaymentPreference, SavedPaymentMethod, TestcardCard
+from sportello.payments.services import credit_adjust, payment_preference_set
 
 NUBECLARA = "Nubeclara Servicios Digitales S.L."
 STUDIO_FERRI = "Studio Ferri Consulenza S.r.l."
@@ -48,6 +48,10 @@ def payments_demo_load(*, as_of: dt.date) -> None:
     nubeclara = Account.objects.filter(name=NUBECLARA).first()
     ferri = Account.objects.filter(name=STUDIO_FERRI).first()
     if nubeclara is not None:
+        if not PaymentPreference.objects.filter(account=nubeclara).exists():
+            # Its credit is offered on the pay page ("use my account credit first") rather than
+            # spent on every new invoice, so that the demo's invoices keep their own states.
+            payment_preference_set(account=nubeclara, apply_credit=False, autopay=False, by=None)
         if not CreditEntry.objects.filter(account=nubeclara).exists():
             credit_adjust(account=nubeclara, amount=Money(Decimal("25.00"), "EUR"), note="Welcome credit", by=None)
         _card(

@@ -192,3 +192,4 @@ def test_the_demo_has_credit_and_saved_cards_and_loads_twice(settings: Any) -> N
     ]
     nubeclara = SavedPaymentMethod.objects.get(last4="4242").account
     assert credit_balance(account=nubeclara, currency="EUR") == eur("25.00")
+    assert (nubeclara.payment_preference.apply_credit, nubeclara.payment_preference.autopay) == (False, False)
