@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "sportello.support",
     "sportello.billing",
     "sportello.orders",
+    "sportello.payments",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",
@@ -209,6 +210,17 @@ BILLING_PDF_ON_ISSUE = env.boolean("BILLING_PDF_ON_ISSUE", True)
 # A directory holding DejaVuSans.ttf and DejaVuSans-Bold.ttf for documents; empty: the
 # system's DejaVu, else the Bitstream Vera fonts that ship with ReportLab.
 BILLING_PDF_FONT_DIR = env.string("BILLING_PDF_FONT_DIR", "")
+# Payments. The simulated card processor ("testcard", under /testcard/) is for the demo and
+# tests: on with SPORTELLO_DEMO or this setting, never otherwise. Its notifications are signed
+# with PAYMENTS_TESTCARD_WEBHOOK_SECRET (default: derived from SECRET_KEY).
+PAYMENTS_TESTCARD_ENABLED = env.boolean("PAYMENTS_TESTCARD_ENABLED", False)
+PAYMENTS_TESTCARD_WEBHOOK_SECRET = env.string("PAYMENTS_TESTCARD_WEBHOOK_SECRET", "")
+# Bank transfers to the seller's IBAN (billing.Seller), and the business days customers are told to expect.
+PAYMENTS_BANK_TRANSFER_ENABLED = env.boolean("PAYMENTS_BANK_TRANSFER_ENABLED", True)
+PAYMENTS_BANK_TRANSFER_CLEARING_DAYS = env.integer("PAYMENTS_BANK_TRANSFER_CLEARING_DAYS", 3, minimum=0, maximum=30)
+# What a customer may add to their account credit at once, in major units of their currency.
+PAYMENTS_FUNDS_MIN = env.integer("PAYMENTS_FUNDS_MIN", 5, minimum=0)
+PAYMENTS_FUNDS_MAX = env.integer("PAYMENTS_FUNDS_MAX", 10000, minimum=1)
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -6,6 +6,7 @@ from sportello.portal.views import (
     emails,
     orders,
     pages,
+    payments,
     people,
     schedule,
     security,
@@ -20,6 +21,7 @@ app_name = "portal"
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     *billing.urlpatterns,
+    *payments.urlpatterns,
     *schedule.urlpatterns,
     *documents.urlpatterns,
     *services.urlpatterns,

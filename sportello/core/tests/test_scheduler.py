@@ -28,6 +28,7 @@ def test_the_housekeeping_job_is_registered():
         ("api.prune_idempotency_keys", "daily"),
         ("core.housekeeping", "daily"),
         ("notifications.retry_failed", "hourly"),
+        ("payments.pending_refresh", "hourly"),
         ("services.provisioning_due", "hourly"),
     ]
 
