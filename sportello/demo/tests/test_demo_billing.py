@@ -40,4 +40,3 @@ def test_each_customer_gets_invoices_in_every_state_and_a_second_load_adds_none(
     assert {i.tax_minor for i in ferri} == {0}  # reverse charge: a valid Italian VAT number
     # The reverse-charge wording is printed on each (in Italian once the translations are in).
     assert all(i.legal_notes and "196" in i.legal_notes for i in ferri)
-
