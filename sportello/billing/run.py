@@ -50,6 +50,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Account
+from sportello.billing.bulk import rows_insert
+from sportello.billing.calc import DocumentFigures
 from sportello.billing.models import (
     BilledPeriod,
     BillingPreference,
@@ -444,7 +446,7 @@ def renewal_lines(
 @dataclass
 class BatchResult:
     services: int = 0
-    invoices: list[Invoice] = field(default_factory=list)
+    invoices: list[int] = field(default_factory=list)
     totals: dict[str, int] = field(default_factory=dict)
 
 
@@ -518,130 +520,185 @@ class RenewalBatch:
                 windows[service.pk] = window
         return windows
 
-    def _write(self, drafts: list[Draft], result: BatchResult) -> list[Invoice]:
+    def _write(self, drafts: list[Draft], result: BatchResult) -> list[int]:
+        """Figures, numbers and rows of the batch's invoices; returns their ids."""
         as_of = self.as_of
         inclusive = settings.BILLING_PRICES_INCLUDE_TAX
         seller = seller_printed(seller_current())
         now = utc_now()
-        built: list[tuple[Invoice, Draft, list[NewLine], list[TaxDecision], Any]] = []
+        built: list[tuple[Draft, list[NewLine], list[TaxDecision], DocumentFigures, str]] = []
         for draft in drafts:
             account = draft.account
             cleaned = [_clean_line(line, draft.currency) for line in draft.lines]
-            tax_classes = [self.taxes.decide(account, line.tax_class) for line in cleaned]
-            figures = _figures(cleaned, tax_classes, currency=draft.currency, inclusive=inclusive)
+            decisions = [self.taxes.decide(account, line.tax_class) for line in cleaned]
+            figures = _figures(cleaned, decisions, currency=draft.currency, inclusive=inclusive)
             with translation.override(account.language):
-                legal_notes = _legal_notes(tax_classes)
-            invoice = Invoice(
-                account=account,
-                kind=DocumentKind.INVOICE,
-                status=InvoiceStatus.OPEN,
-                source=InvoiceSource.RENEWAL,
-                currency=draft.currency,
-                language=account.language,
-                prices_include_tax=inclusive,
-                issue_date=as_of,
-                due_date=draft.due_date,
-                supply_date=min(start for _, start, _ in draft.periods),
-                seller=seller,
-                buyer=buyer_printed(account),
-                net_minor=figures.net_minor,
-                tax_minor=figures.tax_minor,
-                total_minor=figures.total_minor,
-                legal_notes=legal_notes,
-            )
-            built.append((invoice, draft, cleaned, tax_classes, figures))
+                legal_notes = _legal_notes(decisions)
+            built.append((draft, cleaned, decisions, figures, legal_notes))
 
         # Numbers last, just before the inserts: the counter stays locked until commit.
-        probe = built[0][0]
-        proforma = numbering_at_payment(probe)
+        proforma = numbering_at_payment(Invoice(kind=DocumentKind.INVOICE))
         series = series_of(DocumentKind.PROFORMA if proforma else DocumentKind.INVOICE)
         first = numbers_take(series=series, year=as_of.year, count=len(built))
-        for offset, (invoice, *_rest) in enumerate(built):
-            number = number_format(series=series, year=as_of.year, sequence=first + offset)
-            if proforma:
-                invoice.proforma_number = number
-            else:
-                invoice.series, invoice.year, invoice.sequence, invoice.number = (
-                    series,
-                    as_of.year,
-                    first + offset,
-                    number,
+        numbers = [number_format(series=series, year=as_of.year, sequence=first + n) for n in range(len(built))]
+        rows_insert(
+            Invoice,
+            INVOICE_COLUMNS,
+            (
+                (
+                    now,
+                    now,
+                    draft.account.pk,
+                    DocumentKind.INVOICE,
+                    InvoiceStatus.OPEN,
+                    InvoiceSource.RENEWAL,
+                    draft.currency,
+                    draft.account.language,
+                    inclusive,
+                    "" if proforma else series,
+                    None if proforma else as_of.year,
+                    None if proforma else first + n,
+                    "" if proforma else numbers[n],
+                    numbers[n] if proforma else "",
+                    as_of,
+                    draft.due_date,
+                    min(start for _, start, _ in draft.periods),
+                    seller,
+                    buyer_printed(draft.account),
+                    figures.net_minor,
+                    figures.tax_minor,
+                    figures.total_minor,
+                    legal_notes,
+                    "",
+                    "",
+                    "",
                 )
-        invoices = Invoice.objects.bulk_create([row[0] for row in built])
+                for n, (draft, _cleaned, _decisions, figures, legal_notes) in enumerate(built)
+            ),
+        )
+        # The ids, by the numbers just given (unique in their series and year).
+        numbered = Invoice.objects.filter(account_id__in={draft.account.pk for draft, *_ in built})
+        if proforma:
+            ids_by_number = dict(numbered.filter(proforma_number__in=numbers).values_list("proforma_number", "pk"))
+        else:
+            ids_by_number = dict(
+                numbered.filter(
+                    series=series, year=as_of.year, sequence__gte=first, sequence__lt=first + len(built)
+                ).values_list("number", "pk")
+            )
+        ids = [ids_by_number[number] for number in numbers]
 
-        lines: list[InvoiceLine] = []
-        taxes: list[InvoiceTax] = []
-        periods: list[BilledPeriod] = []
-        events: list[InvoiceEvent] = []
-        for invoice, draft, cleaned, decisions, figures in built:
+        lines: list[tuple[Any, ...]] = []
+        taxes: list[tuple[Any, ...]] = []
+        periods: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        for invoice_id, number, (draft, cleaned, decisions, figures, _notes) in zip(ids, numbers, built, strict=True):
             for position, (line, decision, line_figures) in enumerate(
                 zip(cleaned, decisions, figures.lines, strict=True)
             ):
                 lines.append(
-                    InvoiceLine(
-                        invoice_id=invoice.pk,
-                        position=position,
-                        kind=line.kind,
-                        description=line.description,
-                        period_start=line.period_start,
-                        period_end=line.period_end,
-                        quantity=line.quantity,
-                        unit_price=line.unit_price,
-                        discount_minor=line.discount_minor,
-                        amount_minor=line_figures.amount_minor,
-                        net_minor=line_figures.net_minor,
-                        tax_rate=decision.rate,
-                        tax_category=decision.category,
-                        tax_name=str(decision.name),
-                        service_id=line.service_id,
+                    (
+                        invoice_id,
+                        position,
+                        line.kind,
+                        line.description,
+                        line.period_start,
+                        line.period_end,
+                        line.quantity,
+                        line.unit_price,
+                        line.discount_minor,
+                        line_figures.amount_minor,
+                        line_figures.net_minor,
+                        decision.rate,
+                        decision.category,
+                        str(decision.name),
+                        line.service_id,
                     )
                 )
             taxes.extend(
-                InvoiceTax(
-                    invoice_id=invoice.pk,
-                    category=tax.category,
-                    rate=tax.rate,
-                    name=tax.name,
-                    taxable_minor=tax.taxable_minor,
-                    tax_minor=tax.tax_minor,
-                    exemption_text=tax.exemption_text,
-                )
+                (invoice_id, tax.category, tax.rate, tax.name, tax.taxable_minor, tax.tax_minor, tax.exemption_text)
                 for tax in figures.taxes
             )
-            periods.extend(
-                BilledPeriod(service_id=service_id, period_start=start, period_end=end, invoice_id=invoice.pk)
-                for service_id, start, end in draft.periods
-            )
+            periods.extend((service_id, start, end, invoice_id) for service_id, start, end in draft.periods)
             events.append(
-                InvoiceEvent(
-                    account_id=invoice.account_id,
-                    invoice_id=invoice.pk,
-                    transition=InvoiceTransition.ISSUE,
-                    from_status=InvoiceStatus.DRAFT,
-                    to_status=InvoiceStatus.OPEN,
-                    at=now,
-                    data={
-                        "number": invoice.display_number,
-                        "total_minor": invoice.total_minor,
-                        "billing_run": as_of.isoformat(),
-                    },
+                (
+                    draft.account.pk,
+                    invoice_id,
+                    InvoiceTransition.ISSUE,
+                    InvoiceStatus.DRAFT,
+                    InvoiceStatus.OPEN,
+                    now,
+                    {"number": number, "total_minor": figures.total_minor, "billing_run": as_of.isoformat()},
                 )
             )
-            result.totals[invoice.currency] = result.totals.get(invoice.currency, 0) + invoice.total_minor
+            result.totals[draft.currency] = result.totals.get(draft.currency, 0) + figures.total_minor
         # The guard: one renewal per (service, period). A concurrent run that billed one of
         # these periods makes this insert fail, and the whole batch rolls back.
-        BilledPeriod.objects.bulk_create(periods, batch_size=5000)
-        InvoiceLine.objects.bulk_create(lines, batch_size=5000)
-        InvoiceTax.objects.bulk_create(taxes, batch_size=5000)
-        InvoiceEvent.objects.bulk_create(events, batch_size=5000)
-        run_count(self.run, {"services_billed": len(periods), "invoices_issued": len(invoices)}, totals=result.totals)
+        rows_insert(BilledPeriod, ["service", "period_start", "period_end", "invoice"], periods)
+        rows_insert(InvoiceLine, LINE_COLUMNS, lines)
+        rows_insert(
+            InvoiceTax, ["invoice", "category", "rate", "name", "taxable_minor", "tax_minor", "exemption_text"], taxes
+        )
+        rows_insert(
+            InvoiceEvent, ["account", "invoice", "transition", "from_status", "to_status", "at", "data"], events
+        )
+        run_count(self.run, {"services_billed": len(periods), "invoices_issued": len(ids)}, totals=result.totals)
 
-        for invoice in invoices:
-            if invoice.total_minor == 0:
-                _mark_paid(invoice, settled_on=as_of, by=None)  # nothing to pay: paid at once, as invoice_issue does
-            for handler in _ISSUED_HANDLERS:
-                handler(invoice)  # account credit and auto-pay (registered by the payments domain)
-        return invoices
+        zero = {invoice_id for invoice_id, built_row in zip(ids, built, strict=True) if built_row[3].total_minor == 0}
+        if _ISSUED_HANDLERS or zero:
+            for invoice in Invoice.objects.filter(pk__in=ids).order_by("pk"):
+                if invoice.pk in zero:
+                    _mark_paid(invoice, settled_on=as_of, by=None)  # nothing to pay: paid at once, as on issue
+                for handler in _ISSUED_HANDLERS:
+                    handler(invoice)  # account credit and auto-pay (registered by the payments domain)
+        return ids
+
+
+INVOICE_COLUMNS = [
+    "created_at",
+    "updated_at",
+    "account",
+    "kind",
+    "status",
+    "source",
+    "currency",
+    "language",
+    "prices_include_tax",
+    "series",
+    "year",
+    "sequence",
+    "number",
+    "proforma_number",
+    "issue_date",
+    "due_date",
+    "supply_date",
+    "seller",
+    "buyer",
+    "net_minor",
+    "tax_minor",
+    "total_minor",
+    "legal_notes",
+    "notes",
+    "pdf",
+    "pdf_sha256",
+]
+LINE_COLUMNS = [
+    "invoice",
+    "position",
+    "kind",
+    "description",
+    "period_start",
+    "period_end",
+    "quantity",
+    "unit_price",
+    "discount_minor",
+    "amount_minor",
+    "net_minor",
+    "tax_rate",
+    "tax_category",
+    "tax_name",
+    "service",
+]
 
 
 # --- The run -----------------------------------------------------------------------------

@@ -177,7 +177,10 @@ def test_running_again_changes_nothing(alice: Membership, bob: Membership, catal
     assert (again.invoices_issued, later.invoices_issued) == (0, 0)
     assert [row[1] for row in first] == ["INV-2026-00001", "INV-2026-00002"]
     # Bob in Brazil: outside the scope of EU VAT.
-    assert [(row[6], row[8]) for row in first] == [(1210, (("S", Decimal(21), 1000, 210),)), (5000, (("O", 0, 5000, 0),))]
+    assert [(row[6], row[8]) for row in first] == [
+        (1210, (("S", Decimal(21), 1000, 210),)),
+        (5000, (("O", 0, 5000, 0),)),
+    ]
     run = BillingRun.objects.get(as_of=RUN_DAY)
     assert (run.attempts, run.invoices_issued, run.services_billed, run.totals, run.status) == (
         2,
