@@ -32,11 +32,27 @@ _PLAIN = (
 def _converter(field: models.Field[Any, Any]) -> Callable[[Any], Any] | None:
     if isinstance(field, _PLAIN) and not isinstance(field, models.JSONField):
         return None
-    return lambda value: field.get_db_prep_save(value, connection)
+    if isinstance(field, models.JSONField):
+        return lambda value: field.get_db_prep_save(value, connection)
+    # Dates, moments and decimals repeat across the rows of a batch (one issue date, a few
+    # prices): each distinct value is converted once.
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> Any:
+        try:
+            return seen[value]
+        except KeyError:
+            seen[value] = converted = field.get_db_prep_save(value, connection)
+            return converted
+
+    return convert
 
 
-def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Insert `rows` (tuples of values in the order of `columns`, field names) into `model`'s table."""
+def rows_insert(
+    model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence[Any]], *, prepared: Sequence[str] = ()
+) -> int:
+    """Insert `rows` (tuples of values in the order of `columns`, field names) into `model`'s
+    table. Columns named in `prepared` already hold database values (see `db_value`)."""
     fields: list[Any] = [model._meta.get_field(name) for name in columns]
     quote = connection.ops.quote_name
     sql = "INSERT INTO {} ({}) VALUES ({})".format(  # noqa: S608 - names from the model's own metadata
@@ -44,7 +60,7 @@ def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Iterabl
         ", ".join(quote(field.column) for field in fields),
         ", ".join(["%s"] * len(fields)),
     )
-    converters = [_converter(field) for field in fields]
+    converters = [None if field.name in prepared else _converter(field) for field in fields]
     if all(convert is None for convert in converters):
         params = [tuple(row) for row in rows]
     else:
@@ -57,3 +73,9 @@ def rows_insert(model: type[models.Model], columns: Sequence[str], rows: Iterabl
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
     return len(params)
+
+
+def db_value(model: type[models.Model], column: str, value: Any) -> Any:
+    """`value` as the database receives it for `model.column`: convert once, insert many times."""
+    field: Any = model._meta.get_field(column)
+    return field.get_db_prep_save(value, connection)

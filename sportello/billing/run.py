@@ -50,7 +50,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from sportello.accounts.models import Account
-from sportello.billing.bulk import rows_insert
+from sportello.billing.bulk import db_value, rows_insert
 from sportello.billing.calc import DocumentFigures
 from sportello.billing.models import (
     BilledPeriod,
@@ -81,7 +81,15 @@ from sportello.billing.services import (
     seller_printed,
 )
 from sportello.billing.taxes import TaxDecision, tax_decide
-from sportello.catalog.models import CYCLE_MONTHS, MetricAggregation, OveragePrice, Product, UsageMetric
+from sportello.catalog.models import (
+    CYCLE_MONTHS,
+    MetricAggregation,
+    OveragePrice,
+    Plan,
+    PriceVersion,
+    Product,
+    UsageMetric,
+)
 from sportello.catalog.selectors import as_moment
 from sportello.core.money import currency_exponent
 from sportello.core.time import utc_now
@@ -443,6 +451,35 @@ def renewal_lines(
     return lines, start, end
 
 
+class CatalogCache:
+    """Plans (with their product) and price versions by id, loaded once per run: thousands
+    of services share a handful of them, so each service points at the shared rows instead
+    of joining and building its own copies."""
+
+    def __init__(self) -> None:
+        self.plans: dict[int, Plan] = {}
+        self.prices: dict[int, PriceVersion] = {}
+
+    def attach(self, services: list[Service]) -> None:
+        plan_ids = {s.plan_id for s in services} - self.plans.keys()
+        if plan_ids:
+            self.plans.update(Plan.objects.select_related("product").in_bulk(plan_ids))
+        price_ids = {s.price_version_id for s in services} | {
+            s.pending_price_version_id for s in services if s.pending_price_version_id
+        }
+        price_ids -= self.prices.keys()
+        if price_ids:
+            self.prices.update(PriceVersion.objects.in_bulk(price_ids))
+        plan_field = Service._meta.get_field("plan")
+        price_field = Service._meta.get_field("price_version")
+        pending_field = Service._meta.get_field("pending_price_version")
+        for service in services:
+            plan_field.set_cached_value(service, self.plans[service.plan_id])
+            price_field.set_cached_value(service, self.prices[service.price_version_id])
+            pending = self.prices[service.pending_price_version_id] if service.pending_price_version_id else None
+            pending_field.set_cached_value(service, pending)
+
+
 @dataclass
 class BatchResult:
     services: int = 0
@@ -458,6 +495,8 @@ class RenewalBatch:
         self.run = run
         self.table = table
         self.taxes = taxes
+        self.catalog = CatalogCache()
+        self.legal_notes: dict[tuple[str, tuple[TaxDecision, ...]], str] = {}
 
     def bill(self, due: QuerySet[Service], account_ids: list[int]) -> BatchResult:
         with transaction.atomic():
@@ -470,36 +509,44 @@ class RenewalBatch:
             list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
         services = list(
             due.filter(account_id__in=account_ids)
-            .select_related("account", "plan__product", "price_version", "pending_price_version")
+            .select_related("account")
             .order_by("account_id", "next_due_date", "pk")
         )
         result = BatchResult()
         if not services:
             return result
+        self.catalog.attach(services)
         grouped = dict(
             BillingPreference.objects.filter(account_id__in=account_ids).values_list("account_id", "group_renewals")
         )
         windows = self._windows(services)
         usage = _usage_totals(services, windows, self.table)
 
-        drafts: dict[tuple[Any, ...], Draft] = {}
+        # Descriptions are written in each account's language: one switch per language.
+        by_language: dict[str, list[Service]] = defaultdict(list)
         for service in services:
-            account = service.account
-            due_date = max(service.next_due_date or self.as_of, self.as_of)
-            key: tuple[Any, ...] = (account.pk, due_date, account.currency)
-            if not grouped.get(account.pk, True):
-                key = (*key, service.pk)
-            draft = drafts.get(key)
-            if draft is None:
-                draft = drafts[key] = Draft(account=account, due_date=due_date, currency=account.currency)
-            with translation.override(account.language):
-                lines, start, end = renewal_lines(
-                    service, usage=usage, window=windows.get(service.pk), table=self.table
-                )
-            draft.lines.extend(lines)
-            draft.periods.append((service.pk, start, end))
+            by_language[service.account.language].append(service)
+        drafts: dict[tuple[Any, ...], Draft] = {}
+        for language, group in by_language.items():
+            with translation.override(language):
+                for service in group:
+                    account = service.account
+                    due_date = max(service.next_due_date or self.as_of, self.as_of)
+                    key: tuple[Any, ...] = (account.pk, due_date, account.currency)
+                    if not grouped.get(account.pk, True):
+                        key = (*key, service.pk)
+                    draft = drafts.get(key)
+                    if draft is None:
+                        draft = drafts[key] = Draft(account=account, due_date=due_date, currency=account.currency)
+                    lines, start, end = renewal_lines(
+                        service, usage=usage, window=windows.get(service.pk), table=self.table
+                    )
+                    draft.lines.extend(lines)
+                    draft.periods.append((service.pk, start, end))
+        # Numbered in account, due date and service order, whatever the languages.
+        ordered = [drafts[key] for key in sorted(drafts, key=lambda k: (k[0], k[1], k[3] if len(k) > 3 else 0))]
         result.services = len(services)
-        result.invoices = self._write(list(drafts.values()), result)
+        result.invoices = self._write(ordered, result)
         return result
 
     def _windows(self, services: list[Service]) -> dict[int, tuple[dt.date, dt.date]]:
@@ -524,7 +571,8 @@ class RenewalBatch:
         """Figures, numbers and rows of the batch's invoices; returns their ids."""
         as_of = self.as_of
         inclusive = settings.BILLING_PRICES_INCLUDE_TAX
-        seller = seller_printed(seller_current())
+        # The same seller on every invoice: converted for the database once.
+        seller = db_value(Invoice, "seller", seller_printed(seller_current()))
         now = utc_now()
         built: list[tuple[Draft, list[NewLine], list[TaxDecision], DocumentFigures, str]] = []
         for draft in drafts:
@@ -532,8 +580,11 @@ class RenewalBatch:
             cleaned = [_clean_line(line, draft.currency) for line in draft.lines]
             decisions = [self.taxes.decide(account, line.tax_class) for line in cleaned]
             figures = _figures(cleaned, decisions, currency=draft.currency, inclusive=inclusive)
-            with translation.override(account.language):
-                legal_notes = _legal_notes(decisions)
+            notes_key = (account.language, tuple(decisions))
+            legal_notes = self.legal_notes.get(notes_key)
+            if legal_notes is None:
+                with translation.override(account.language):
+                    legal_notes = self.legal_notes[notes_key] = _legal_notes(decisions)
             built.append((draft, cleaned, decisions, figures, legal_notes))
 
         # Numbers last, just before the inserts: the counter stays locked until commit.
@@ -575,6 +626,7 @@ class RenewalBatch:
                 )
                 for n, (draft, _cleaned, _decisions, figures, legal_notes) in enumerate(built)
             ),
+            prepared=["seller"],
         )
         # The ids, by the numbers just given (unique in their series and year).
         numbered = Invoice.objects.filter(account_id__in={draft.account.pk for draft, *_ in built})

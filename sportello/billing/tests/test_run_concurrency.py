@@ -15,8 +15,8 @@ import pytest
 from django.db import connection
 
 from sportello.accounts.models import Account
-from sportello.billing.models import BilledPeriod, BillingRun, Invoice, InvoiceEvent
 from sportello.billing import run as run_module
+from sportello.billing.models import BilledPeriod, BillingRun, Invoice, InvoiceEvent
 from sportello.billing.run import billing_run
 from sportello.catalog.models import Cycle
 from sportello.catalog.tests.factories import Catalog, hosting_catalog
@@ -66,12 +66,12 @@ def test_a_run_aborted_half_way_and_run_again_yields_the_same_set(
     real = run_module.rows_insert
     calls = {"n": 0}
 
-    def dies_in_the_third_batch(model: Any, *args: Any) -> Any:
+    def dies_in_the_third_batch(model: Any, *args: Any, **kwargs: Any) -> Any:
         if model is InvoiceEvent:
             calls["n"] += 1
             if calls["n"] == 3:
                 raise Killed  # after the batch's invoices, lines and billed periods were written
-        return real(model, *args)
+        return real(model, *args, **kwargs)
 
     monkeypatch.setattr(run_module, "rows_insert", dies_in_the_third_batch)
     with pytest.raises(Killed):
@@ -143,12 +143,12 @@ real = run.rows_insert
 calls = {"n": 0}
 
 
-def rows_insert(model, *args):
+def rows_insert(model, *args, **kwargs):
     if model is InvoiceEvent:
         calls["n"] += 1
         if calls["n"] == 4:
             os.kill(os.getpid(), signal.SIGKILL)  # mid-batch: its rows are written, not committed
-    return real(model, *args)
+    return real(model, *args, **kwargs)
 
 
 run.rows_insert = rows_insert
