@@ -253,3 +253,21 @@ def test_the_command_prints_a_summary(alice: Membership, catalog: Catalog, capsy
     with pytest.raises(CommandError, match="partition"):
         call_command("billing-run", "--as-of", "2026-01-18", "--partition", "2/2")
     assert Invoice.objects.count() == 1
+
+
+def test_fast_inserts_keep_the_guard(alice: Membership, catalog: Catalog) -> None:
+    """The run's bulk writer (COPY on PostgreSQL) still fails on a period billed twice."""
+    from django.db import IntegrityError, transaction
+
+    from sportello.billing.bulk import rows_insert
+
+    service_for(alice.account, eur(catalog))
+    billing_run(as_of=RUN_DAY)
+    period = BilledPeriod.objects.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows_insert(
+            BilledPeriod,
+            ["service", "period_start", "period_end", "invoice"],
+            [(period.service_id, period.period_start, None, period.invoice_id)],
+        )
+    assert BilledPeriod.objects.count() == 1
