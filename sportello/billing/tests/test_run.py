@@ -271,3 +271,38 @@ def test_fast_inserts_keep_the_guard(alice: Membership, catalog: Catalog) -> Non
             [(period.service_id, period.period_start, None, period.invoice_id)],
         )
     assert BilledPeriod.objects.count() == 1
+
+
+def test_new_invoices_go_to_the_issued_handlers(alice: Membership, catalog: Catalog) -> None:
+    """The seam for account credit and auto-pay: a handler that pays at once renews the
+    service in the same transaction."""
+    from sportello.billing.models import SettlementKind
+    from sportello.billing.services import _ISSUED_HANDLERS, invoice_settle, on_invoice_issued
+    from sportello.core.money import Money
+
+    seen: list[tuple[str, int]] = []
+
+    def auto_pay(invoice: Invoice) -> None:
+        seen.append((invoice.number, invoice.total_minor))
+        invoice_settle(
+            invoice=invoice,
+            amount=Money.from_minor(invoice.total_minor, invoice.currency),
+            kind=SettlementKind.PAYMENT,
+            reference=f"card-{invoice.pk}",
+            settled_on=RUN_DAY,
+        )
+
+    service = service_for(alice.account, eur(catalog))
+    on_invoice_issued(auto_pay)
+    try:
+        billing_run(as_of=RUN_DAY)
+    finally:
+        _ISSUED_HANDLERS.remove(auto_pay)
+
+    assert seen == [("INV-2026-00001", 1210)]
+    assert Invoice.objects.get().status == InvoiceStatus.PAID
+    service.refresh_from_db()
+    assert (service.current_period_start, service.current_period_end) == (DUE, dt.date(2026, 3, 1))
+    # Renewed: the next run bills the following period, once.
+    billing_run(as_of=dt.date(2026, 2, 15))
+    assert list(Invoice.objects.order_by("pk").values_list("due_date", flat=True)) == [DUE, dt.date(2026, 3, 1)]
