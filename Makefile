@@ -43,8 +43,8 @@ demo: $(VENV)/.base
 test: lint types pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check sportello
-	$(BIN)/ruff format --check sportello
+	$(BIN)/ruff check sportello bench
+	$(BIN)/ruff format --check sportello bench
 	DEBUG=true SPORTELLO_DATA_DIR=$$(mktemp -d) $(BIN)/sportello makemigrations --check --dry-run
 
 types: $(VENV)/.dev

@@ -32,7 +32,7 @@ class Benchmark:
 _registry: dict[str, Benchmark] = {}
 
 
-def benchmark(name: str, *, help: str, arguments: Arguments) -> Callable[[Runner], Runner]:  # noqa: A002
+def benchmark(name: str, *, help: str, arguments: Arguments) -> Callable[[Runner], Runner]:
     """Register `run(options) -> figures` as `sportello bench <name>`."""
 
     def register(run: Runner) -> Runner:

@@ -170,7 +170,9 @@ def setup(services: int) -> None:
         plan=plan, currency="EUR", cycle=Cycle.MONTHLY, amount_minor=20000, valid_from=since
     )
     UsageMetric.objects.create(code="api_calls", name="API calls", unit="k", aggregation=MetricAggregation.SUM)
-    OveragePrice.objects.create(plan=plan, metric="api_calls", currency="EUR", unit_price=Decimal("2.5"), valid_from=since)
+    OveragePrice.objects.create(
+        plan=plan, metric="api_calls", currency="EUR", unit_price=Decimal("2.5"), valid_from=since
+    )
 
     now = dt.datetime.now(dt.UTC)
     for first in range(0, services, CHUNK):
@@ -285,7 +287,7 @@ def main(argv: list[str]) -> None:
     if stage == "setup":
         setup(services)
     else:
-        print(json.dumps(run(services)), flush=True)  # noqa: T201
+        print(json.dumps(run(services)), flush=True)
 
 
 if __name__ == "__main__":
