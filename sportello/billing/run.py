@@ -507,18 +507,14 @@ class RenewalBatch:
             # Lock order: accounts first (DESIGN). A concurrent run for the same accounts
             # waits here, then reads the periods this one billed and skips them.
             list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
-        services = list(
-            due.filter(account_id__in=account_ids)
-            .select_related("account")
-            .order_by("account_id", "next_due_date", "pk")
-        )
+        # Batches are runs of consecutive ids (of this partition): a range, not a long IN list.
+        in_batch = {"account_id__gte": account_ids[0], "account_id__lte": account_ids[-1]}
+        services = list(due.filter(**in_batch).select_related("account").order_by("account_id", "next_due_date", "pk"))
         result = BatchResult()
         if not services:
             return result
         self.catalog.attach(services)
-        grouped = dict(
-            BillingPreference.objects.filter(account_id__in=account_ids).values_list("account_id", "group_renewals")
-        )
+        grouped = dict(BillingPreference.objects.filter(**in_batch).values_list("account_id", "group_renewals"))
         windows = self._windows(services)
         usage = _usage_totals(services, windows, self.table)
 
