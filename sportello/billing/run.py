@@ -103,6 +103,8 @@ MAX_ERRORS = 200
 # A batch that loses a race on BilledPeriod is redone this many times before it is reported.
 RETRIES = 3
 USAGE_QUANTUM = Decimal("0.000001")
+# Distinct documents whose figures are kept for reuse within a run.
+FIGURES_CACHE_SIZE = 5000
 
 Progress = Callable[[int, int], None]
 
@@ -497,6 +499,7 @@ class RenewalBatch:
         self.taxes = taxes
         self.catalog = CatalogCache()
         self.legal_notes: dict[tuple[str, tuple[TaxDecision, ...]], str] = {}
+        self.figures: dict[tuple[Any, ...], DocumentFigures] = {}
 
     def bill(self, due: QuerySet[Service], account_ids: list[int]) -> BatchResult:
         with transaction.atomic():
@@ -575,7 +578,20 @@ class RenewalBatch:
             account = draft.account
             cleaned = [_clean_line(line, draft.currency) for line in draft.lines]
             decisions = [self.taxes.decide(account, line.tax_class) for line in cleaned]
-            figures = _figures(cleaned, decisions, currency=draft.currency, inclusive=inclusive)
+            # Figures depend on the numbers and rates alone, and most renewals repeat a few
+            # plans: computed once per distinct set of lines (the same function, memoised).
+            figures_key = (
+                draft.currency,
+                tuple((line.quantity, line.unit_price, line.discount_minor) for line in cleaned),
+                tuple(decisions),
+            )
+            figures = self.figures.get(figures_key)
+            if figures is None:
+                if len(self.figures) >= FIGURES_CACHE_SIZE:
+                    self.figures.clear()  # usage makes many documents unique: keep memory flat
+                figures = self.figures[figures_key] = _figures(
+                    cleaned, decisions, currency=draft.currency, inclusive=inclusive
+                )
             notes_key = (account.language, tuple(decisions))
             legal_notes = self.legal_notes.get(notes_key)
             if legal_notes is None:
