@@ -28,8 +28,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from bench import benchmark
-
 # The services' current period, already billed; the run bills the next one, 14 days ahead.
 PERIOD_START = dt.date(2026, 10, 1)
 PERIOD_END = dt.date(2026, 11, 1)
@@ -40,7 +38,7 @@ EXPECTED_TOTAL_MINOR = 38675
 CHUNK = 5000
 
 
-def _arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--services", type=int, default=10000, help="How many services (and accounts) to bill.")
     parser.add_argument(
         "--database",
@@ -50,8 +48,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@benchmark("billing-run", help="The daily billing run over N monthly services.", arguments=_arguments)
-def billing_run_bench(options: dict[str, Any]) -> dict[str, Any]:
+def run(**options: Any) -> dict[str, Any]:
     from django.conf import settings
     from django.core.management.base import CommandError
 
@@ -129,7 +126,7 @@ def _postgresql_drop(server_url: str, url: str) -> None:
 # --- In the child processes ----------------------------------------------------------------
 
 
-def setup(services: int) -> None:
+def stage_setup(services: int) -> None:
     """Migrate the fresh database and build the workload with bulk inserts."""
     from django.core.management import call_command
     from django.db import transaction
@@ -247,7 +244,7 @@ def setup(services: int) -> None:
             cursor.execute("ANALYZE")
 
 
-def run(services: int) -> dict[str, Any]:
+def stage_run(services: int) -> dict[str, Any]:
     """The billing run as the daily job runs it, timed, checked, with the peak memory."""
     import resource
 
@@ -285,9 +282,9 @@ def main(argv: list[str]) -> None:
     stage, services = argv[0], int(argv[1])
     django.setup()
     if stage == "setup":
-        setup(services)
+        stage_setup(services)
     else:
-        print(json.dumps(run(services)), flush=True)
+        print(json.dumps(stage_run(services)), flush=True)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,9 @@ INSTALLED_APPS = [
     "sportello.notifications",
     "sportello.catalog",
     "sportello.services",
+    "sportello.support",
     "sportello.billing",
+    "sportello.orders",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",
@@ -163,10 +165,32 @@ PROVISIONING_WEBHOOK_URL = env.string("PROVISIONING_WEBHOOK_URL", "")
 PROVISIONING_WEBHOOK_SECRET = env.string("PROVISIONING_WEBHOOK_SECRET", "")
 PROVISIONING_ALLOW_PRIVATE_URLS = env.boolean("PROVISIONING_ALLOW_PRIVATE_URLS", False)
 
+# --- Support -------------------------------------------------------------------------------
+# Notifications about a request are answered to SUPPORT_REPLY_ADDRESS with a signed
+# reference added after a "+" (support+<reference>@example.com); the mail server hands
+# those replies to POST /support/inbound/ with SUPPORT_INBOUND_SECRET (an empty secret
+# turns the endpoint off) or to `sportello support_inbound` on stdin.
+SUPPORT_REPLY_ADDRESS = env.string("SUPPORT_REPLY_ADDRESS", SUPPORT_EMAIL)
+SUPPORT_INBOUND_SECRET = env.string("SUPPORT_INBOUND_SECRET", "")
+SUPPORT_ATTACHMENT_MAX_BYTES = env.integer("SUPPORT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+SUPPORT_ATTACHMENT_MAX_COUNT = env.integer("SUPPORT_ATTACHMENT_MAX_COUNT", 5, minimum=0, maximum=50)
+# Days after closing during which the customer may reopen a request (or reopen it by replying).
+SUPPORT_REOPEN_DAYS = env.integer("SUPPORT_REOPEN_DAYS", 14, minimum=0)
+# --- Orders -------------------------------------------------------------------------------
+# An account's first order above this total for its currency is held for review (fraud
+# review) instead of awaiting payment: CURRENCY:AMOUNT pairs, e.g. "EUR:500,BRL:2500".
+ORDERS_REVIEW_FIRST_ORDER_OVER = env.strings("ORDERS_REVIEW_FIRST_ORDER_OVER", [])
+
 # --- Billing ------------------------------------------------------------------------------
 # Document numbers: the format, with {series}, {year} and {seq} (e.g. {seq:05} pads to five
 # digits), and the series of each document type. Numbers are gapless per series and year.
 BILLING_NUMBER_FORMAT = env.string("BILLING_NUMBER_FORMAT", "{series}-{year}-{seq:05}")
+try:
+    _sample_number = BILLING_NUMBER_FORMAT.format(series="INV", year=2026, seq=1)
+except (KeyError, IndexError, ValueError) as _error:
+    raise SettingError(f"BILLING_NUMBER_FORMAT: {_error!r} (use {{series}}, {{year}} and {{seq}})") from None
+if "{seq" not in BILLING_NUMBER_FORMAT:
+    raise SettingError("BILLING_NUMBER_FORMAT must contain {seq}: numbers would repeat")
 BILLING_SERIES = {
     "invoice": env.string("BILLING_SERIES_INVOICE", "INV"),
     "credit_note": env.string("BILLING_SERIES_CREDIT_NOTE", "CN"),
@@ -180,11 +204,16 @@ BILLING_NUMBERING = env.choice("BILLING_NUMBERING", "issue", ["issue", "payment"
 BILLING_PRICES_INCLUDE_TAX = env.boolean("BILLING_PRICES_INCLUDE_TAX", False)
 # Days between issue and due date for invoices that are not renewals (orders, manual).
 BILLING_PAYMENT_TERMS_DAYS = env.integer("BILLING_PAYMENT_TERMS_DAYS", 14, minimum=0, maximum=365)
+# Render and keep each invoice's PDF (PDF/A-3b) when it is issued, in a background task.
+BILLING_PDF_ON_ISSUE = env.boolean("BILLING_PDF_ON_ISSUE", True)
+# A directory holding DejaVuSans.ttf and DejaVuSans-Bold.ttf for documents; empty: the
+# system's DejaVu, else the Bitstream Vera fonts that ship with ReportLab.
+BILLING_PDF_FONT_DIR = env.string("BILLING_PDF_FONT_DIR", "")
 # The daily billing run. Reminders: days from the due date (negative before it), each sent once.
 BILLING_REMINDER_DAYS = env.string("BILLING_REMINDER_DAYS", "-7,0,3,10")
 # Late fee, charged once per overdue invoice this many days after its due date: a fixed
 # amount per currency ("EUR:5.00,BRL:25.00") where one is set, else a percentage of the
-# invoice's total ("0" for none).
+# amount still owed ("0" for none).
 BILLING_LATE_FEE_FIXED = env.string("BILLING_LATE_FEE_FIXED", "")
 BILLING_LATE_FEE_PERCENT = env.string("BILLING_LATE_FEE_PERCENT", "0")
 BILLING_LATE_FEE_AFTER_DAYS = env.integer("BILLING_LATE_FEE_AFTER_DAYS", 1, minimum=1, maximum=365)

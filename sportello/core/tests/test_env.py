@@ -66,6 +66,14 @@ def test_it_reads_secrets_from_files(tmp_path):
             {"TASKS_BACKEND": "celery"},
             "sportello: configuration error: TASKS_BACKEND must be one of database, immediate",
         ),
+        (
+            {"BILLING_NUMBER_FORMAT": "{series}-{year}"},
+            "sportello: configuration error: BILLING_NUMBER_FORMAT must contain {seq}: numbers would repeat",
+        ),
+        (
+            {"BILLING_NUMBERING": "sometimes"},
+            "sportello: configuration error: BILLING_NUMBERING must be one of issue, payment, not 'sometimes'",
+        ),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line(tmp_path, variables, line):
