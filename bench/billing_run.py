@@ -79,7 +79,7 @@ def _measure(url: str, services: int, workdir: str, kind: str) -> dict[str, Any]
         "DJANGO_SETTINGS_MODULE": "sportello.settings",
         "SPORTELLO_DATA_DIR": workdir,
         "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50),
-        "TASKS_BACKEND": "immediate",
+        "TASKS_BACKEND": "database",
         "LOG_LEVEL": "WARNING",
         "DATABASE_POOL": "false",
     }

@@ -91,6 +91,7 @@ from sportello.catalog.models import (
     UsageMetric,
 )
 from sportello.catalog.selectors import as_moment
+from sportello.core.effects import effects_grouped
 from sportello.core.money import currency_exponent
 from sportello.core.time import utc_now
 from sportello.services.models import Service, ServiceStatus, UsageRecord
@@ -502,7 +503,9 @@ class RenewalBatch:
         self.figures: dict[tuple[Any, ...], DocumentFigures] = {}
 
     def bill(self, due: QuerySet[Service], account_ids: list[int]) -> BatchResult:
-        with transaction.atomic():
+        # What the issued handlers ask for after commit (a PDF render task per invoice...)
+        # is enqueued in one transaction per batch rather than one per invoice.
+        with effects_grouped(), transaction.atomic():
             return self._bill(due, account_ids)
 
     def _bill(self, due: QuerySet[Service], account_ids: list[int]) -> BatchResult:
