@@ -51,7 +51,8 @@ def _run(effect: Callable[..., Any], kwargs: dict[str, Any]) -> None:
 def effects_grouped() -> Iterator[None]:
     """Around one transaction (`with effects_grouped(), transaction.atomic(): ...`): the
     effects its work asks for run after it commits, as always, but together in one
-    transaction of their own, each in a savepoint so one failing does not stop the others.
+    transaction of their own; if one fails, the group's writes roll back and each effect is
+    run again on its own, so one failing does not stop the others.
 
     For bulk jobs whose every document enqueues a task (the billing run issues thousands of
     invoices, each enqueuing its PDF): with the database task queue, thousands of enqueues
@@ -67,17 +68,16 @@ def effects_grouped() -> Iterator[None]:
         return
 
     def run_all() -> None:
-        with transaction.atomic():
+        try:
+            with transaction.atomic():
+                for effect, kwargs in effects:
+                    effect(**kwargs)
+        except Exception:
+            # One failed and took the group's writes back with it: run each on its own,
+            # as `after_commit` would have (effects are at least once, like tasks).
+            logger.warning("grouped side effects failed together; running them one by one", exc_info=True)
             for effect, kwargs in effects:
-                try:
-                    with transaction.atomic():
-                        effect(**kwargs)
-                except Exception:
-                    logger.exception(
-                        "side effect %s failed",
-                        getattr(effect, "__qualname__", effect),
-                        extra={"effect_kwargs": repr(kwargs)},
-                    )
+                _run(effect, kwargs)
 
     # Committed already when the block wrapped the outermost transaction; otherwise after
     # the enclosing one commits.
