@@ -5,6 +5,9 @@ The workload: N accounts in Germany with one active monthly service each (plan 2
 up to the previous period. The run bills the next period: per service one invoice of two
 lines (plan 200.00 + usage 125.00 = 325.00 net, 61.75 VAT, 386.75 EUR).
 
+PDF rendering is background work after the run, measured by `bench invoice-pdf`; with
+`--with-pdf` the run also enqueues each invoice's render task, as BILLING_PDF_ON_ISSUE does.
+
 It never touches the user's data: it creates a fresh database (a new SQLite file, or a
 new PostgreSQL database on the server DATABASE_URL names, dropped at the end) and works
 in two child processes pointed at it: one migrates and builds the data, the other runs
@@ -46,6 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto: PostgreSQL when DATABASE_URL names one, else SQLite.",
     )
+    parser.add_argument(
+        "--with-pdf",
+        action="store_true",
+        help="Also enqueue each invoice's PDF render task, as BILLING_PDF_ON_ISSUE does (rendering "
+        "itself is background work, measured by `bench invoice-pdf`).",
+    )
 
 
 def run(**options: Any) -> dict[str, Any]:
@@ -62,17 +71,17 @@ def run(**options: Any) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="sportello-bench-") as workdir:
         if kind == "sqlite":
             url = f"sqlite:///{Path(workdir) / 'bench.sqlite3'}"
-            return _measure(url, services, workdir, kind)
+            return _measure(url, services, workdir, kind, with_pdf=bool(options.get("with_pdf")))
         if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
             raise CommandError("--database postgresql needs DATABASE_URL to name a PostgreSQL server")
         server, url = _postgresql_create(settings.DATABASE_URL)
         try:
-            return _measure(url, services, workdir, kind)
+            return _measure(url, services, workdir, kind, with_pdf=bool(options.get("with_pdf")))
         finally:
             _postgresql_drop(server, url)
 
 
-def _measure(url: str, services: int, workdir: str, kind: str) -> dict[str, Any]:
+def _measure(url: str, services: int, workdir: str, kind: str, *, with_pdf: bool) -> dict[str, Any]:
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -82,6 +91,9 @@ def _measure(url: str, services: int, workdir: str, kind: str) -> dict[str, Any]
         "TASKS_BACKEND": "database",
         "LOG_LEVEL": "WARNING",
         "DATABASE_POOL": "false",
+        # The run hands every invoice to the issued-invoice handlers either way; without
+        # --with-pdf the PDF handler has nothing to enqueue.
+        "BILLING_PDF_ON_ISSUE": "true" if with_pdf else "false",
     }
     env.pop("SECRET_KEY_FILE", None)
     for stage in ("setup", "run"):
