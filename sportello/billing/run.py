@@ -222,26 +222,24 @@ def in_partition(queryset: QuerySet[Any], partition: Partition | None, *, field:
     return queryset.annotate(_partition=Mod(field, partition.count)).filter(_partition=partition.index)
 
 
-def services_due(*, as_of: dt.date, partition: Partition | None = None) -> QuerySet[Service]:
+def services_due(*, as_of: dt.date, partition: Partition | None = None, unbilled: bool = True) -> QuerySet[Service]:
     """Services whose next period starts within their product's invoice lead days of `as_of`
-    and is not billed yet."""
+    and (with `unbilled`) is not billed yet."""
     lead_days = sorted(set(Product.objects.values_list("invoice_lead_days", flat=True)))
     window = Q(pk__in=[])
     for days in lead_days:
         window |= Q(plan__product__invoice_lead_days=days, next_due_date__lte=as_of + dt.timedelta(days=days))
     billed = BilledPeriod.objects.filter(service_id=OuterRef("pk"), period_start=OuterRef("current_period_end"))
-    queryset = (
-        Service.objects.filter(
-            status__in=[ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED],
-            auto_renew=True,
-            cancel_at_period_end=False,
-            current_period_end__isnull=False,
-            next_due_date__isnull=False,
-            cycle__in=list(CYCLE_MONTHS),
-        )
-        .filter(window)
-        .filter(~Exists(billed))
-    )
+    queryset = Service.objects.filter(
+        status__in=[ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED],
+        auto_renew=True,
+        cancel_at_period_end=False,
+        current_period_end__isnull=False,
+        next_due_date__isnull=False,
+        cycle__in=list(CYCLE_MONTHS),
+    ).filter(window)
+    if unbilled:
+        queryset = queryset.filter(~Exists(billed))
     return in_partition(queryset, partition)
 
 
@@ -493,8 +491,12 @@ class BatchResult:
 class RenewalBatch:
     """One transaction: the renewal invoices of a set of whole accounts."""
 
-    def __init__(self, *, as_of: dt.date, run: BillingRun, table: OverageTable, taxes: TaxCache) -> None:
+    def __init__(
+        self, *, as_of: dt.date, run: BillingRun, table: OverageTable, taxes: TaxCache, due_any: QuerySet[Service]
+    ) -> None:
         self.as_of = as_of
+        # The services due, billed or not: each batch leaves out what is billed itself.
+        self.due_any = due_any
         self.run = run
         self.table = table
         self.taxes = taxes
@@ -515,10 +517,23 @@ class RenewalBatch:
             list(Account.objects.select_for_update().filter(pk__in=account_ids).order_by("pk").values_list("pk"))
         # Batches are runs of consecutive ids (of this partition): a range, not a long IN list.
         in_batch = {"account_id__gte": account_ids[0], "account_id__lte": account_ids[-1]}
-        services = list(due.filter(**in_batch).select_related("account").order_by("account_id", "next_due_date", "pk"))
+        candidates = list(self.due_any.filter(**in_batch).order_by("account_id", "next_due_date", "pk"))
+        # What is billed already is left out here, by an indexed look-up of the batch's own
+        # periods (an anti-join in the query above would read the whole table every batch).
+        billed = set(
+            BilledPeriod.objects.filter(
+                service_id__in=[s.pk for s in candidates],
+                period_start__in={s.current_period_end for s in candidates},
+            ).values_list("service_id", "period_start")
+        )
+        services = [s for s in candidates if (s.pk, s.current_period_end) not in billed]
         result = BatchResult()
         if not services:
             return result
+        accounts = Account.objects.in_bulk({s.account_id for s in services})
+        account_field = Service._meta.get_field("account")
+        for service in services:
+            account_field.set_cached_value(service, accounts[service.account_id])
         self.catalog.attach(services)
         grouped = dict(BillingPreference.objects.filter(**in_batch).values_list("account_id", "group_renewals"))
         windows = self._windows(services)
@@ -782,7 +797,11 @@ def renewals_run(
         progress(0, total)
     seller = seller_current()
     batch = RenewalBatch(
-        as_of=as_of, run=run, table=OverageTable(), taxes=TaxCache(seller_country=seller.country, as_of=as_of)
+        as_of=as_of,
+        run=run,
+        table=OverageTable(),
+        taxes=TaxCache(seller_country=seller.country, as_of=as_of),
+        due_any=services_due(as_of=as_of, partition=partition, unbilled=False),
     )
     for account_ids, count in batches:
         for result in _bill_with_retries(batch, due, account_ids):
