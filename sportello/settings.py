@@ -221,6 +221,16 @@ PAYMENTS_BANK_TRANSFER_CLEARING_DAYS = env.integer("PAYMENTS_BANK_TRANSFER_CLEAR
 # What a customer may add to their account credit at once, in major units of their currency.
 PAYMENTS_FUNDS_MIN = env.integer("PAYMENTS_FUNDS_MIN", 5, minimum=0)
 PAYMENTS_FUNDS_MAX = env.integer("PAYMENTS_FUNDS_MAX", 10000, minimum=1)
+# The daily billing run. Reminders: days from the due date (negative before it), each sent once.
+BILLING_REMINDER_DAYS = env.string("BILLING_REMINDER_DAYS", "-7,0,3,10")
+# Late fee, charged once per overdue invoice this many days after its due date: a fixed
+# amount per currency ("EUR:5.00,BRL:25.00") where one is set, else a percentage of the
+# amount still owed ("0" for none).
+BILLING_LATE_FEE_FIXED = env.string("BILLING_LATE_FEE_FIXED", "")
+BILLING_LATE_FEE_PERCENT = env.string("BILLING_LATE_FEE_PERCENT", "0")
+BILLING_LATE_FEE_AFTER_DAYS = env.integer("BILLING_LATE_FEE_AFTER_DAYS", 1, minimum=1, maximum=365)
+# Services the run bills in one transaction (whole accounts, so a batch may hold more).
+BILLING_RUN_BATCH = env.integer("BILLING_RUN_BATCH", 2000, minimum=1, maximum=100000)
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
