@@ -4,8 +4,8 @@ One template per document type, all drawn with ReportLab's platypus from a
 `printed.PrintedDocument` (the same content the printable page shows), in the document's
 own language. `pdf_a` makes the file PDF/A-3b.
 
-An issued invoice or credit note is rendered once and kept: `invoice_pdf_on_issue` (an
-`on_invoice_issued` handler) enqueues `tasks_pdf.invoice_pdf_render` after commit, which
+An issued invoice or credit note is rendered once and kept: `invoices_pdf_on_issue` (an
+`on_invoices_issued` handler) enqueues `tasks_pdf.invoice_pdfs_render` after commit, which
 stores the file in `Invoice.pdf` with its sha256 through a conditional UPDATE, so two
 renders racing never both write; afterwards the stored file is what is served. A payment
 request (numbering at payment) is not a fiscal document: it is rendered on demand, and
@@ -71,6 +71,9 @@ from sportello.core.money import Money
 from sportello.core.time import utc_now
 
 logger = logging.getLogger(__name__)
+
+# Invoices one rendering task renders (about 25 ms each: a task of a few seconds).
+PDF_TASK_CHUNK = 200
 
 PAGE_WIDTH, PAGE_HEIGHT = A4
 MARGIN = 18 * mm
@@ -582,10 +585,19 @@ def _enqueue_render(*, invoice_id: int) -> None:
     invoice_pdf_render.enqueue(invoice_id=invoice_id)
 
 
-def invoice_pdf_on_issue(invoice: Invoice) -> None:
-    """`on_invoice_issued` handler: render and keep the PDF once the issue commits."""
-    if settings.BILLING_PDF_ON_ISSUE and invoice.number:
-        after_commit(_enqueue_render, invoice_id=invoice.pk)
+def _enqueue_renders(*, invoice_ids: list[int]) -> None:
+    from sportello.billing.tasks_pdf import invoice_pdfs_render
+
+    # One task per chunk, not per invoice: the billing run issues thousands at once.
+    for start in range(0, len(invoice_ids), PDF_TASK_CHUNK):
+        invoice_pdfs_render.enqueue(invoice_ids=invoice_ids[start : start + PDF_TASK_CHUNK])
+
+
+def invoices_pdf_on_issue(invoices: Sequence[Invoice]) -> None:
+    """`on_invoices_issued` handler: render and keep the PDFs once the issue commits."""
+    ids = [invoice.pk for invoice in invoices if invoice.number]
+    if settings.BILLING_PDF_ON_ISSUE and ids:
+        after_commit(_enqueue_renders, invoice_ids=ids)
 
 
 def invoice_pdf_on_paid(invoice: Invoice) -> None:

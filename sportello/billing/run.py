@@ -728,11 +728,13 @@ class RenewalBatch:
 
         zero = {invoice_id for invoice_id, built_row in zip(ids, built, strict=True) if built_row[3].total_minor == 0}
         if _ISSUED_HANDLERS or zero:
-            for invoice in Invoice.objects.filter(pk__in=ids).order_by("pk"):
+            issued = list(Invoice.objects.filter(pk__in=ids).order_by("pk"))
+            for invoice in issued:
                 if invoice.pk in zero:
                     _mark_paid(invoice, settled_on=as_of, by=None)  # nothing to pay: paid at once, as on issue
-                for handler in _ISSUED_HANDLERS:
-                    handler(invoice)  # account credit and auto-pay (registered by the payments domain)
+            for batch_handler in _ISSUED_HANDLERS:
+                # The whole batch at once: PDFs, account credit and auto-pay in a few queries.
+                batch_handler(issued)
         return ids
 
 

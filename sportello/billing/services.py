@@ -5,7 +5,8 @@ service), checks before writes, and an `InvoiceEvent` for every transition. What
 database (the PDF, the email) runs after commit.
 
 Seams for the other domains:
-- `invoice_create` + `invoice_issue`: what orders, the billing run and staff call.
+- `invoice_create` + `invoice_issue`: what orders, the billing run and staff call; the
+  handlers registered with `on_invoices_issued` run in the issuing transaction.
 - `invoice_settle`: what payments, account credit and credit notes call; when an invoice
   becomes paid, the handlers registered with `on_invoice_paid` run in the same transaction
   (renewing services, carrying out orders), so a payment and its effect commit together.
@@ -373,16 +374,17 @@ def invoice_issue(
     )
     if invoice.total_minor == 0 and invoice.kind == DocumentKind.INVOICE:
         _mark_paid(invoice, settled_on=as_of, by=by)
-    for handler in _ISSUED_HANDLERS:
-        handler(invoice)
+    for batch_handler in _ISSUED_HANDLERS:
+        batch_handler([invoice])
     return invoice
 
 
 # --- Settlement -----------------------------------------------------------------------------
 
 InvoiceHandler = Callable[[Invoice], None]
+InvoicesHandler = Callable[[Sequence[Invoice]], None]
 _PAID_HANDLERS: list[InvoiceHandler] = []
-_ISSUED_HANDLERS: list[InvoiceHandler] = []
+_ISSUED_HANDLERS: list[InvoicesHandler] = []
 
 
 def on_invoice_paid(handler: InvoiceHandler) -> InvoiceHandler:
@@ -397,9 +399,14 @@ def on_invoice_paid(handler: InvoiceHandler) -> InvoiceHandler:
     return handler
 
 
-def on_invoice_issued(handler: InvoiceHandler) -> InvoiceHandler:
-    """Register `handler(invoice)` to run inside the transaction that issues an invoice
-    (rendering its PDF after commit, sending it, offering it to credit and auto-pay)."""
+def on_invoices_issued(handler: InvoicesHandler) -> InvoicesHandler:
+    """Register `handler(invoices)` to run inside the transaction that issues invoices
+    (rendering their PDFs after commit, offering them to credit and auto-pay).
+
+    It receives every invoice issued together: one from `invoice_issue`, a whole batch
+    from the billing run, so that a handler can do its work in a few queries per batch
+    (one balance query, one task to enqueue) rather than a few per invoice.
+    """
     if handler not in _ISSUED_HANDLERS:
         _ISSUED_HANDLERS.append(handler)
     return handler

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.tasks import task
 
 from sportello.billing.pdf import invoice_pdf_store
+
+logger = logging.getLogger(__name__)
 
 
 @task
 def invoice_pdf_render(invoice_id: int) -> str:
     """Render and store the invoice's PDF once; a second run finds it stored and does nothing."""
     return invoice_pdf_store(invoice_id=invoice_id).pdf_sha256
+
+
+@task
+def invoice_pdfs_render(invoice_ids: list[int]) -> int:
+    """Render and store the PDFs of a batch of issued invoices; return how many it stored.
+
+    A failure is logged and leaves that invoice without a file: the next download renders
+    and stores it (`invoice_pdf_file`), so one bad document never blocks the others.
+    """
+    stored = 0
+    for invoice_id in invoice_ids:
+        try:
+            invoice_pdf_store(invoice_id=invoice_id)
+            stored += 1
+        except Exception:
+            logger.exception("could not render the PDF of invoice %s", invoice_id)
+    return stored

@@ -9,8 +9,8 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Billing calls these handlers without importing payments (see billing.services).
-        from sportello.billing.services import on_invoice_issued, on_invoice_paid
-        from sportello.payments.services import credit_from_paid_funds_invoice, invoice_issued_pay_automatically
+        from sportello.billing.services import on_invoice_paid, on_invoices_issued
+        from sportello.payments.services import credit_from_paid_funds_invoice, invoices_issued_pay_automatically
 
         on_invoice_paid(credit_from_paid_funds_invoice)
-        on_invoice_issued(invoice_issued_pay_automatically)
+        on_invoices_issued(invoices_issued_pay_automatically)

@@ -25,6 +25,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -1082,24 +1083,45 @@ def payment_preference_set(
 CARD_PROBLEMS = frozenset({"expired_card", "card_declined", "authentication_required", "no_such_card"})
 
 
-def invoice_issued_pay_automatically(invoice: Invoice) -> None:
-    """on_invoice_issued handler: pay a new invoice from credit at once (as far as it goes),
+def invoices_issued_pay_automatically(invoices: Sequence[Invoice]) -> None:
+    """on_invoices_issued handler: pay new invoices from credit at once (as far as it goes),
     and hand what is left to auto-pay, which charges the default saved method after commit.
 
-    Runs inside the issuing transaction, which holds the account's lock, so credit spent here
+    Runs inside the issuing transaction, which holds the accounts' locks, so credit spent here
     cannot be spent by anyone else at the same time. Funds invoices are never paid from credit.
+    A whole billing-run batch comes at once: the accounts with credit or auto-pay are found in
+    two queries, and only their invoices are looked at one by one.
     """
-    if (
-        invoice.kind != DocumentKind.INVOICE
-        or invoice.source == InvoiceSource.FUNDS
-        or invoice.status not in PAYABLE_STATUSES
-    ):
+    payable = [
+        invoice
+        for invoice in invoices
+        if invoice.kind == DocumentKind.INVOICE
+        and invoice.source != InvoiceSource.FUNDS
+        and invoice.status in PAYABLE_STATUSES
+    ]
+    if not payable:
         return
+    account_ids = {invoice.account_id for invoice in payable}
+    preferences = {p.account_id: p for p in PaymentPreference.objects.filter(account_id__in=account_ids)}
+    with_credit = {
+        (row["account_id"], row["currency"])
+        for row in CreditEntry.objects.filter(account_id__in=account_ids)
+        .values("account_id", "currency")
+        .annotate(total=Sum("amount_minor"))
+        .filter(total__gt=0)
+    }
+    for invoice in payable:
+        preference = preferences.get(invoice.account_id) or PaymentPreference(account_id=invoice.account_id)
+        spend = preference.apply_credit and (invoice.account_id, invoice.currency) in with_credit
+        if spend or preference.autopay:
+            _invoice_pay_automatically(invoice, apply_credit=spend, autopay=preference.autopay)
+
+
+def _invoice_pay_automatically(invoice: Invoice, *, apply_credit: bool, autopay: bool) -> None:
     account = Account.objects.get(pk=invoice.account_id)
-    preference = payment_preference_of(account=account)
     as_of = invoice.issue_date or utc_now().date()
     owed = invoice_balance_minor(invoice=invoice)
-    if preference.apply_credit and owed > 0:
+    if apply_credit and owed > 0:
         available = credit_balance(account=account, currency=invoice.currency).minor
         if available > 0:
             take = min(available, owed)
@@ -1107,7 +1129,7 @@ def invoice_issued_pay_automatically(invoice: Invoice) -> None:
                 account=account, invoice=invoice, amount=Money.from_minor(take, invoice.currency), by=None, as_of=as_of
             )
             owed -= take
-    if preference.autopay and owed > 0:
+    if autopay and owed > 0:
         after_commit(_autopay_enqueue, invoice_id=invoice.pk, as_of=as_of.isoformat())
 
 

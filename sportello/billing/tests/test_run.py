@@ -4,6 +4,7 @@ idempotency and partitions."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
@@ -277,23 +278,24 @@ def test_new_invoices_go_to_the_issued_handlers(alice: Membership, catalog: Cata
     """The seam for account credit and auto-pay: a handler that pays at once renews the
     service in the same transaction."""
     from sportello.billing.models import SettlementKind
-    from sportello.billing.services import _ISSUED_HANDLERS, invoice_settle, on_invoice_issued
+    from sportello.billing.services import _ISSUED_HANDLERS, invoice_settle, on_invoices_issued
     from sportello.core.money import Money
 
     seen: list[tuple[str, int]] = []
 
-    def auto_pay(invoice: Invoice) -> None:
-        seen.append((invoice.number, invoice.total_minor))
-        invoice_settle(
-            invoice=invoice,
-            amount=Money.from_minor(invoice.total_minor, invoice.currency),
-            kind=SettlementKind.PAYMENT,
-            reference=f"card-{invoice.pk}",
-            settled_on=RUN_DAY,
-        )
+    def auto_pay(invoices: Sequence[Invoice]) -> None:
+        for invoice in invoices:
+            seen.append((invoice.number, invoice.total_minor))
+            invoice_settle(
+                invoice=invoice,
+                amount=Money.from_minor(invoice.total_minor, invoice.currency),
+                kind=SettlementKind.PAYMENT,
+                reference=f"card-{invoice.pk}",
+                settled_on=RUN_DAY,
+            )
 
     service = service_for(alice.account, eur(catalog))
-    on_invoice_issued(auto_pay)
+    on_invoices_issued(auto_pay)
     try:
         billing_run(as_of=RUN_DAY)
     finally:
