@@ -186,6 +186,8 @@ BILLING_NUMBERING = env.choice("BILLING_NUMBERING", "issue", ["issue", "payment"
 BILLING_PRICES_INCLUDE_TAX = env.boolean("BILLING_PRICES_INCLUDE_TAX", False)
 # Days between issue and due date for invoices that are not renewals (orders, manual).
 BILLING_PAYMENT_TERMS_DAYS = env.integer("BILLING_PAYMENT_TERMS_DAYS", 14, minimum=0, maximum=365)
+# Days a sent quote stays valid unless staff choose another date.
+BILLING_QUOTE_VALID_DAYS = env.integer("BILLING_QUOTE_VALID_DAYS", 30, minimum=1, maximum=365)
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -101,3 +101,9 @@ class QuoteExpired(BillingError):
     def __init__(self, *, valid_until: dt.date) -> None:
         super().__init__(f"valid until {valid_until}")
         self.valid_until = valid_until
+
+
+class NotAllowed(BillingError):
+    """The acting member's role does not allow this (e.g. a read-only member accepting a quote)."""
+
+    code = "not_allowed"

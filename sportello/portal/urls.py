@@ -1,6 +1,6 @@
 from django.urls import path
 
-from sportello.portal.views import emails, pages, people, schedule, security, services
+from sportello.portal.views import emails, pages, people, quotes, schedule, security, services
 
 app_name = "portal"
 
@@ -8,6 +8,7 @@ urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     path("billing/", pages.billing, name="billing"),
     *schedule.urlpatterns,
+    *quotes.urlpatterns,
     *services.urlpatterns,
     path("domains/", pages.domains, name="domains"),
     path("support/", pages.support, name="support"),

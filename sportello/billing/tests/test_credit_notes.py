@@ -196,14 +196,15 @@ def test_it_refuses_bad_requests_and_changes_nothing(alice: Membership, bob: Mem
     invoice = issued(alice, line("Hosting", "100.00"))
     draft = invoice_create(account=alice.account, lines=[line("Draft", "1.00")], as_of=DAY)
     other = issued(alice, line("Other", "5.00"))
+    only = invoice.lines.get().pk
     before = snapshot()
     cases: list[tuple[dict[str, object], type[BillingError], str]] = [
         ({"invoice": invoice, "lines": None, "reason": "  "}, InvalidDocument, "reason"),
         ({"invoice": draft, "lines": None, "reason": "x"}, InvalidDocument, "invoice"),
         ({"invoice": invoice, "lines": [], "reason": "x"}, InvalidDocument, "lines"),
         ({"invoice": invoice, "lines": [CreditLine(other.lines.get().pk)], "reason": "x"}, InvalidDocument, "lines"),
-        ({"invoice": invoice, "lines": [CreditLine(invoice.lines.get().pk, Decimal(0))], "reason": "x"}, InvalidDocument, "quantity"),
-        ({"invoice": invoice, "lines": [CreditLine(invoice.lines.get().pk)] * 2, "reason": "x"}, InvalidDocument, "lines"),
+        ({"invoice": invoice, "lines": [CreditLine(only, Decimal(0))], "reason": "x"}, InvalidDocument, "quantity"),
+        ({"invoice": invoice, "lines": [CreditLine(only)] * 2, "reason": "x"}, InvalidDocument, "lines"),
     ]  # fmt: skip
     for kwargs, error, field in cases:
         with pytest.raises(error) as raised:
