@@ -22,7 +22,7 @@ from sportello.billing.services import NewLine
 from sportello.billing.tests.conftest import billing_setup, seller, tax_rates  # noqa: F401 (fixtures)
 from sportello.core.testing import Clock
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("billing_setup")]
 TODAY = dt.date(2026, 11, 22)
 
 
@@ -52,9 +52,7 @@ def state() -> tuple[object, ...]:
     )
 
 
-def test_the_list_shows_badges_sorts_and_filters(
-    alice_client: Client, alice: Membership, billing_setup: None, clock: Clock
-) -> None:
+def test_the_list_shows_badges_sorts_and_filters(alice_client: Client, alice: Membership, clock: Clock) -> None:
     first = make_quote(alice, "Cheap", price="10.00")
     second = make_quote(alice, "Dear", price="900.00")
     quote_create(
@@ -71,9 +69,7 @@ def test_the_list_shows_badges_sorts_and_filters(
     assert first.number not in declined_only and "No quotes with status" in declined_only
 
 
-def test_another_accounts_quote_is_not_found(
-    client: Client, alice: Membership, bob: Membership, billing_setup: None, clock: Clock
-) -> None:
+def test_another_accounts_quote_is_not_found(client: Client, alice: Membership, bob: Membership, clock: Clock) -> None:
     quote = make_quote(alice)
     client.force_login(bob.user)
     before = state()
@@ -86,7 +82,7 @@ def test_another_accounts_quote_is_not_found(
     assert state() == before
 
 
-def test_members_without_billing_get_404(client: Client, alice: Membership, billing_setup: None, clock: Clock) -> None:
+def test_members_without_billing_get_404(client: Client, alice: Membership, clock: Clock) -> None:
     quote = make_quote(alice)
     tech = membership_add(
         account=alice.account, user=User.objects.create_user("t@example.org", "x"), role=Role.TECHNICAL
@@ -97,7 +93,7 @@ def test_members_without_billing_get_404(client: Client, alice: Membership, bill
 
 
 def test_accepting_asks_for_confirmation_then_issues_the_invoice(
-    alice_client: Client, alice: Membership, billing_setup: None, clock: Clock
+    alice_client: Client, alice: Membership, clock: Clock
 ) -> None:
     quote = make_quote(alice)
     detail = alice_client.get(reverse("portal:quote-detail", args=[quote.number])).content.decode()
@@ -119,7 +115,7 @@ def test_accepting_asks_for_confirmation_then_issues_the_invoice(
 
 
 def test_an_expired_quote_offers_nothing_and_refuses_a_post(
-    alice_client: Client, alice: Membership, billing_setup: None, clock: Clock
+    alice_client: Client, alice: Membership, clock: Clock
 ) -> None:
     quote = make_quote(alice, days=5)
     clock.now = dt.datetime.combine(TODAY + dt.timedelta(days=6), dt.time(10), tzinfo=dt.UTC)
@@ -133,9 +129,7 @@ def test_an_expired_quote_offers_nothing_and_refuses_a_post(
     assert state() == before
 
 
-def test_a_read_only_member_sees_but_cannot_decide(
-    client: Client, alice: Membership, billing_setup: None, clock: Clock
-) -> None:
+def test_a_read_only_member_sees_but_cannot_decide(client: Client, alice: Membership, clock: Clock) -> None:
     quote = make_quote(alice)
     reader = membership_add(
         account=alice.account, user=User.objects.create_user("r@example.org", "x"), role=Role.READ_ONLY
@@ -150,7 +144,7 @@ def test_a_read_only_member_sees_but_cannot_decide(
     assert state() == before
 
 
-def test_declining_needs_a_reason(alice_client: Client, alice: Membership, billing_setup: None, clock: Clock) -> None:
+def test_declining_needs_a_reason(alice_client: Client, alice: Membership, clock: Clock) -> None:
     quote = make_quote(alice)
     url = reverse("portal:quote-decline", args=[quote.number])
     before = state()
