@@ -200,6 +200,9 @@ def demo_load(*, as_of: dt.date | None = None) -> dict[str, int]:
     created["users"] = User.objects.count() - users_before
     _extras(created)
     _services(created, as_of=as_of or today_utc())
+    from sportello.demo.billing_documents import demo_billing_documents
+
+    demo_billing_documents(as_of=as_of or today_utc())
     return created
 
 
