@@ -55,6 +55,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import ProtectedError, Sum
+from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import User
 from sportello.billing.calc import RATE_QUANTUM, line_amount_minor, tax_on_minor
@@ -89,8 +90,17 @@ from sportello.billing.services import (
     invoice_settle,
 )
 from sportello.billing.taxes import TaxDecision
+from sportello.core.models import AUDIT_ACTIONS
 from sportello.core.money import Money, currency_exponent
 from sportello.core.services import audit_record
+
+AUDIT_ACTIONS.update(
+    {
+        "billing.credit_note_issued": _("Credit note issued"),
+        "billing.invoice_cancelled": _("Invoice cancelled"),
+        "billing.draft_cancelled": _("Draft invoice discarded"),
+    }
+)
 
 # Settlements that bring money in; a cancelled invoice must have none (net of reversals).
 MONEY_SETTLEMENTS = (SettlementKind.PAYMENT, SettlementKind.CREDIT, SettlementKind.REVERSAL)
@@ -507,6 +517,7 @@ def _draft_delete(invoice: Invoice, *, reason: str, by: User | None) -> Cancella
             invoice.delete()
     except ProtectedError:
         raise InvalidDocument("invoice", "referenced") from None
-    audit_record(action="billing.draft_cancelled", actor=by, account=invoice.account, data=data)
+    # Not on the account's activity log: a draft never existed for the customer.
+    audit_record(action="billing.draft_cancelled", actor=by, data={"account_id": invoice.account_id, **data})
     invoice.status = InvoiceStatus.CANCELLED
     return Cancellation(invoice=invoice, credit_note=None, deleted=True)

@@ -30,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Account, Area, Membership, User
 from sportello.billing.calc import RATE_QUANTUM
@@ -56,12 +57,24 @@ from sportello.billing.services import (
 )
 from sportello.billing.taxes import TaxDecision
 from sportello.core.formatting import date_display, money_display
+from sportello.core.models import AUDIT_ACTIONS
 from sportello.core.money import Money
 from sportello.core.services import audit_record
 from sportello.core.time import utc_now
 
 # The email log's kind for quotes sent to a customer.
 QUOTE_EMAIL_KIND = "quote"
+
+AUDIT_ACTIONS.update(
+    {
+        "quote.create": _("Quote drafted"),
+        "quote.send": _("Quote sent"),
+        "quote.accept": _("Quote accepted"),
+        "quote.convert": _("Quote invoiced"),
+        "quote.decline": _("Quote declined"),
+        "quote.expire": _("Quote expired"),
+    }
+)
 
 
 def _lock(quote: Quote) -> Quote:
@@ -156,8 +169,12 @@ def quote_create(
             for tax in figures.taxes
         ]
     )
+    # Not on the account's activity log: a draft is the provider's business until it is sent.
     audit_record(
-        action="quote.create", actor=by, account=account, target=quote, data={"total_minor": quote.total_minor}
+        action="quote.create",
+        actor=by,
+        target=quote,
+        data={"account_id": account.pk, "total_minor": quote.total_minor},
     )
     return quote
 

@@ -286,10 +286,12 @@ def test_a_cancelled_draft_uses_no_number(alice: Membership, billing_setup: None
     assert (result.deleted, result.credit_note, result.invoice.status) == (True, None, "cancelled")
     assert not Invoice.objects.exists() and not DocumentCounter.objects.exists()
     audit = AuditEvent.objects.get(action="billing.draft_cancelled")
-    assert (audit.data["total_minor"], audit.data["reason"], audit.account_id) == (
+    # Kept from the customer's activity log: the draft never existed for them.
+    assert (audit.data["total_minor"], audit.data["reason"], audit.data["account_id"], audit.account_id) == (
         12100,
         "Wrong customer",
         alice.account_id,
+        None,
     )
     assert BilledPeriod.objects.count() == 0
     following = issued(alice, line("Hosting", "100.00"))
