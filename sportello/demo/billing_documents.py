@@ -141,8 +141,11 @@ def demo_billing_documents(*, as_of: dt.date) -> None:
 
     _seller()
     vat_rates_load()
+    wanted = []
     for spec in DEMO_ACCOUNTS:
         account = Account.objects.get(name=spec.name)
-        for quote_spec in _quotes(account.language, account.currency):
-            if not Quote.objects.filter(account=account, subject=quote_spec.subject).exists():
-                _quote(account, quote_spec, as_of=as_of)
+        wanted += [(account, quote_spec) for quote_spec in _quotes(account.language, account.currency)]
+    # Oldest first, so that the quote series' numbers follow the dates they were sent on.
+    for account, quote_spec in sorted(wanted, key=lambda pair: -pair[1].sent_days_ago):
+        if not Quote.objects.filter(account=account, subject=quote_spec.subject).exists():
+            _quote(account, quote_spec, as_of=as_of)

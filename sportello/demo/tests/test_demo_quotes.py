@@ -48,3 +48,10 @@ def test_every_demo_account_has_quotes_in_every_status_in_its_currency(settings:
         TaxRate.objects.count(),
     )
     assert after == before
+
+
+def test_demo_quote_numbers_follow_their_dates(settings: object) -> None:
+    settings.SPORTELLO_DEMO = True  # type: ignore[attr-defined]
+    demo_load(as_of=DAY)
+    sent = list(Quote.objects.exclude(status="draft").order_by("sequence").values_list("issue_date", flat=True))
+    assert sent == sorted(sent) and len(sent) == 15
