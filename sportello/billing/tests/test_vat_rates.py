@@ -74,7 +74,16 @@ def test_a_bad_file_loads_nothing(tmp_path: Path) -> None:
     assert TaxRate.objects.count() == 0
 
 
-def test_the_command_is_spelled_with_hyphens(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["load-vat-rates"]) == 0
+def test_the_command_is_spelled_with_hyphens(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The command line hands Django its underscored name (Django closes the test's
+    # connection after a command run from argv, so the command itself runs below).
+    seen: list[list[str]] = []
+    monkeypatch.setattr("sportello.cli._manage", lambda argv: seen.append(argv) or 0)
+    assert main(["load-vat-rates", "--file", "x.csv"]) == 0
+    assert main(["--version"]) == 0
+    assert seen == [["load_vat_rates", "--file", "x.csv"], ["--version"]]
+    call_command("load_vat_rates")
     assert "VAT rates: 53 added, 0 already there, 0 earlier rates ended." in capsys.readouterr().out
     assert TaxRate.objects.filter(country="PT", tax_class="standard").get().rate == 23
