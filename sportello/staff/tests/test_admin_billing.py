@@ -173,3 +173,23 @@ def test_staff_create_and_send_a_quote(staff_client: Client, alice: Membership) 
 def test_the_seller_is_a_single_row(staff_client: Client) -> None:
     assert staff_client.get(reverse("admin:billing_seller_add")).status_code == 403
     assert staff_client.get(reverse("admin:billing_seller_changelist")).status_code == 200
+
+
+def test_every_billing_page_of_the_back_office_renders(staff_client: Client, alice: Membership) -> None:
+    invoice = issued(alice)
+    pages = [
+        reverse("admin:billing_invoice_changelist"),
+        reverse("admin:billing_invoice_add"),
+        reverse("admin:billing_invoice_change", args=[invoice.pk]),
+        reverse("admin:billing_invoice_credit_note", args=[invoice.pk]),
+        reverse("admin:billing_invoice_payment", args=[invoice.pk]),
+        reverse("admin:billing_quote_changelist"),
+        reverse("admin:billing_quote_add"),
+        reverse("admin:billing_taxrate_changelist"),
+        reverse("admin:billing_billingpreference_changelist"),
+        reverse("admin:billing_seller_change", args=[Seller.objects.get().pk]),
+    ]
+    for url in pages:
+        assert staff_client.get(url).status_code == 200, url
+    credit_page = staff_client.get(pages[3]).content.decode()
+    assert "Up to €121.00 can still be credited." in credit_page and "Hosting (× 1)" in credit_page
