@@ -61,7 +61,9 @@ INSTALLED_APPS = [
     "sportello.notifications",
     "sportello.catalog",
     "sportello.services",
+    "sportello.support",
     "sportello.billing",
+    "sportello.orders",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",
@@ -162,6 +164,22 @@ DAILY_JOBS_HOUR = env.integer("DAILY_JOBS_HOUR", 2, minimum=0, maximum=23)
 PROVISIONING_WEBHOOK_URL = env.string("PROVISIONING_WEBHOOK_URL", "")
 PROVISIONING_WEBHOOK_SECRET = env.string("PROVISIONING_WEBHOOK_SECRET", "")
 PROVISIONING_ALLOW_PRIVATE_URLS = env.boolean("PROVISIONING_ALLOW_PRIVATE_URLS", False)
+
+# --- Support -------------------------------------------------------------------------------
+# Notifications about a request are answered to SUPPORT_REPLY_ADDRESS with a signed
+# reference added after a "+" (support+<reference>@example.com); the mail server hands
+# those replies to POST /support/inbound/ with SUPPORT_INBOUND_SECRET (an empty secret
+# turns the endpoint off) or to `sportello support_inbound` on stdin.
+SUPPORT_REPLY_ADDRESS = env.string("SUPPORT_REPLY_ADDRESS", SUPPORT_EMAIL)
+SUPPORT_INBOUND_SECRET = env.string("SUPPORT_INBOUND_SECRET", "")
+SUPPORT_ATTACHMENT_MAX_BYTES = env.integer("SUPPORT_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+SUPPORT_ATTACHMENT_MAX_COUNT = env.integer("SUPPORT_ATTACHMENT_MAX_COUNT", 5, minimum=0, maximum=50)
+# Days after closing during which the customer may reopen a request (or reopen it by replying).
+SUPPORT_REOPEN_DAYS = env.integer("SUPPORT_REOPEN_DAYS", 14, minimum=0)
+# --- Orders -------------------------------------------------------------------------------
+# An account's first order above this total for its currency is held for review (fraud
+# review) instead of awaiting payment: CURRENCY:AMOUNT pairs, e.g. "EUR:500,BRL:2500".
+ORDERS_REVIEW_FIRST_ORDER_OVER = env.strings("ORDERS_REVIEW_FIRST_ORDER_OVER", [])
 
 # --- Billing ------------------------------------------------------------------------------
 # Document numbers: the format, with {series}, {year} and {seq} (e.g. {seq:05} pads to five

@@ -3,11 +3,12 @@ from django.urls import include, path
 
 from sportello.api.api import api
 from sportello.core.views import healthz
-from sportello.portal.views import public
+from sportello.portal.views import public, support
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     *public.urlpatterns,
+    *support.inbound_urlpatterns,
     path("accounts/", include("allauth.urls")),
     path("staff/", include("sportello.staff.urls")),
     path("staff/", admin.site.urls),

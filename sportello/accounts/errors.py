@@ -48,3 +48,11 @@ class InvitationInvalid(AccountsError):
     """The invitation link is unknown, used, revoked, expired or meant for another email."""
 
     code = "invitation_invalid"
+
+
+class ApiTokenInvalid(AccountsError):
+    """The API token is malformed, unknown, revoked or expired, or whoever it acts for can
+    no longer act (account not active, login disabled, membership removed). One error for
+    all of these: the API never tells a caller which part of a bad token was wrong."""
+
+    code = "token_invalid"

@@ -320,3 +320,110 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.ip_address}"
+
+
+# --- API tokens -------------------------------------------------------------------------------
+
+
+class ApiTokenKind(models.TextChoices):
+    # Acts as one membership of one account, never beyond the member's current areas.
+    MEMBER = "member", _("Member token")
+    # Created by staff for the provider's provisioning systems: reports usage of any service.
+    INTEGRATION = "integration", _("Integration token")
+
+
+class ApiScope(models.TextChoices):
+    """What a token may do. A member token's scopes are also bounded, at every request,
+    by the areas its membership holds then (SCOPE_AREAS)."""
+
+    READ = "read", _("See the account")
+    BILLING = "billing", _("See the account's billing details")
+    SERVICES = "services", _("See services and their usage")
+    USAGE_WRITE = "usage:write", _("Report usage of services")
+
+
+# The areas a membership must hold for each scope; usage:write also needs a member who may change things.
+SCOPE_AREAS: dict[str, frozenset[str]] = {
+    ApiScope.READ: frozenset(),
+    ApiScope.BILLING: frozenset({Area.BILLING}),
+    ApiScope.SERVICES: frozenset({Area.SERVICES}),
+    ApiScope.USAGE_WRITE: frozenset({Area.SERVICES}),
+}
+WRITE_SCOPES = frozenset({ApiScope.USAGE_WRITE})
+
+
+def scopes_allowed_to(membership: Membership) -> frozenset[str]:
+    """The scopes `membership` holds now: a token of it never does more than the member could."""
+    return frozenset(
+        scope
+        for scope, areas in SCOPE_AREAS.items()
+        if areas <= membership.areas and (scope not in WRITE_SCOPES or membership.can_change)
+    )
+
+
+class ApiToken(models.Model):
+    """A secret for the REST API. Only a hash of the secret is stored: the secret is shown
+    once, at creation, as `spt_<key_id>_<random>`; `key_id` finds the row, the hash proves it."""
+
+    kind = models.CharField(_("kind"), max_length=16, choices=ApiTokenKind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    # The public part of the secret, unique: shown in lists so that a token can be recognised.
+    key_id = models.CharField(_("key id"), max_length=16, unique=True, editable=False)
+    # SHA-256 (hex) of the whole secret; the secret has 256 random bits, so a fast hash is enough.
+    secret_hash = models.CharField(max_length=64, editable=False)
+    # ApiScope values.
+    scopes = models.JSONField(_("scopes"), default=list)
+    # Member tokens: the account and the person they act for; the membership joins them, and
+    # when it is removed (SET_NULL) the token stops working, even if the person rejoins later.
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("account")
+    )
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("user")
+    )
+    membership = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="api_tokens", editable=False
+    )
+    created_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created"))
+    # Empty: no expiry (integration tokens only; member tokens always expire).
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(_("last used from"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("revoked by")
+    )
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(kind__in=ApiTokenKind.values), name="api_token_kind_known"),
+            # A member token always names its account and person; an integration token neither.
+            models.CheckConstraint(
+                condition=(
+                    models.Q(kind=ApiTokenKind.MEMBER, account__isnull=False, user__isnull=False)
+                    | models.Q(kind=ApiTokenKind.INTEGRATION, account__isnull=True, user__isnull=True)
+                ),
+                name="api_token_owner_matches_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.display_prefix})"
+
+    @property
+    def display_prefix(self) -> str:
+        """What lists show of the secret: enough to recognise it, nothing to use."""
+        return f"spt_{self.key_id}_…"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def scope_labels(self) -> list[str]:
+        return [str(label) for value, label in ApiScope.choices if value in self.scopes]

@@ -6,7 +6,16 @@ import datetime as dt
 
 from django.db.models import QuerySet
 
-from sportello.accounts.models import AccountStatus, Contact, Invitation, Membership, User, UserSession
+from sportello.accounts.models import (
+    AccountStatus,
+    ApiToken,
+    ApiTokenKind,
+    Contact,
+    Invitation,
+    Membership,
+    User,
+    UserSession,
+)
 
 
 def memberships_of(*, user: User) -> QuerySet[Membership]:
@@ -53,3 +62,8 @@ def invitations_pending_for(*, membership: Membership, now: dt.datetime) -> Quer
 
 def sessions_of(*, user: User) -> QuerySet[UserSession]:
     return UserSession.objects.filter(user=user).order_by("-last_seen")
+
+
+def api_tokens_of(*, membership: Membership) -> QuerySet[ApiToken]:
+    """The member's own API tokens for the account they act for, newest first."""
+    return ApiToken.objects.filter(kind=ApiTokenKind.MEMBER, membership=membership).order_by("-created_at", "-id")

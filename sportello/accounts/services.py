@@ -12,19 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.urls import reverse
 
 from sportello.accounts.errors import (
     AlreadyMember,
+    ApiTokenInvalid,
     BillingContactRequired,
     InvalidAccountData,
     InvitationInvalid,
@@ -37,6 +40,9 @@ from sportello.accounts.models import (
     Account,
     AccountKind,
     AccountStatus,
+    ApiScope,
+    ApiToken,
+    ApiTokenKind,
     Area,
     Contact,
     EmailTopic,
@@ -45,6 +51,7 @@ from sportello.accounts.models import (
     Role,
     User,
     UserSession,
+    scopes_allowed_to,
 )
 from sportello.accounts.taxids import TaxIdError, clean_tax_id, clean_vat_id
 from sportello.accounts.tokens import password_link_tokens
@@ -878,3 +885,205 @@ def impersonation_record(*, staff: User, target: User, ip_address: str | None, s
             ip_address=ip_address,
             data={"user": target.email, "staff": staff.email},
         )
+
+
+# --- API tokens ------------------------------------------------------------------------------
+#
+# A secret reads `spt_<key_id>_<random>`: the prefix lets secret scanners recognise it, the
+# key id (public, unique) finds the row, and the SHA-256 of the whole secret, compared in
+# constant time, proves it. The secret itself is returned once, by the function that
+# creates it, and stored nowhere.
+
+API_TOKEN_PREFIX = "spt_"
+# Member tokens expire within a year at most; integration tokens may have no expiry.
+MEMBER_TOKEN_MAX_DAYS = 366
+# Using a token writes "last used" at most this often, not on every request.
+TOKEN_LAST_USED_EVERY = dt.timedelta(minutes=1)
+_TOKEN_SHAPE = re.compile(r"spt_([0-9a-f]{12})_[A-Za-z0-9_-]{43}")
+# Compared against when the key id is unknown, so that unknown and wrong secrets take as long.
+_NO_TOKEN_HASH = "0" * 64
+
+
+def _api_token_new_secret() -> tuple[str, str]:
+    key_id = secrets.token_hex(6)
+    return key_id, f"{API_TOKEN_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+
+
+def _api_token_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise InvalidAccountData("name", "required")
+    if len(cleaned) > ApiToken._meta.get_field("name").max_length:  # type: ignore[operator]
+        raise InvalidAccountData("name", "too_long")
+    return cleaned
+
+
+def _api_token_scopes(scopes: Iterable[str]) -> list[str]:
+    chosen = sorted(set(scopes))
+    if not chosen:
+        raise InvalidAccountData("scopes", "at least one scope")
+    if any(scope not in ApiScope.values for scope in chosen):
+        raise InvalidAccountData("scopes", f"among {', '.join(ApiScope.values)}")
+    return chosen
+
+
+def _api_token_expiry(expires_at: dt.datetime | None, *, now: dt.datetime, required: bool) -> dt.datetime | None:
+    if expires_at is None:
+        if required:
+            raise InvalidAccountData("expires_at", "required")
+        return None
+    expires_at = ensure_aware(expires_at)
+    if expires_at <= now:
+        raise InvalidAccountData("expires_at", "in the future")
+    if required and expires_at > now + dt.timedelta(days=MEMBER_TOKEN_MAX_DAYS):
+        raise InvalidAccountData("expires_at", f"within {MEMBER_TOKEN_MAX_DAYS} days")
+    return expires_at
+
+
+def _api_token_audit(token: ApiToken, *, action: str, actor: User, ip_address: str | None) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        account=token.account,
+        target=token,
+        ip_address=ip_address,
+        data={
+            "name": token.name,
+            "kind": token.kind,
+            "key_id": token.key_id,
+            "scopes": token.scopes,
+            "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+            **({"user": token.user.email} if token.user is not None else {}),
+        },
+    )
+
+
+@transaction.atomic
+def api_token_create_member(
+    *,
+    acting: Membership,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: dt.datetime,
+    now: dt.datetime,
+    ip_address: str | None = None,
+) -> tuple[ApiToken, str]:
+    """A token that acts as `acting` through the API; returns it and its secret (shown once).
+
+    It may carry only the scopes the member holds now (a member never grants what it does
+    not hold), and at every request it loses any scope the member has lost since.
+    """
+    now = ensure_aware(now)
+    membership = Membership.objects.select_related("account", "user").get(pk=acting.pk)
+    if membership.account.status != AccountStatus.ACTIVE or not membership.user.is_active:
+        raise NotAllowed("account_not_active")
+    cleaned_name = _api_token_name(name)
+    chosen = _api_token_scopes(scopes)
+    if not set(chosen) <= scopes_allowed_to(membership):
+        raise NotAllowed("cannot_grant_more_than_own")
+    expiry = _api_token_expiry(expires_at, now=now, required=True)
+    key_id, secret = _api_token_new_secret()
+    token = ApiToken.objects.create(
+        kind=ApiTokenKind.MEMBER,
+        name=cleaned_name,
+        key_id=key_id,
+        secret_hash=_hash(secret),
+        scopes=chosen,
+        account=membership.account,
+        user=membership.user,
+        membership=membership,
+        created_by=membership.user,
+        created_at=now,
+        expires_at=expiry,
+    )
+    _api_token_audit(token, action="api_token.created", actor=membership.user, ip_address=ip_address)
+    return token, secret
+
+
+@transaction.atomic
+def api_token_create_integration(
+    *, name: str, expires_at: dt.datetime | None, by: User, now: dt.datetime, ip_address: str | None = None
+) -> tuple[ApiToken, str]:
+    """A token for the provider's provisioning systems: it reports usage of any service
+    (scope usage:write only). Staff create it; the back office has checked the permission."""
+    now = ensure_aware(now)
+    if not by.is_staff or not by.is_active:
+        raise NotAllowed("staff_only")
+    token_name = _api_token_name(name)
+    expiry = _api_token_expiry(expires_at, now=now, required=False)
+    key_id, secret = _api_token_new_secret()
+    token = ApiToken.objects.create(
+        kind=ApiTokenKind.INTEGRATION,
+        name=token_name,
+        key_id=key_id,
+        secret_hash=_hash(secret),
+        scopes=[ApiScope.USAGE_WRITE.value],
+        created_by=by,
+        created_at=now,
+        expires_at=expiry,
+    )
+    _api_token_audit(token, action="api_token.created", actor=by, ip_address=ip_address)
+    return token, secret
+
+
+@transaction.atomic
+def api_token_revoke(
+    *, token: ApiToken, by: User, acting: Membership | None, now: dt.datetime, ip_address: str | None = None
+) -> bool:
+    """Revoke a token now; False if it already was. A member revokes only their own tokens
+    of the account they act for (`acting`); staff (acting=None) revoke any."""
+    if acting is not None and (token.kind != ApiTokenKind.MEMBER or token.membership_id != acting.pk):
+        raise NotAllowed("not_your_token")
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=ensure_aware(now), revoked_by=by
+    )
+    if revoked:
+        token.refresh_from_db()
+        _api_token_audit(token, action="api_token.revoked", actor=by, ip_address=ip_address)
+    return bool(revoked)
+
+
+def api_token_scopes(*, token: ApiToken) -> frozenset[str]:
+    """What the token may do now: its scopes, bounded by what its member holds at this moment."""
+    scopes = frozenset(token.scopes)
+    if token.kind == ApiTokenKind.INTEGRATION:
+        return scopes & {ApiScope.USAGE_WRITE}
+    if token.membership is None:
+        return frozenset()
+    return scopes & scopes_allowed_to(token.membership)
+
+
+def api_token_authenticate(*, secret: str, now: dt.datetime, ip_address: str | None = None) -> ApiToken:
+    """The live token behind `secret`, or ApiTokenInvalid.
+
+    Checked on every request, from the database, so that revoking the token, suspending or
+    closing the account, disabling the login or removing the membership stops it at once.
+    """
+    now = ensure_aware(now)
+    shape = _TOKEN_SHAPE.fullmatch(secret)
+    token = None
+    if shape is not None:
+        token = (
+            ApiToken.objects.select_related("account", "user", "membership__account", "membership__user")
+            .filter(key_id=shape.group(1))
+            .first()
+        )
+    proven = hmac.compare_digest(_hash(secret), token.secret_hash if token is not None else _NO_TOKEN_HASH)
+    if token is None or not proven:
+        raise ApiTokenInvalid("unknown")
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
+        raise ApiTokenInvalid("revoked_or_expired")
+    if token.kind == ApiTokenKind.MEMBER:
+        membership = token.membership
+        if (
+            membership is None
+            or membership.account_id != token.account_id
+            or membership.user_id != token.user_id
+            or membership.account.status != AccountStatus.ACTIVE
+            or not membership.user.is_active
+        ):
+            raise ApiTokenInvalid("member_cannot_act")
+    ApiToken.objects.filter(pk=token.pk).filter(
+        models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lt=now - TOKEN_LAST_USED_EVERY)
+    ).update(last_used_at=now, last_used_ip=ip_address)
+    return token

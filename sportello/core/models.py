@@ -81,6 +81,10 @@ AUDIT_ACTIONS: dict[str, object] = {
     "contact.removed": _("Contact removed"),
     "contact.billing_default": _("Default billing contact changed"),
     "session.ended": _("Sessions ended"),
+    "support.opened": _("Support request opened"),
+    "support.file_shared": _("Document shared by the provider"),
+    "api_token.created": _("API token created"),
+    "api_token.revoked": _("API token revoked"),
 }
 
 

@@ -1,9 +1,10 @@
-"""Demo data for billing documents: the seller, the EU VAT rates, and for every demo
-account, in its currency and language, quotes in every status a quote can rest in.
+"""Demo data for billing documents: the seller (with bank details and a PIX key), the EU VAT
+rates, and for every demo account, in its currency and language, quotes in every status a
+quote can rest in.
 
 "Accepted" is not among them: accepting a quote invoices it in the same transaction, so a
-quote rests "invoiced" (converted) once accepted. Idempotent: the seller is completed only
-while it has no VAT number, rates load idempotently, and each quote is found by its
+quote rests "invoiced" (converted) once accepted. Idempotent: the seller's empty fields are
+completed and nothing else, rates load idempotently, and each quote is found by its
 account and subject before it is created.
 """
 
@@ -101,14 +102,21 @@ def _quotes(language: str, currency: str) -> tuple[DemoQuote, ...]:
     )
 
 
-def _seller() -> None:
+def demo_seller_and_rates() -> None:
+    """The seller (created, or only its empty fields completed: staff's entries stay) and
+    the EU VAT rates, before any demo document is issued."""
     seller = Seller.objects.order_by("pk").first()
     if seller is None:
         Seller.objects.create(**DEMO_SELLER)
-    elif not seller.vat_id:
-        for name, value in DEMO_SELLER.items():
-            setattr(seller, name, value)
-        seller.save()
+    else:
+        missing = {name: value for name, value in DEMO_SELLER.items() if not getattr(seller, name)}
+        if seller.vat_id:  # an identity of its own: never mix in the demo's
+            missing.pop("tax_id", None)
+        if missing:
+            for name, value in missing.items():
+                setattr(seller, name, value)
+            seller.save()
+    vat_rates_load()
 
 
 def _quote(account: Account, spec: DemoQuote, *, as_of: dt.date) -> None:
@@ -128,24 +136,24 @@ def _quote(account: Account, spec: DemoQuote, *, as_of: dt.date) -> None:
     quote = quote_send(quote=quote, as_of=sent_on, valid_until=sent_on + dt.timedelta(days=spec.valid_days))
     user = decider.user if decider else None
     if spec.state == "converted":
-        quote_accept(quote=quote, as_of=sent_on + dt.timedelta(days=8), by=user, acting=decider)
+        # Accepted today: its invoice takes the invoice series' next number after the
+        # demo's earlier invoices, so that numbers follow dates.
+        quote_accept(quote=quote, as_of=as_of, by=user, acting=decider)
     elif spec.state == "declined":
         quote_decline(quote=quote, reason=spec.decline_reason, by=user, acting=decider)
     elif spec.state == "expired":
         quote_expire(quote=quote, as_of=as_of)
 
 
-def demo_billing_documents(*, as_of: dt.date) -> None:
-    """The seller, the EU VAT rates, and each demo account's quotes (module docstring)."""
+def demo_quotes(*, as_of: dt.date) -> None:
+    """Each demo account's quotes (module docstring), oldest first, so that the quote
+    series' numbers follow the dates they were sent on."""
     from sportello.demo.data import DEMO_ACCOUNTS
 
-    _seller()
-    vat_rates_load()
     wanted = []
     for spec in DEMO_ACCOUNTS:
         account = Account.objects.get(name=spec.name)
         wanted += [(account, quote_spec) for quote_spec in _quotes(account.language, account.currency)]
-    # Oldest first, so that the quote series' numbers follow the dates they were sent on.
     for account, quote_spec in sorted(wanted, key=lambda pair: -pair[1].sent_days_ago):
         if not Quote.objects.filter(account=account, subject=quote_spec.subject).exists():
             _quote(account, quote_spec, as_of=as_of)

@@ -38,6 +38,7 @@ from sportello.catalog.models import (
 )
 from sportello.catalog.services import addon_price_create, option_price_create, plan_create, price_create
 from sportello.core.time import today_utc, utc_now
+from sportello.demo.support_data import support_demo_load
 from sportello.services.models import Service
 from sportello.services.periods import add_months
 from sportello.services.services import (
@@ -200,9 +201,13 @@ def demo_load(*, as_of: dt.date | None = None) -> dict[str, int]:
     created["users"] = User.objects.count() - users_before
     _extras(created)
     _services(created, as_of=as_of or today_utc())
-    from sportello.demo.billing_documents import demo_billing_documents
+    from sportello.demo.billing_documents import demo_quotes, demo_seller_and_rates
 
-    demo_billing_documents(as_of=as_of or today_utc())
+    demo_seller_and_rates()
+    _invoices(created, as_of=as_of or today_utc())
+    _orders(created, as_of=as_of or today_utc())
+    support_demo_load(created, as_of=as_of or today_utc(), staff=User.objects.get(email=STAFF.email))
+    demo_quotes(as_of=as_of or today_utc())
     return created
 
 
@@ -527,3 +532,353 @@ def _services(created: dict[str, int], *, as_of: dt.date) -> None:
                     idempotency_key=f"demo:{spec.label}:{metric}:{index}",
                 )
                 created["usage_records"] += 1
+
+
+# --- Invoices and credit notes ------------------------------------------------------------------
+#
+# For each customer, in its currency and language, invoices in every state a customer meets:
+# paid (by card or transfer), fully credited by a credit note, overdue (unpaid past its due
+# date), partially paid, open, and a partial credit note on a paid invoice. Created through
+# billing.services with dates counted from `as_of`, issued in date order across customers so
+# that numbers follow dates, as EU numbering rules expect. A second load finds each document
+# by its first line's description (date-free) and adds only what is missing.
+
+
+@dataclass(frozen=True)
+class DemoInvoice:
+    key: str
+    # "{domain}" is the customer's main domain; unique per customer (the idempotency key).
+    description: str
+    # currency -> unit price
+    prices: dict[str, str]
+    issued: int  # days from as_of (negative: in the past)
+    due: int
+    # paid, credited, overdue, partially_paid, open
+    state: str
+    quantity: str = "1"
+    paid: int | None = None  # day the payment was received
+    # Months of service billed from the issue date; 0: a one-off charge without a period.
+    months: int = 0
+    extra_line: tuple[str, dict[str, str]] | None = None
+
+
+@dataclass(frozen=True)
+class DemoCreditNote:
+    key: str
+    corrects: str
+    description: str
+    prices: dict[str, str]
+    issued: int
+
+
+DEMO_DOMAINS = {NUBECLARA: "nubeclara.example.com", FERRI: "studioferri.example.com", BRUNO: "brunotec.example.com"}
+# How each customer pays, as a payment method is shown to them.
+DEMO_PAYMENT_METHODS = {
+    NUBECLARA: ("Tarjeta •••• 4242", "Transferencia bancaria"),
+    FERRI: ("Carta •••• 4444", "Bonifico bancario"),
+    BRUNO: ("Cartão •••• 1881", "PIX"),
+}
+DEMO_INVOICES = (
+    DemoInvoice(
+        "domain", "Domain renewal {domain} (1 year)", {"EUR": "12.00", "BRL": "60.00"}, -95, -81, "paid", paid=-85
+    ),
+    DemoInvoice(
+        "hosting",
+        "Web Hosting Basic, monthly — {domain}",
+        {"EUR": "5.99", "BRL": "29.90"},
+        -64,
+        -50,
+        "paid",
+        paid=-52,
+        months=1,
+        extra_line=("Backup add-on, monthly — {domain}", {"EUR": "2.00", "BRL": "9.90"}),
+    ),
+    DemoInvoice("ssl", "SSL certificate, 1 year — {domain}", {"EUR": "49.00", "BRL": "245.00"}, -60, -46, "credited"),
+    DemoInvoice(
+        "wordpress",
+        "Managed WordPress Starter, monthly — {domain}",
+        {"EUR": "15.00", "BRL": "75.00"},
+        -40,
+        -26,
+        "overdue",
+        months=1,
+    ),
+    DemoInvoice(
+        "pro",
+        "Web Hosting Pro, quarterly — {domain}",
+        {"EUR": "38.97", "BRL": "209.70"},
+        -10,
+        4,
+        "partially_paid",
+        paid=-3,
+        months=3,
+    ),
+    DemoInvoice(
+        "mailboxes",
+        "Extra mailboxes — {domain}",
+        {"EUR": "1.00", "BRL": "5.00"},
+        -2,
+        12,
+        "open",
+        quantity="5",
+        months=1,
+    ),
+)
+DEMO_CREDIT_NOTES = (
+    DemoCreditNote(
+        "ssl-cancel", "ssl", "Cancelled: SSL certificate, 1 year — {domain}", {"EUR": "49.00", "BRL": "245.00"}, -58
+    ),
+    DemoCreditNote(
+        "hosting-credit", "hosting", "Service credit for downtime — {domain}", {"EUR": "2.00", "BRL": "10.00"}, -30
+    ),
+)
+
+
+def _billing_setup(as_of: dt.date) -> None:
+    """The seller's details and the one tax rate the demo's invoices need: Spanish VAT for the
+    Spanish customer (the Italian one has a valid VAT number: reverse charge; the Brazilian
+    one is outside the EU). Only what is missing is created."""
+    from sportello.billing.models import Seller, TaxCategory, TaxRate
+    from sportello.billing.taxes import tax_rate_on
+
+    if not Seller.objects.exists():
+        Seller.objects.create(
+            name=settings.PROVIDER_NAME,
+            address_line1="Calle de Serrano 41",
+            postal_code="28001",
+            city="Madrid",
+            country="ES",
+            vat_id="ESB87654321",
+            email="billing@example.com",
+            iban="ES9121000418450200051332",
+            bic="CAIXESBBXXX",
+        )
+    if tax_rate_on(country="ES", tax_class="standard", on=as_of - dt.timedelta(days=365)) is None:
+        TaxRate.objects.get_or_create(
+            country="ES",
+            region="",
+            tax_class="standard",
+            valid_from=dt.date(2012, 9, 1),
+            defaults={"name": "IVA 21%", "rate": Decimal("21"), "category": TaxCategory.STANDARD},
+        )
+
+
+def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
+    from sportello.billing.models import DocumentKind, Invoice, InvoiceLine, SettlementKind
+    from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_settle
+    from sportello.billing.taxes import TaxDecision
+    from sportello.core.money import Money
+
+    created.setdefault("invoices", 0)
+    created.setdefault("credit_notes", 0)
+    _billing_setup(as_of)
+
+    def day(offset: int) -> dt.date:
+        return as_of + dt.timedelta(days=offset)
+
+    def existing(account: Account, description: str) -> Invoice | None:
+        line = InvoiceLine.objects.filter(invoice__account=account, position=0, description=description).first()
+        return line.invoice if line else None
+
+    # Every document of every customer, issued in date order so that numbers follow dates.
+    steps: list[tuple[int, int, Account, DemoInvoice | DemoCreditNote]] = []
+    for order, account in enumerate(Account.objects.filter(name__in=DEMO_DOMAINS).order_by("pk")):
+        for spec in (*DEMO_INVOICES, *DEMO_CREDIT_NOTES):
+            steps.append((spec.issued, order, account, spec))
+    for _issued, _order, account, spec in sorted(steps, key=lambda step: (step[0], step[1])):
+        domain = DEMO_DOMAINS[account.name]
+        currency = account.currency
+        description = spec.description.format(domain=domain)
+        if existing(account, description) is not None:
+            continue
+        if isinstance(spec, DemoCreditNote):
+            corrected_spec = next(item for item in DEMO_INVOICES if item.key == spec.corrects)
+            corrected = existing(account, corrected_spec.description.format(domain=domain))
+            assert corrected is not None, f"{spec.key} corrects an invoice issued before it"
+            first = corrected.lines.order_by("position").first()
+            assert first is not None
+            exemption = corrected.taxes.filter(category=first.tax_category, rate=first.tax_rate).first()
+            # A credit note repeats the tax of the line it corrects.
+            tax = TaxDecision(
+                rate=first.tax_rate,
+                category=first.tax_category,
+                name=first.tax_name,
+                reverse_charge=first.tax_category == "AE",
+                exemption_text=exemption.exemption_text if exemption else "",
+            )
+            note = invoice_create(
+                account=account,
+                kind=DocumentKind.CREDIT_NOTE,
+                corrects=corrected,
+                lines=[
+                    NewLine(
+                        description=description,
+                        quantity=Decimal(1),
+                        unit_price=Decimal(spec.prices[currency]),
+                        tax=tax,
+                        corrects_line_id=first.pk,
+                    )
+                ],
+                as_of=day(spec.issued),
+            )
+            note = invoice_issue(invoice=note, as_of=day(spec.issued))
+            created["credit_notes"] += 1
+            if note.total_minor == corrected.total_minor:
+                # The full credit note settles what the invoice still owed.
+                invoice_settle(
+                    invoice=corrected,
+                    amount=Money.from_minor(note.total_minor, currency),
+                    kind=SettlementKind.CREDIT_NOTE,
+                    reference=note.display_number,
+                    settled_on=day(spec.issued),
+                    credit_note=note,
+                )
+            continue
+        start = day(spec.issued)
+        period_end = add_months(start, spec.months) if spec.months else None
+        lines = [
+            NewLine(
+                description=description,
+                quantity=Decimal(spec.quantity),
+                unit_price=Decimal(spec.prices[currency]),
+                period_start=start if spec.months else None,
+                period_end=period_end,
+            )
+        ]
+        if spec.extra_line:
+            text, prices = spec.extra_line
+            lines.append(
+                NewLine(
+                    description=text.format(domain=domain),
+                    quantity=Decimal(1),
+                    unit_price=Decimal(prices[currency]),
+                    period_start=start,
+                    period_end=period_end,
+                )
+            )
+        invoice = invoice_create(account=account, lines=lines, as_of=start)
+        invoice = invoice_issue(invoice=invoice, as_of=start, due_date=day(spec.due))
+        created["invoices"] += 1
+        card, transfer = DEMO_PAYMENT_METHODS[account.name]
+        if spec.state == "paid" and spec.paid is not None:
+            invoice_settle(
+                invoice=invoice,
+                amount=Money.from_minor(invoice.total_minor, currency),
+                kind=SettlementKind.PAYMENT,
+                reference=f"demo-{account.reference}-{spec.key}",
+                settled_on=day(spec.paid),
+                method=card if spec.key == "domain" else transfer,
+            )
+        elif spec.state == "partially_paid" and spec.paid is not None:
+            half = Money.from_minor(invoice.total_minor, currency).allocate([1, 1])[0]
+            invoice_settle(
+                invoice=invoice,
+                amount=half,
+                kind=SettlementKind.PAYMENT,
+                reference=f"demo-{account.reference}-{spec.key}",
+                settled_on=day(spec.paid),
+                method=transfer,
+            )
+
+
+# --- Orders and a promo code ------------------------------------------------------------------
+#
+# WELCOME10 (10 % off the first period, once per customer) and one order in each status a
+# customer meets first: awaiting payment (Nubeclara, with the code), active (Studio Ferri,
+# paid), cancelled (Bruno). Placed through the cart and orders services, as a member would;
+# each is found again by the label of the service it orders.
+
+DEMO_PROMO = "WELCOME10"
+
+
+@dataclass(frozen=True)
+class DemoOrder:
+    account: str
+    member: str
+    label: str
+    product: str
+    plan: str
+    cycle: str
+    # awaiting_payment, active or cancelled
+    state: str
+    options: dict[str, int] = field(default_factory=dict)
+    addons: tuple[str, ...] = ()
+    promo: str = ""
+
+
+DEMO_ORDERS = (
+    DemoOrder(
+        NUBECLARA,
+        "ana@example.com",
+        "nuevo.nubeclara.example.com",
+        "web-hosting",
+        "basic",
+        M,
+        "awaiting_payment",
+        options={"mailboxes": 2},
+        addons=("backups",),
+        promo=DEMO_PROMO,
+    ),
+    DemoOrder(FERRI, "chiara@example.com", "shop.studioferri.example.com", "managed-wordpress", "starter", Q, "active"),
+    DemoOrder(BRUNO, "bruno@example.com", "extra.brunotec.example.com", "web-hosting", "basic", M, "cancelled"),
+)
+
+
+def _orders(created: dict[str, int], *, as_of: dt.date) -> None:
+    from sportello.orders.models import Cart, PromoCode, PromoKind
+    from sportello.orders.services import (
+        cart_add,
+        cart_promo_apply,
+        cart_quote,
+        order_cancel,
+        order_mark_paid,
+        order_place,
+    )
+
+    created.setdefault("orders", 0)
+    created.setdefault("promo_codes", 0)
+    _billing_setup(as_of)  # the seller and its Spanish VAT, which orders of Spanish customers bear
+    if not PromoCode.objects.filter(code__iexact=DEMO_PROMO).exists():
+        PromoCode.objects.create(
+            code=DEMO_PROMO,
+            description="10 % off the first period of a new service",
+            kind=PromoKind.PERCENT,
+            percent=Decimal(10),
+            max_per_account=1,
+        )
+        created["promo_codes"] += 1
+    at = dt.datetime.combine(as_of, dt.time(9), tzinfo=dt.UTC)
+    for spec in DEMO_ORDERS:
+        if Service.objects.filter(account__name=spec.account, label=spec.label).exists():
+            continue
+        member = Membership.objects.select_related("account", "user").get(
+            account__name=spec.account, user__email=spec.member
+        )
+        plan = Plan.objects.get(product__slug=spec.product, code=spec.plan)
+        cart_add(
+            acting=member,
+            plan=plan,
+            cycle=spec.cycle,
+            quantity=1,
+            options=spec.options,
+            addons=list(spec.addons),
+            label=spec.label,
+            as_of=as_of,
+        )
+        if spec.promo:
+            cart_promo_apply(acting=member, code=spec.promo, as_of=as_of, at=at)
+        cart = Cart.objects.get(account=member.account, user=member.user)
+        total = cart_quote(cart=cart, account=member.account, as_of=as_of).total_minor
+        order = order_place(
+            acting=member,
+            as_of=as_of,
+            at=at,
+            shown_total_minor=total,
+            shown_currency=member.account.currency,
+            by=member.user,
+        )
+        if spec.state == "active":
+            order_mark_paid(order=order, as_of=as_of)
+        elif spec.state == "cancelled":
+            order_cancel(order=order, by=member.user, acting=member, reason="Ordered by mistake.")
+        created["orders"] += 1

@@ -22,6 +22,7 @@ class EmailKind(models.TextChoices):
     SECURITY = "security", _("Security notice")
     ACCOUNT = "account", _("Account notice")
     LIST = "list", _("Requested list")
+    SUPPORT = "support", _("Support")
 
 
 class EmailLog(models.Model):
@@ -40,6 +41,8 @@ class EmailLog(models.Model):
     to_email = models.EmailField(_("to"))
     from_email = models.CharField(_("from"), max_length=254)
     subject = models.CharField(_("subject"), max_length=300)
+    # Where answers should go, when not to the sender (support replies carry a signed reference).
+    reply_to = models.CharField(_("reply to"), max_length=254, blank=True)
     body_text = models.TextField(_("text"))
     body_html = models.TextField(_("HTML"), blank=True)
     # Names of the attached files, as the recipient saw them.

@@ -8,10 +8,14 @@ a failed delivery is retried without sending twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import mimetypes
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -20,6 +24,34 @@ from sportello.accounts.models import Account, Contact, User
 from sportello.core.effects import after_commit
 from sportello.core.time import utc_now
 from sportello.notifications.models import EmailLog, EmailStatus
+
+
+@dataclass(frozen=True)
+class EmailAttachment:
+    """A file sent with an email: its name as the recipient sees it, and its bytes."""
+
+    name: str
+    # The type is read from the name's extension at delivery (.csv -> text/csv).
+    content: bytes
+
+
+def attachment_path(email_id: int, index: int) -> str:
+    """Where the `index`-th attachment of a logged email is kept, for delivery and retries.
+
+    Under the default storage (the data directory, never served over HTTP), by position
+    rather than by name, so that a customer's file name never becomes part of a path.
+    """
+    return f"email-attachments/{email_id}/{index}"
+
+
+def _store_attachments(entry: EmailLog, attachments: Sequence[EmailAttachment]) -> None:
+    for index, attachment in enumerate(attachments):
+        path = attachment_path(entry.pk, index)
+        # A rolled-back email may have left a file at this id (SQLite reuses the highest
+        # id): replace it, so that the path is exactly ours and not a renamed copy.
+        if default_storage.exists(path):
+            default_storage.delete(path)
+        default_storage.save(path, ContentFile(attachment.content))
 
 
 def _render(template: str, context: dict[str, Any], language: str) -> tuple[str, str, str]:
@@ -39,8 +71,11 @@ def email_send(
     language: str,
     account: Account | None = None,
     recipient: User | None = None,
+    attachments: Sequence[EmailAttachment] = (),
+    reply_to: str = "",
 ) -> EmailLog:
-    """Render `emails/<template>_subject.txt`, `.txt` and `.html` in `language`, log and send."""
+    """Render `emails/<template>_subject.txt`, `.txt` and `.html` in `language`, log and send
+    (with `attachments`, kept with the log entry until delivered)."""
     base = {
         "PROVIDER_NAME": settings.PROVIDER_NAME,
         "SITE_URL": settings.SITE_URL,
@@ -48,7 +83,15 @@ def email_send(
     }
     subject, text, html = _render(template, {**base, **context}, language)
     return email_send_rendered(
-        kind=kind, to_email=to_email, subject=subject, text=text, html=html, account=account, recipient=recipient
+        kind=kind,
+        to_email=to_email,
+        subject=subject,
+        text=text,
+        html=html,
+        account=account,
+        recipient=recipient,
+        attachments=attachments,
+        reply_to=reply_to,
     )
 
 
@@ -62,8 +105,14 @@ def email_send_rendered(
     account: Account | None = None,
     recipient: User | None = None,
     attachment_names: Iterable[str] = (),
+    attachments: Sequence[EmailAttachment] = (),
+    reply_to: str = "",
 ) -> EmailLog:
-    """Log an already rendered email and deliver it once the transaction commits."""
+    """Log an already rendered email and deliver it once the transaction commits.
+
+    `attachments` are stored with the entry (their names first in `attachment_names`) and
+    attached at delivery; `attachment_names` alone only records names.
+    """
     entry = EmailLog.objects.create(
         account=account,
         recipient=recipient,
@@ -71,11 +120,13 @@ def email_send_rendered(
         to_email=to_email,
         from_email=settings.DEFAULT_FROM_EMAIL,
         subject=subject[:300],
+        reply_to=reply_to,
         body_text=text,
         body_html=html,
-        attachment_names=list(attachment_names),
+        attachment_names=[attachment.name for attachment in attachments] + list(attachment_names),
         created_at=utc_now(),
     )
+    _store_attachments(entry, attachments)
     from sportello.notifications.tasks import email_deliver
 
     after_commit(email_deliver.enqueue, email_id=entry.pk)
@@ -102,9 +153,16 @@ def email_deliver_now(*, email_id: int) -> EmailLog:
         from_email=entry.from_email,
         to=[entry.to_email],
         headers={"X-Sportello-Email": str(entry.pk)},
+        reply_to=[entry.reply_to] if entry.reply_to else None,
     )
     if entry.body_html:
         message.attach_alternative(entry.body_html, "text/html")
+    for index, name in enumerate(entry.attachment_names):
+        path = attachment_path(entry.pk, index)
+        if default_storage.exists(path):
+            with default_storage.open(path, "rb") as stored:
+                mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+                message.attach(name, stored.read(), mimetype)
     try:
         message.send()
     except Exception as exc:

@@ -27,8 +27,10 @@ NAVIGATION = (
     NavItem("dashboard", _("Dashboard"), "portal:dashboard", None),
     NavItem("billing", _("Billing"), "portal:billing", Area.BILLING),
     NavItem("services", _("Services"), "portal:services", Area.SERVICES),
+    NavItem("orders", _("Orders"), "portal:orders", Area.ORDERS),
     NavItem("domains", _("Domains"), "portal:domains", Area.DOMAINS),
-    NavItem("support", _("Support"), "portal:support", Area.SUPPORT),
+    # Everyone may ask for help; the support area decides whose requests they see.
+    NavItem("support", _("Support"), "portal:support", None),
     NavItem("account", _("Account"), "portal:account", None),
 )
 

@@ -1,21 +1,37 @@
 from django.urls import path
 
-from sportello.portal.views import emails, pages, people, quotes, schedule, security, services
+from sportello.portal.views import (
+    billing,
+    emails,
+    orders,
+    pages,
+    people,
+    quotes,
+    schedule,
+    security,
+    services,
+    store,
+    support,
+    tokens,
+)
 
 app_name = "portal"
 
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
-    path("billing/", pages.billing, name="billing"),
+    *billing.urlpatterns,
     *schedule.urlpatterns,
     *quotes.urlpatterns,
     *services.urlpatterns,
+    *store.urlpatterns,
+    *orders.urlpatterns,
     path("domains/", pages.domains, name="domains"),
-    path("support/", pages.support, name="support"),
+    *support.urlpatterns,
     path("account/", pages.account, name="account"),
     path("account/switch/", pages.account_switch, name="account-switch"),
     path("account/profile/", pages.profile, name="profile"),
     *people.urlpatterns,
     *security.urlpatterns,
+    *tokens.urlpatterns,
     *emails.urlpatterns,
 ]

@@ -52,6 +52,10 @@ class Transition(models.TextChoices):
     SET_AUTO_RENEW = "set_auto_renew", _("Automatic renewal changed")
     CHANGE_CYCLE = "change_cycle", _("Billing cycle change requested")
     CHANGE_PLAN = "change_plan", _("Plan changed")
+    CHANGE_OPTIONS = "change_options", _("Options changed")
+    ADD_ADDON = "add_addon", _("Add-on added")
+    CANCEL_PENDING = "cancel_pending", _("Cancelled before activation")
+    LINK_DOMAIN = "link_domain", _("Linked domain changed")
 
 
 S = ServiceStatus
@@ -73,6 +77,12 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     Transition.SET_AUTO_RENEW: (frozenset({S.PENDING, S.ACTIVE, S.SUSPENDED}), None),
     Transition.CHANGE_CYCLE: (frozenset({S.ACTIVE, S.SUSPENDED}), None),
     Transition.CHANGE_PLAN: (frozenset({S.ACTIVE}), None),
+    # "Increase space" and add-ons bought on a running service (a paid add-on order calls these).
+    Transition.CHANGE_OPTIONS: (frozenset({S.ACTIVE}), None),
+    Transition.ADD_ADDON: (frozenset({S.ACTIVE}), None),
+    # An order cancelled before payment takes the service it would have created with it.
+    Transition.CANCEL_PENDING: (frozenset({S.PENDING}), S.CANCELLED),
+    Transition.LINK_DOMAIN: (frozenset({S.PENDING, S.ACTIVE, S.SUSPENDED}), None),
 }
 
 # Statuses no transition leaves.
@@ -133,6 +143,20 @@ class Service(TimestampedModel):
         verbose_name=_("next price"),
     )
     pending_options = models.JSONField(_("next options"), default=dict, blank=True)
+    # Add-ons as sold: {code: {"amount_minor": n, "price_version": id}}, per period, copied from
+    # the add-on's price version like the options' unit prices; `pending_addons` follows a cycle change.
+    addons = models.JSONField(_("add-ons"), default=dict, blank=True)
+    pending_addons = models.JSONField(_("next add-ons"), default=dict, blank=True)
+    # A domain service of the same account this service works with (a hosting's domain): a
+    # cancellation can stop its renewal too ("do not renew the linked domain").
+    linked_service = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="linked_from",
+        verbose_name=_("linked domain"),
+    )
 
     # Set by a request to cancel at the end of the period; applied then by `service_cancel_apply`.
     cancel_at_period_end = models.BooleanField(_("cancel at period end"), default=False)
@@ -164,15 +188,20 @@ class Service(TimestampedModel):
                 condition=models.Q(anchor_day__isnull=True) | models.Q(anchor_day__gte=1, anchor_day__lte=31),
                 name="service_anchor_day_in_month",
             ),
-            # Once out of pending, a service has a period start.
+            # Once out of pending, a service has a period start (unless it was cancelled before it started).
             models.CheckConstraint(
-                condition=models.Q(status=ServiceStatus.PENDING) | models.Q(current_period_start__isnull=False),
+                condition=models.Q(status=ServiceStatus.PENDING)
+                | models.Q(current_period_start__isnull=False)
+                | models.Q(status=ServiceStatus.CANCELLED, activated_at__isnull=True),
                 name="service_period_after_activation",
             ),
             models.CheckConstraint(
                 condition=models.Q(current_period_end__isnull=True)
                 | models.Q(current_period_end__gt=models.F("current_period_start")),
                 name="service_period_ends_after_start",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(linked_service=models.F("pk")), name="service_not_linked_to_itself"
             ),
             # A pending cycle change carries its price, or there is none.
             models.CheckConstraint(

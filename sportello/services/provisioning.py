@@ -60,6 +60,9 @@ PROVISIONING_ACTIONS: dict[str, str] = {
     Transition.EXPIRE: ProvisioningAction.SUSPEND,
     Transition.REACTIVATE: ProvisioningAction.UNSUSPEND,
     Transition.CHANGE_PLAN: ProvisioningAction.CHANGE_PLAN,
+    # More space or an add-on changes what the provider's systems must deliver, like a new plan.
+    Transition.CHANGE_OPTIONS: ProvisioningAction.CHANGE_PLAN,
+    Transition.ADD_ADDON: ProvisioningAction.CHANGE_PLAN,
 }
 
 

@@ -32,6 +32,12 @@ def services_visible_to(*, membership: ActingMembership) -> QuerySet[Service]:
     )
 
 
+def service_for_integration(*, service_id: int) -> Service | None:
+    """Any account's service, for the provider's own systems (integration API tokens that
+    report usage); never for a customer, whose reads go through `services_visible_to`."""
+    return Service.objects.select_related("plan__product", "price_version").filter(pk=service_id).first()
+
+
 @dataclass(frozen=True, slots=True)
 class ServicesSummary:
     active: int
@@ -67,26 +73,40 @@ def service_events_of(*, service: Service) -> QuerySet[ServiceEvent]:
 # --- What a service costs -------------------------------------------------------------------
 
 
-def recurring_charge(*, price_version: PriceVersion, quantity: int, options: Mapping[str, Any]) -> Money:
+def recurring_charge(
+    *,
+    price_version: PriceVersion,
+    quantity: int,
+    options: Mapping[str, Any],
+    addons: Mapping[str, Any] | None = None,
+) -> Money:
     """One period's charge: the plan price times the quantity, plus each option line (unit
-    price times quantity), each line rounded half-up by itself, as an invoice line is."""
+    price times quantity), each line rounded half-up by itself, as an invoice line is, plus
+    each add-on's price per period."""
     total = Money.from_minor(price_version.amount_minor * quantity, price_version.currency)
     for option in options.values():
         line = Decimal(option["unit_price"]) * int(option["quantity"])
         total += Money.rounded(line, price_version.currency)
+    for addon in (addons or {}).values():
+        total += Money.from_minor(int(addon["amount_minor"]), price_version.currency)
     return total
 
 
 def service_charge(*, service: Service) -> Money:
     """What the current period costs."""
-    return recurring_charge(price_version=service.price_version, quantity=service.quantity, options=service.options)
+    return recurring_charge(
+        price_version=service.price_version, quantity=service.quantity, options=service.options, addons=service.addons
+    )
 
 
 def service_next_charge(*, service: Service) -> Money:
     """What the next period will cost: the pending cycle's price if a change waits for the renewal."""
     if service.pending_cycle and service.pending_price_version is not None:
         return recurring_charge(
-            price_version=service.pending_price_version, quantity=service.quantity, options=service.pending_options
+            price_version=service.pending_price_version,
+            quantity=service.quantity,
+            options=service.pending_options,
+            addons=service.pending_addons,
         )
     return service_charge(service=service)
 

@@ -15,7 +15,7 @@ is the clock's, like the audit log's.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -23,9 +23,19 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from sportello.accounts.models import Account, Area, Membership, User
-from sportello.catalog.models import CYCLE_MONTHS, ConfigurableOption, Cycle, Plan, PriceVersion, Product
-from sportello.catalog.selectors import option_price_current, price_current
+from sportello.catalog.models import (
+    CYCLE_MONTHS,
+    AddOn,
+    ConfigurableOption,
+    Cycle,
+    Plan,
+    PriceVersion,
+    Product,
+    ProductKind,
+)
+from sportello.catalog.selectors import addon_price_current, option_price_current, price_current
 from sportello.core.effects import after_commit
+from sportello.core.money import Money
 from sportello.core.time import ensure_aware, utc_now
 from sportello.services.errors import (
     CancelNotAllowed,
@@ -151,6 +161,21 @@ def _option_quantities(options: Mapping[str, Mapping[str, Any]]) -> dict[str, in
     return {code: int(option["quantity"]) for code, option in options.items()}
 
 
+def _addons_priced(
+    *, product: Product, codes: Collection[str], currency: str, cycle: str, as_of: dt.date
+) -> dict[str, dict[str, Any]]:
+    """Add-ons of `product` priced at their versions valid `as_of`, as stored on a service."""
+    known = {addon.code: addon for addon in AddOn.objects.filter(product=product)}
+    priced: dict[str, dict[str, Any]] = {}
+    for code in sorted(set(codes)):
+        addon = known.get(code)
+        if addon is None:
+            raise InvalidServiceData("addons", f"unknown add-on {code!r}")
+        price = addon_price_current(addon=addon, currency=currency, cycle=cycle, as_of=as_of)
+        priced[code] = {"amount_minor": price.amount_minor, "price_version": price.pk}
+    return priced
+
+
 # --- Creation: the seam for orders -------------------------------------------------------
 
 
@@ -164,10 +189,11 @@ def service_create(
     options: Mapping[str, int] | None = None,
     auto_renew: bool = True,
     label: str = "",
+    addons: Collection[str] = (),
     by: User | None = None,
 ) -> Service:
-    """A pending service of `price_version`'s plan, in the account's currency; options are
-    priced at the versions valid `as_of` (the order's date). A paid order activates it."""
+    """A pending service of `price_version`'s plan, in the account's currency; options and
+    add-ons are priced at the versions valid `as_of` (the order's date). A paid order activates it."""
     if price_version.currency != account.currency:
         raise InvalidServiceData(
             "currency", f"the account pays in {account.currency}, the price is in {price_version.currency}"
@@ -187,6 +213,9 @@ def service_create(
             currency=account.currency,
             cycle=price_version.cycle,
             as_of=as_of,
+        ),
+        addons=_addons_priced(
+            product=plan.product, codes=addons, currency=account.currency, cycle=price_version.cycle, as_of=as_of
         ),
         auto_renew=auto_renew,
         label=label.strip()[:200],
@@ -281,6 +310,7 @@ def service_cancel(
     immediately: bool,
     by: User | None = None,
     acting: Membership | None = None,
+    stop_linked_renewal: bool = False,
 ) -> Service:
     """The customer (or staff) gives the service up.
 
@@ -288,9 +318,14 @@ def service_cancel(
     allows it (`customers_may_cancel_immediately`), staff always. At the end of the
     period: the service stays active with `cancel_at_period_end` set, and
     `service_cancel_apply` cancels it when the period ends; it will not be renewed.
+
+    With `stop_linked_renewal` ("do not renew the linked domain"), the linked domain
+    service's automatic renewal is turned off in the same transaction, with its own event.
     """
     service = _lock(service)
     _check_acting(acting, service)
+    if stop_linked_renewal and service.linked_service_id is None:
+        raise CancelNotAllowed("no_linked_domain")
     from_status = service.status
     if immediately:
         _check(service, Transition.CANCEL)
@@ -302,6 +337,8 @@ def service_cancel(
         service.cancellation_reason = reason
         _save(service, "status", "cancelled_at", "cancel_at_period_end", "cancellation_reason")
         _record(service, transition=Transition.CANCEL, from_status=from_status, by=by, reason=reason, acting=acting)
+        if stop_linked_renewal:
+            _stop_linked_renewal(service, by=by, acting=acting)
         return service
     _check(service, Transition.CANCEL_SCHEDULE)
     if service.current_period_end is None:
@@ -319,6 +356,66 @@ def service_cancel(
         reason=reason,
         acting=acting,
         data={"effective_on": _iso(service.current_period_end)},
+    )
+    if stop_linked_renewal:
+        _stop_linked_renewal(service, by=by, acting=acting)
+    return service
+
+
+def _stop_linked_renewal(service: Service, *, by: User | None, acting: Membership | None) -> None:
+    """Turn off the linked domain's automatic renewal, as part of `service`'s cancellation.
+    Both belong to the same account, already locked; the domain is locked next."""
+    linked = Service.objects.locked().get(pk=service.linked_service_id, account_id=service.account_id)
+    _check(linked, Transition.SET_AUTO_RENEW)
+    if not linked.auto_renew:
+        return
+    linked.auto_renew = False
+    _save(linked, "auto_renew")
+    _record(
+        linked,
+        transition=Transition.SET_AUTO_RENEW,
+        from_status=linked.status,
+        by=by,
+        acting=acting,
+        reason="linked service cancelled",
+        data={"auto_renew": False, "cancelled_service": service.pk},
+    )
+
+
+@transaction.atomic
+def service_cancel_pending(*, service: Service, reason: str, by: User | None = None) -> Service:
+    """pending -> cancelled: the order that would have created the service was cancelled."""
+    service = _lock(service)
+    _check(service, Transition.CANCEL_PENDING)
+    from_status = service.status
+    service.status = ServiceStatus.CANCELLED
+    service.cancelled_at = utc_now()
+    service.cancellation_reason = reason
+    _save(service, "status", "cancelled_at", "cancellation_reason")
+    _record(service, transition=Transition.CANCEL_PENDING, from_status=from_status, by=by, reason=reason)
+    return service
+
+
+@transaction.atomic
+def service_link_domain(*, service: Service, domain: Service | None, by: User | None = None) -> Service:
+    """Link `service` to a domain service of the same account (or unlink it with None)."""
+    service = _lock(service)
+    _check(service, Transition.LINK_DOMAIN)
+    if domain is not None:
+        if domain.pk == service.pk or domain.account_id != service.account_id:
+            raise InvalidServiceData("linked_service", "another service of the same account")
+        if domain.plan.product.kind != ProductKind.DOMAIN:
+            raise InvalidServiceData("linked_service", "a domain service")
+    if service.linked_service_id == (domain.pk if domain else None):
+        return service
+    service.linked_service = domain
+    _save(service, "linked_service")
+    _record(
+        service,
+        transition=Transition.LINK_DOMAIN,
+        from_status=service.status,
+        by=by,
+        data={"linked_service": domain.pk if domain else None},
     )
     return service
 
@@ -489,10 +586,21 @@ def _apply_pending_cycle(service: Service) -> list[str]:
     service.cycle = service.pending_cycle
     service.price_version = service.pending_price_version
     service.options = service.pending_options
+    service.addons = service.pending_addons
     service.pending_cycle = ""
     service.pending_price_version = None
     service.pending_options = {}
-    return ["cycle", "price_version", "options", "pending_cycle", "pending_price_version", "pending_options"]
+    service.pending_addons = {}
+    return [
+        "cycle",
+        "price_version",
+        "options",
+        "addons",
+        "pending_cycle",
+        "pending_price_version",
+        "pending_options",
+        "pending_addons",
+    ]
 
 
 @transaction.atomic
@@ -509,7 +617,8 @@ def service_change_cycle(
     if cycle == service.cycle:
         if not service.pending_cycle:
             return service
-        service.pending_cycle, service.pending_price_version, service.pending_options = "", None, {}
+        service.pending_cycle, service.pending_price_version = "", None
+        service.pending_options, service.pending_addons = {}, {}
         price: PriceVersion | None = None
     else:
         currency = service.price_version.currency
@@ -523,7 +632,10 @@ def service_change_cycle(
             cycle=cycle,
             as_of=as_of,
         )
-    _save(service, "pending_cycle", "pending_price_version", "pending_options")
+        service.pending_addons = _addons_priced(
+            product=service.plan.product, codes=service.addons, currency=currency, cycle=cycle, as_of=as_of
+        )
+    _save(service, "pending_cycle", "pending_price_version", "pending_options", "pending_addons")
     _record(
         service,
         transition=Transition.CHANGE_CYCLE,
@@ -653,6 +765,8 @@ def service_change_plan(
             "from_price_version": old_price_id,
             "to_price_version": new_price.pk,
             "proration_minor": proration.amount.minor,
+            # What a downgrade gives back, for the payments issue to credit to the account.
+            "credit_minor": max(0, -proration.amount.minor),
             "currency": proration.amount.currency,
             "days_remaining": proration.days_remaining,
             "days_in_period": proration.days_in_period,
@@ -664,6 +778,188 @@ def service_change_plan(
 def plan_change_preview(*, service: Service, plan: Plan, as_of: dt.date) -> Proration:
     """What `service_change_plan` would charge or credit on `as_of`, without changing anything."""
     return plan_change_proration(service=service, new_price=_new_plan_price(service, plan, as_of), as_of=as_of)
+
+
+def _options_minor(options: Mapping[str, Mapping[str, Any]], currency: str) -> int:
+    """One period's charge of the options, each line rounded by itself (as `recurring_charge`)."""
+    total = Money.zero(currency)
+    for option in options.values():
+        total += Money.rounded(Decimal(option["unit_price"]) * int(option["quantity"]), currency)
+    return total.minor
+
+
+def _changed_options(service: Service, chosen: Mapping[str, int], as_of: dt.date) -> dict[str, dict[str, Any]]:
+    """The service's options with `chosen` quantities: unchanged ones keep the unit price
+    they were sold at, changed or new ones are priced at the versions valid `as_of`."""
+    if not chosen:
+        raise InvalidServiceData("options", "at least one option")
+    wanted = {**_option_quantities(service.options), **chosen}
+    changed = {code: quantity for code, quantity in wanted.items() if code in chosen}
+    repriced = _options_priced(
+        product=service.plan.product,
+        chosen=changed,
+        currency=service.price_version.currency,
+        cycle=service.cycle,
+        as_of=as_of,
+    )
+    kept = {code: dict(option) for code, option in service.options.items() if code not in chosen}
+    return dict(sorted({**kept, **repriced}.items()))
+
+
+def _running_period(service: Service) -> tuple[dt.date, dt.date]:
+    if service.cycle not in CYCLE_MONTHS or service.current_period_start is None or service.current_period_end is None:
+        raise InvalidServiceData("options", "only a running recurring service changes options or add-ons")
+    return service.current_period_start, service.current_period_end
+
+
+def _proration(service: Service, *, old_minor: int, new_minor: int, as_of: dt.date) -> Proration:
+    start, end = _running_period(service)
+    if not service.plan.product.prorate_upgrades:
+        old_minor = new_minor
+    return proration_for_change(
+        old_price_minor=old_minor,
+        new_price_minor=new_minor,
+        currency=service.price_version.currency,
+        period_start=start,
+        period_end=end,
+        as_of=as_of,
+    )
+
+
+def options_change_preview(*, service: Service, options: Mapping[str, int], as_of: dt.date) -> Proration:
+    """What `service_change_options` would charge (or credit) on `as_of` for the rest of the period."""
+    _running_period(service)
+    currency = service.price_version.currency
+    new_options = _changed_options(service, options, as_of)
+    return _proration(
+        service,
+        old_minor=_options_minor(service.options, currency),
+        new_minor=_options_minor(new_options, currency),
+        as_of=as_of,
+    )
+
+
+@transaction.atomic
+def service_change_options(
+    *,
+    service: Service,
+    options: Mapping[str, int],
+    as_of: dt.date,
+    by: User | None = None,
+    acting: Membership | None = None,
+    reason: str = "",
+) -> PlanChange:
+    """Change the quantity of configurable options ("Increase space") from `as_of` on.
+
+    Changed options are priced at their versions valid `as_of`; the proration of the
+    difference for the rest of the period follows the product's rule, as a plan change.
+    """
+    service = _lock(service)
+    _check_acting(acting, service)
+    _check(service, Transition.CHANGE_OPTIONS)
+    currency = service.price_version.currency
+    new_options = _changed_options(service, options, as_of)
+    if new_options == service.options:
+        raise InvalidServiceData("options", "no change")
+    proration = _proration(
+        service,
+        old_minor=_options_minor(service.options, currency),
+        new_minor=_options_minor(new_options, currency),
+        as_of=as_of,
+    )
+    old_quantities = _option_quantities(service.options)
+    service.options = new_options
+    changed = ["options"]
+    if service.pending_cycle:
+        service.pending_options = _options_priced(
+            product=service.plan.product,
+            chosen=_option_quantities(new_options),
+            currency=currency,
+            cycle=service.pending_cycle,
+            as_of=as_of,
+        )
+        changed.append("pending_options")
+    _save(service, *changed)
+    _record(
+        service,
+        transition=Transition.CHANGE_OPTIONS,
+        from_status=service.status,
+        by=by,
+        reason=reason,
+        acting=acting,
+        data={
+            "as_of": as_of.isoformat(),
+            "from": old_quantities,
+            "to": _option_quantities(new_options),
+            "proration_minor": proration.amount.minor,
+            "credit_minor": max(0, -proration.amount.minor),
+            "currency": currency,
+        },
+    )
+    return PlanChange(service=service, proration=proration)
+
+
+def addon_add_preview(*, service: Service, addon: AddOn, as_of: dt.date) -> Proration:
+    """What adding `addon` costs on `as_of` for the rest of the period (its setup fee aside)."""
+    _running_period(service)
+    price = _new_addon_price(service, addon, as_of)
+    return _proration(service, old_minor=0, new_minor=price.amount_minor, as_of=as_of)
+
+
+def _new_addon_price(service: Service, addon: AddOn, as_of: dt.date) -> Any:
+    if addon.product_id != service.plan.product_id or not addon.is_active:
+        raise InvalidServiceData("addons", "an add-on of the service's product")
+    if addon.code in service.addons:
+        raise InvalidServiceData("addons", "already added")
+    return addon_price_current(addon=addon, currency=service.price_version.currency, cycle=service.cycle, as_of=as_of)
+
+
+@transaction.atomic
+def service_add_addon(
+    *,
+    service: Service,
+    addon: AddOn,
+    as_of: dt.date,
+    by: User | None = None,
+    acting: Membership | None = None,
+    reason: str = "",
+) -> PlanChange:
+    """Add `addon` to a running service from `as_of` on, at its price version valid then;
+    returns the proration of its price for the rest of the period."""
+    service = _lock(service)
+    _check_acting(acting, service)
+    _check(service, Transition.ADD_ADDON)
+    _running_period(service)
+    price = _new_addon_price(service, addon, as_of)
+    proration = _proration(service, old_minor=0, new_minor=price.amount_minor, as_of=as_of)
+    service.addons = {**service.addons, addon.code: {"amount_minor": price.amount_minor, "price_version": price.pk}}
+    changed = ["addons"]
+    if service.pending_cycle:
+        service.pending_addons = _addons_priced(
+            product=service.plan.product,
+            codes=service.addons,
+            currency=price.currency,
+            cycle=service.pending_cycle,
+            as_of=as_of,
+        )
+        changed.append("pending_addons")
+    _save(service, *changed)
+    _record(
+        service,
+        transition=Transition.ADD_ADDON,
+        from_status=service.status,
+        by=by,
+        reason=reason,
+        acting=acting,
+        data={
+            "as_of": as_of.isoformat(),
+            "addon": addon.code,
+            "price_version": price.pk,
+            "proration_minor": proration.amount.minor,
+            "currency": price.currency,
+        },
+    )
+    return PlanChange(service=service, proration=proration)
 
 
 # --- Usage ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sportello.catalog.models import (
     ProductCategory,
     UsageMetric,
 )
-from sportello.catalog.services import option_price_create, plan_create, price_create
+from sportello.catalog.services import addon_price_create, option_price_create, plan_create, price_create
 
 # Every test price starts here, well before any date the tests use.
 SINCE = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
@@ -82,6 +82,10 @@ def hosting_catalog(**product_fields: object) -> Catalog:
         ]
     }
     backups = AddOn.objects.create(product=product, code="backups", name="Daily backups")
+    for cycle, amount in [(Cycle.MONTHLY, 300), (Cycle.QUARTERLY, 800), (Cycle.ANNUAL, 3000)]:
+        addon_price_create(
+            addon=backups, currency="EUR", cycle=cycle, amount_minor=amount, setup_fee_minor=100, valid_from=SINCE
+        )
     return Catalog(
         product=product,
         basic=basic,

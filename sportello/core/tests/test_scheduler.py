@@ -25,6 +25,7 @@ def daily(created: list[ScheduledRun]) -> list[ScheduledRun]:
 def test_the_housekeeping_job_is_registered():
     assert [(job.name, job.every) for job in periodic_jobs()] == [
         ("accounts.prune_sessions", "daily"),
+        ("api.prune_idempotency_keys", "daily"),
         ("billing.quotes_expire", "daily"),
         ("core.housekeeping", "daily"),
         ("notifications.retry_failed", "hourly"),

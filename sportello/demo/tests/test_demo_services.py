@@ -41,7 +41,8 @@ def test_it_creates_the_catalog_and_services_once(demo, settings):
     assert (demo["products"], demo["services"], demo["usage_records"]) == (2, 19, 12)
     again = demo_load(as_of=AS_OF + dt.timedelta(days=40))
     assert (again["products"], again["services"], again["usage_records"]) == (0, 0, 0)
-    assert Service.objects.count() == len(DEMO_SERVICES) == 19
+    # And one service for each demo order (sportello/demo/data.py DEMO_ORDERS).
+    assert Service.objects.count() == len(DEMO_SERVICES) + 3 == 22
     assert UsageRecord.objects.count() == 12
 
 
@@ -136,7 +137,7 @@ def test_ana_sees_the_demo_in_her_client_area(demo, client, monkeypatch):
     ana.save()
     client.force_login(ana)
     body = client.get(reverse("portal:services")).content.decode()
-    assert body.count("<tr>") == 11  # the header and ten services
+    assert body.count("<tr>") == 12  # the header, ten services and the one of the order awaiting payment
     assert "Expires in 30 days" in body
     fotos = client.get(reverse("portal:service-detail", args=[service("fotos.nubeclara.example.com").pk]))
     page = fotos.content.decode()

@@ -80,3 +80,37 @@ def test_the_hourly_job_retries_recent_failures(alice, smtp_inbox):
     assert email_retry_failed.call(now=now.isoformat()) == 1
     assert EmailLog.objects.get(pk=entry.pk).status == "sent"
     assert EmailLog.objects.get(pk=old.pk).status == "failed"  # older than a day: left to staff
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attachments_are_kept_with_the_entry_and_sent_also_on_retry(alice, settings, smtp_inbox):
+    from sportello.notifications.services import EmailAttachment
+
+    good = settings.MAILERS
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {"host": "127.0.0.1", "port": 9},
+        }
+    }
+    content = "\ufeffNumber,Total\r\nINV-1,'=1+2\r\n".encode()
+    with transaction.atomic():
+        email_send(
+            template="first_access",
+            kind="list",
+            to_email="alice@example.org",
+            language="en",
+            account=alice.account,
+            recipient=alice.user,
+            context={"name": "Alice", "link": "http://127.0.0.1:8000/x/", "minutes": 60},
+            attachments=[EmailAttachment(name="list.csv", content=content)],
+        )
+    entry = EmailLog.objects.get()
+    assert (entry.status, entry.attachment_names) == ("failed", ["list.csv"])
+    settings.MAILERS = good
+    assert email_deliver_now(email_id=entry.pk).status == "sent"
+    [message] = smtp_inbox.messages
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_filename() == "list.csv"
+    assert attachment.get_content_type() == "text/csv"
+    assert attachment.get_content().replace("\r\n", "\n") == "\ufeffNumber,Total\nINV-1,'=1+2\n"

@@ -22,6 +22,8 @@ from sportello.accounts.services import membership_add
 from sportello.catalog.models import Cycle, PriceVersion
 from sportello.catalog.tests.factories import Catalog, hosting_catalog
 from sportello.core.testing import Clock
+from sportello.orders.models import Order
+from sportello.orders.services import order_mark_paid
 from sportello.services.models import ProvisioningTask, Service, ServiceEvent, ServiceStatus
 from sportello.services.services import service_cancel, usage_record
 from sportello.services.tests.conftest import service_in
@@ -49,6 +51,15 @@ def set_today(clock: Clock, day: dt.date) -> None:
 @pytest.fixture
 def catalog(db: None) -> Catalog:
     return hosting_catalog()
+
+
+@pytest.fixture
+def seller_vat(db: None) -> None:
+    """A seller in Spain charging 21 % IVA, for the orders that Renew, Reactivate and Upgrade place."""
+    from sportello.billing.models import Seller, TaxRate
+
+    Seller.objects.update_or_create(pk=1, defaults={"name": "Sportello Hosting S.L.", "country": "ES"})
+    TaxRate.objects.create(country="ES", name="IVA 21%", rate=Decimal(21), valid_from=dt.date(2000, 1, 1))
 
 
 def price(catalog: Catalog, plan: str = "basic", cycle: str = Cycle.MONTHLY, currency: str = "EUR") -> PriceVersion:
@@ -343,11 +354,18 @@ def test_the_renew_hint_says_when_renewal_opens(alice, catalog, client_of, clock
 # --- Renew ------------------------------------------------------------------------------------
 
 
-def test_renew_extends_the_service_by_one_period(alice, catalog, client_of, clock):
+def test_renew_places_a_renewal_order_whose_payment_extends_the_service(alice, catalog, client_of, clock, seller_vat):
     service = hosting(alice.account, catalog, auto_renew=False)
+    before = state_of(alice.account)
     response = client_of(alice).post(url("service-renew", service), follow=True)
-    assert response.redirect_chain == [(detail(service), 302)]
-    assert messages_of(response) == ["The service is renewed until 28 Feb 2026."]
+    order = Order.objects.get(account=alice.account)
+    assert response.redirect_chain == [(reverse("portal:order-detail", args=[order.number]), 302)]
+    assert messages_of(response) == [
+        f"Order {order.number} for €12.10 is placed and awaits payment: the change is made once it is paid."
+    ]
+    assert (order.type, order.status) == ("renewal", "awaiting_payment")
+    assert state_of(alice.account) == before  # the service waits for the payment
+    order_mark_paid(order=order, as_of=TODAY)
     service.refresh_from_db()
     assert (service.status, service.current_period_start, service.current_period_end, service.next_due_date) == (
         "active",
@@ -380,15 +398,23 @@ def test_renew_is_refused_when_the_rules_do_not_allow_it_now(alice, catalog, cli
     assert state_of(alice.account) == before
 
 
-def test_renew_twice_renews_once(alice, catalog, client_of, clock):
+def test_renew_twice_orders_once(alice, catalog, client_of, clock, seller_vat):
     service = hosting(alice.account, catalog, auto_renew=False)
     client = client_of(alice)
     client.post(url("service-renew", service), follow=True)
+    order = Order.objects.get(account=alice.account)
     after_first = state_of(alice.account)
+    response = client.post(url("service-renew", service), follow=True)
+    assert messages_of(response) == [
+        f"Order {order.number} for this service is still awaiting payment: pay or cancel it first."
+    ]
+    assert state_of(alice.account) == after_first
+    assert Order.objects.filter(account=alice.account).count() == 1
+    assert f"Order {order.number} for this service awaits payment." in text(client.get(detail(service)))
+    order_mark_paid(order=order, as_of=TODAY)
     response = client.post(url("service-renew", service), follow=True)
     # The next period ends on 1 March: its renewal window opens on 15 February.
     assert messages_of(response) == ["Renewal opens on 15 Feb 2026."]
-    assert state_of(alice.account) == after_first
 
 
 # --- Automatic renewal ------------------------------------------------------------------------
@@ -579,13 +605,18 @@ def test_cancellation_refusals_change_nothing(alice, catalog, client_of, clock, 
 # --- Reactivation -----------------------------------------------------------------------------
 
 
-def test_an_expired_service_is_reactivated_inside_the_window(alice, catalog, client_of, clock):
+def test_an_expired_service_is_reactivated_inside_the_window(alice, catalog, client_of, clock, seller_vat):
     service = hosting(alice.account, catalog, status="expired", auto_renew=False)  # expired on 1 February
     set_today(clock, dt.date(2026, 4, 2))  # the 60th day
     client = client_of(alice)
     assert "It can be reactivated until 2 Apr 2026." in text(client.get(detail(service)))
     response = client.post(url("service-reactivate", service), follow=True)
-    assert messages_of(response) == ["The service is active again, until 1 May 2026."]
+    order = Order.objects.get(account=alice.account)
+    assert messages_of(response) == [
+        f"Order {order.number} for €12.10 is placed and awaits payment: the change is made once it is paid."
+    ]
+    assert Service.objects.get(pk=service.pk).status == "expired"
+    order_mark_paid(order=order, as_of=dt.date(2026, 4, 2))
     service.refresh_from_db()
     assert (service.status, service.current_period_start, service.current_period_end) == (
         "active",
@@ -622,7 +653,7 @@ def test_only_an_expired_service_is_reactivated(alice, catalog, client_of, clock
 # --- Upgrade and downgrade --------------------------------------------------------------------
 
 
-def test_an_upgrade_shows_its_proration_then_is_confirmed(alice, catalog, client_of, clock):
+def test_an_upgrade_shows_its_proration_then_is_confirmed(alice, catalog, client_of, clock, seller_vat):
     service = hosting(alice.account, catalog)  # Basic, 10.00 a month, 1 Jan - 1 Feb
     client = client_of(alice)
     preview = client.get(url("service-plan", service), {"plan": catalog.pro.pk})
@@ -637,9 +668,14 @@ def test_an_upgrade_shows_its_proration_then_is_confirmed(alice, catalog, client
     assert Service.objects.get(pk=service.pk).plan_id == catalog.basic.pk  # a preview changes nothing
 
     response = client.post(url("service-plan", service), {"plan": catalog.pro.pk, "shown_minor": 581}, follow=True)
+    order = Order.objects.get(account=alice.account)
+    # 5.81 + 21 % IVA 1.22
     assert messages_of(response) == [
-        "The service is now on the Pro plan. €5.81 for the rest of the current period will be invoiced."
+        f"Order {order.number} for €7.03 is placed and awaits payment: the change is made once it is paid."
     ]
+    assert (order.type, order.lines.get().amount_minor) == ("upgrade", 581)
+    assert Service.objects.get(pk=service.pk).plan_id == catalog.basic.pk
+    order_mark_paid(order=order, as_of=TODAY)
     service.refresh_from_db()
     assert (service.plan_id, service.price_version_id) == (catalog.pro.pk, price(catalog, "pro").pk)
     event = ServiceEvent.objects.filter(service=service).latest("id")

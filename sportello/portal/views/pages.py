@@ -37,22 +37,10 @@ def dashboard(request: MemberRequest) -> HttpResponse:
     )
 
 
-@member_required(Area.BILLING)
-@require_safe
-def billing(request: MemberRequest) -> HttpResponse:
-    return render(request, "portal/billing.html", {"active_nav": "billing"})
-
-
 @member_required(Area.DOMAINS)
 @require_safe
 def domains(request: MemberRequest) -> HttpResponse:
     return render(request, "portal/domains.html", {"active_nav": "domains"})
-
-
-@member_required(Area.SUPPORT)
-@require_safe
-def support(request: MemberRequest) -> HttpResponse:
-    return render(request, "portal/support.html", {"active_nav": "support"})
 
 
 @member_required()

@@ -159,6 +159,7 @@ def quote_list(request: MemberRequest) -> HttpResponse:
         "rows": [_row(quote, as_of) for quote in page],
         "has_quotes": bool(page.paginator.count) or visible.exists(),
         "active_nav": "billing",
+        "billing_tab": "quotes",
     }
     return render(request, "portal/quotes/list.html", context)
 

@@ -15,7 +15,7 @@ same calendar the daily billing run works in; service periods are stored as such
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -31,12 +31,28 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sportello.accounts.models import Area, Membership
+from sportello.billing.errors import BillingError
 from sportello.catalog.errors import CatalogError, PriceNotAvailable
-from sportello.catalog.models import CYCLE_MONTHS, ConfigurableOption, Cycle, Plan, PriceVersion
-from sportello.catalog.selectors import option_price_current, plan_quotas, plans_on_sale, price_current
+from sportello.catalog.models import CYCLE_MONTHS, AddOn, ConfigurableOption, Cycle, Plan, PriceVersion
+from sportello.catalog.selectors import (
+    addon_price_current,
+    option_price_current,
+    plan_quotas,
+    plans_on_sale,
+    price_current,
+)
 from sportello.core.formatting import date_display, money_display
 from sportello.core.money import Money
 from sportello.core.time import local_date, utc_now
+from sportello.orders.errors import NothingToOrder, OrderAlreadyOpen, OrderNotAllowed, PriceChanged
+from sportello.orders.models import Order
+from sportello.orders.services import (
+    open_order_of,
+    order_addon_create,
+    order_options_create,
+    order_renewal_create,
+    order_upgrade_create,
+)
 from sportello.portal.access import MemberRequest, member_required
 from sportello.services.errors import (
     CancelNotAllowed,
@@ -59,14 +75,15 @@ from sportello.services.selectors import (
     services_visible_to,
 )
 from sportello.services.services import (
+    addon_add_preview,
+    options_change_preview,
     plan_change_preview,
     reactivation_last_day,
     service_cancel,
     service_cancel_withdraw,
     service_change_cycle,
+    service_change_options,
     service_change_plan,
-    service_reactivate,
-    service_renew,
     service_set_auto_renew,
 )
 
@@ -517,6 +534,12 @@ class CancelForm(forms.Form):
         help_text=gettext_lazy("It helps us improve. Up to 1,000 characters."),
     )
 
+    stop_linked_renewal = forms.BooleanField(
+        label=gettext_lazy("Do not renew the linked domain either"),
+        required=False,
+        help_text=gettext_lazy("Its automatic renewal is turned off: it expires at the end of its own period."),
+    )
+
     def offer(self, offered: list[str]) -> None:
         """Show only the `offered` choices. Call it after validating: every known choice is
         accepted, so that a refused one gets its reason from the rules, not "not a valid choice"."""
@@ -599,6 +622,7 @@ def service_detail(request: MemberRequest, service_id: int) -> HttpResponse:
     actions = service_actions(service=service, membership=request.membership, as_of=as_of)
     currency = service.price_version.currency
     last_day = reactivation_last_day(service=service)
+    extras = service_extras(service=service, membership=request.membership, as_of=as_of)
     context = {
         "service": service,
         "row": _row(service, as_of),
@@ -616,6 +640,9 @@ def service_detail(request: MemberRequest, service_id: int) -> HttpResponse:
         if actions.change_cycle
         else None,
         "plan_form": PlanForm(choices=actions.plans) if actions.change_plan else None,
+        "extras": extras if extras.any else None,
+        "open_order": open_order_of(service=service),
+        "orders_area": request.membership.has_area(Area.ORDERS),
         "events": service_events_of(service=service),
         "may_change": request.membership.can_change,
         "warning_days": EXPIRY_WARNING_DAYS,
@@ -635,21 +662,15 @@ def service_renew_view(request: MemberRequest, service_id: int) -> HttpResponse:
     actions = service_actions(service=service, membership=request.membership, as_of=as_of)
     if not actions.renew:
         return _refused(request, service, actions.why_not[Action.RENEW])
-    assert service.current_period_end is not None  # a period without an end is never renewable
-    # For now Renew extends the service at once. The invoicing issue puts a renewal invoice
-    # in front of it: this view will issue the invoice for the next period and send the
-    # customer to pay it, and the paid invoice calls service_renew (which is idempotent per
-    # period, so a payment processed twice renews once).
-    try:
-        service = service_renew(
-            service=service, period_start=service.current_period_end, by=request.user, reason="renewed by the customer"
-        )
-    except ServicesError as error:
-        return _refused(request, service, refusal_message(error))
-    assert service.current_period_end is not None
-    last_day = service.current_period_end - dt.timedelta(days=1)
-    messages.success(request, _("The service is renewed until %(date)s.") % {"date": date_display(last_day)})
-    return redirect("portal:service-detail", service_id=service.pk)
+    # Renew places a renewal order for the next period; its payment (order_mark_paid)
+    # renews the service, once per period.
+    return _ordered(
+        request,
+        service,
+        lambda: order_renewal_create(
+            service=service, as_of=as_of, at=utc_now(), by=request.user, acting=request.membership
+        ),
+    )
 
 
 @member_required(Area.SERVICES)
@@ -729,6 +750,7 @@ def service_cancel_view(request: MemberRequest, service_id: int) -> HttpResponse
         )
         if allowed
     ]
+    linked = _linked_domain(service)
     if request.method == "POST":
         if not actions.cancel:
             return _refused(request, service, actions.why_not[Action.CANCEL_END_OF_PERIOD])
@@ -745,6 +767,7 @@ def service_cancel_view(request: MemberRequest, service_id: int) -> HttpResponse
                     immediately=immediately,
                     by=request.user,
                     acting=request.membership,
+                    stop_linked_renewal=bool(form.cleaned_data["stop_linked_renewal"] and linked is not None),
                 )
             except ServicesError as error:
                 return _refused(request, service, refusal_message(error))
@@ -766,9 +789,18 @@ def service_cancel_view(request: MemberRequest, service_id: int) -> HttpResponse
         "row": _row(service, _as_of()),
         "actions": actions,
         "form": form,
+        "linked": linked,
         "active_nav": "services",
     }
     return render(request, "portal/services/cancel.html", context)
+
+
+def _linked_domain(service: Service) -> Service | None:
+    """The linked domain service, when it still renews by itself (else the box says nothing)."""
+    linked = service.linked_service
+    if linked is None or linked.account_id != service.account_id or not linked.auto_renew:
+        return None
+    return linked
 
 
 @member_required(Area.SERVICES)
@@ -794,20 +826,15 @@ def service_reactivate_view(request: MemberRequest, service_id: int) -> HttpResp
     actions = service_actions(service=service, membership=request.membership, as_of=as_of)
     if not actions.reactivate:
         return _refused(request, service, actions.why_not[Action.REACTIVATE])
-    # For now Reactivate brings the service back at once. The invoicing issue puts an
-    # invoice for the new period in front of it, and its payment calls service_reactivate.
-    try:
-        service = service_reactivate(
-            service=service, as_of=as_of, by=request.user, reason="reactivated by the customer"
-        )
-    except ServicesError as error:
-        return _refused(request, service, refusal_message(error))
-    last_day = period_last_day(service)
-    messages.success(
+    # Reactivate places a renewal order for a new period from today; its payment
+    # (order_mark_paid) reactivates the service.
+    return _ordered(
         request,
-        _("The service is active again, until %(date)s.") % {"date": date_display(last_day) if last_day else "—"},
+        service,
+        lambda: order_renewal_create(
+            service=service, as_of=as_of, at=utc_now(), by=request.user, acting=request.membership
+        ),
     )
-    return redirect("portal:service-detail", service_id=service.pk)
 
 
 @member_required(Area.SERVICES)
@@ -830,15 +857,30 @@ def service_plan(request: MemberRequest, service_id: int) -> HttpResponse:
     except (ServicesError, CatalogError) as error:
         return _refused(request, service, refusal_message(error))
     changed_meanwhile = posted and form.cleaned_data["shown_minor"] != proration.amount.minor
+    if posted and not changed_meanwhile and proration.amount.minor > 0:
+        # Something to pay: an upgrade order, carried out when it is paid.
+        return _ordered(
+            request,
+            service,
+            lambda: order_upgrade_create(
+                service=service,
+                plan=choice.plan,
+                as_of=as_of,
+                at=utc_now(),
+                shown_minor=proration.amount.minor,
+                by=request.user,
+                acting=request.membership,
+            ),
+        )
     if posted and not changed_meanwhile:
+        # Nothing to pay: the change is made at once; a credit is recorded on the service's
+        # event (credit_minor) for the payments issue to add to the account's balance.
         try:
             change = service_change_plan(
                 service=service, plan=choice.plan, as_of=as_of, by=request.user, acting=request.membership
             )
         except (ServicesError, CatalogError) as error:
             return _refused(request, service, refusal_message(error))
-        # The invoicing issue turns `change.proration` into an invoice line (a charge) or a
-        # credit entry; until then it is recorded on the service's event.
         messages.success(
             request,
             _("The service is now on the %(plan)s plan.") % {"plan": choice.plan.name}
@@ -860,6 +902,37 @@ def service_plan(request: MemberRequest, service_id: int) -> HttpResponse:
         "active_nav": "services",
     }
     return render(request, "portal/services/plan_change.html", context)
+
+
+def _ordered(request: MemberRequest, service: Service, place: Callable[[], Order]) -> HttpResponse:
+    """Place an order for a change of `service` and send the member to it (or say where it is)."""
+    try:
+        order = place()
+    except (ServicesError, CatalogError) as error:
+        return _refused(request, service, refusal_message(error))
+    except OrderAlreadyOpen as error:
+        return _refused(
+            request,
+            service,
+            _("Order %(number)s for this service is still awaiting payment: pay or cancel it first.")
+            % {"number": error.number},
+        )
+    except PriceChanged:
+        return _refused(request, service, _("The amount changed since it was shown to you: please check it again."))
+    except NothingToOrder:
+        return _refused(request, service, _("There is nothing to pay for this change."))
+    except OrderNotAllowed:
+        return _refused(request, service, _("Your role lets you see services, but not change them."))
+    except BillingError:
+        return _refused(request, service, _("We cannot compute the tax for your country yet. Please contact us."))
+    messages.success(
+        request,
+        _("Order %(number)s for %(total)s is placed and awaits payment: the change is made once it is paid.")
+        % {"number": order.number, "total": money_display(Money.from_minor(order.total_minor, order.currency))},
+    )
+    if request.membership.has_area(Area.ORDERS):
+        return redirect("portal:order-detail", number=order.number)
+    return redirect("portal:service-detail", service_id=service.pk)
 
 
 def _proration_sentence(amount: Money) -> str:
@@ -912,3 +985,180 @@ urlpatterns: list[URLPattern] = [
     path("services/<int:service_id>/reactivate/", service_reactivate_view, name="service-reactivate"),
     path("services/<int:service_id>/plan/", service_plan, name="service-plan"),
 ]
+
+
+# --- More space and add-ons on a running service ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Extras:
+    """The options whose quantity may change ("Increase space") and the add-ons that may be added now."""
+
+    options: list[ConfigurableOption]
+    addons: list[AddOn]
+
+    @property
+    def any(self) -> bool:
+        return bool(self.options or self.addons)
+
+
+def service_extras(*, service: Service, membership: Membership, as_of: dt.date) -> Extras:
+    """Options and add-ons of the service's product sold in its currency and cycle on `as_of`,
+    for a member who may change services, on an active recurring service."""
+    if (
+        not membership.has_area(Area.SERVICES)
+        or not membership.can_change
+        or service.status != ServiceStatus.ACTIVE
+        or service.cycle not in CYCLE_MONTHS
+        or service.current_period_end is None
+    ):
+        return Extras([], [])
+    currency = service.price_version.currency
+    options = []
+    for option in ConfigurableOption.objects.filter(product_id=service.plan.product_id, is_active=True):
+        try:
+            option_price_current(option=option, currency=currency, cycle=service.cycle, as_of=as_of)
+        except PriceNotAvailable:
+            continue
+        options.append(option)
+    addons = []
+    for addon in AddOn.objects.filter(product_id=service.plan.product_id, is_active=True).exclude(
+        code__in=list(service.addons)
+    ):
+        try:
+            addon_price_current(addon=addon, currency=currency, cycle=service.cycle, as_of=as_of)
+        except PriceNotAvailable:
+            continue
+        addons.append(addon)
+    return Extras(options, addons)
+
+
+class ExtraForm(forms.Form):
+    option = forms.CharField(required=False, max_length=50)
+    quantity = forms.IntegerField(required=False, min_value=0, max_value=100_000)
+    addon = forms.CharField(required=False, max_length=50)
+    # The amount the customer was shown, in minor units: confirmed only if it still holds.
+    shown_minor = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+@member_required(Area.SERVICES)
+@require_http_methods(["GET", "HEAD", "POST"])
+def service_extra(request: MemberRequest, service_id: int) -> HttpResponse:
+    """More of an option, or an add-on: what it costs for the rest of the period (GET), then
+    the confirmation (POST): an add-on order when there is something to pay, else at once."""
+    as_of = _as_of()
+    service = _service(request, service_id)
+    extras = service_extras(service=service, membership=request.membership, as_of=as_of)
+    posted = request.method == "POST"
+    form = ExtraForm(request.POST if posted else request.GET)
+    if not extras.any:
+        if not request.membership.can_change or not request.membership.has_area(Area.SERVICES):
+            return _refused(request, service, _("Your role lets you see services, but not change them."))
+        return _refused(request, service, _status_refusal(service))
+    if not form.is_valid():
+        return _refused(request, service, _("Choose a whole quantity from 0 to 100,000."))
+    data = form.cleaned_data
+    option = next((o for o in extras.options if o.code == data["option"]), None)
+    addon = next((a for a in extras.addons if a.code == data["addon"]), None)
+    current = 0
+    try:
+        if option is not None:
+            quantity = data["quantity"]
+            if quantity is None:
+                return _refused(request, service, _("Choose a whole quantity from 0 to 100,000."))
+            current = int(service.options.get(option.code, {}).get("quantity", 0))
+            if quantity == current:
+                return _refused(request, service, _("That is the quantity the service has already."))
+            proration = options_change_preview(service=service, options={option.code: quantity}, as_of=as_of)
+            cost = proration.amount
+            title = _("%(option)s: from %(old)s to %(new)s") % {"option": option.name, "old": current, "new": quantity}
+        elif addon is not None:
+            proration = addon_add_preview(service=service, addon=addon, as_of=as_of)
+            setup = addon_price_current(
+                addon=addon, currency=service.price_version.currency, cycle=service.cycle, as_of=as_of
+            ).setup_fee_minor
+            cost = proration.amount + Money.from_minor(setup, proration.amount.currency)
+            title = _("Add %(addon)s") % {"addon": addon.name}
+        else:
+            return _refused(request, service, _("That option or add-on is not available for this service."))
+    except (ServicesError, CatalogError) as error:
+        if isinstance(error, InvalidServiceData) and error.field == "options":
+            return _refused(request, service, _("That quantity is not available for this option."))
+        return _refused(request, service, refusal_message(error))
+    changed_meanwhile = posted and data["shown_minor"] != cost.minor
+    if posted and not changed_meanwhile:
+        if cost.minor > 0 and addon is not None:
+            return _ordered(
+                request,
+                service,
+                lambda: order_addon_create(
+                    service=service,
+                    addon=addon,
+                    as_of=as_of,
+                    at=utc_now(),
+                    shown_minor=cost.minor,
+                    by=request.user,
+                    acting=request.membership,
+                ),
+            )
+        if cost.minor > 0 and option is not None:
+            return _ordered(
+                request,
+                service,
+                lambda: order_options_create(
+                    service=service,
+                    option=option,
+                    quantity=int(data["quantity"]),
+                    as_of=as_of,
+                    at=utc_now(),
+                    shown_minor=cost.minor,
+                    by=request.user,
+                    acting=request.membership,
+                ),
+            )
+        if option is not None:
+            # Fewer units, or nothing to pay: at once; a credit is recorded on the event (credit_minor).
+            try:
+                change = service_change_options(
+                    service=service,
+                    options={option.code: int(data["quantity"])},
+                    as_of=as_of,
+                    by=request.user,
+                    acting=request.membership,
+                )
+            except (ServicesError, CatalogError) as error:
+                return _refused(request, service, refusal_message(error))
+            messages.success(
+                request,
+                _("%(option)s is now %(quantity)s.") % {"option": option.name, "quantity": data["quantity"]}
+                + " "
+                + _proration_sentence(change.proration.amount),
+            )
+            return redirect("portal:service-detail", service_id=service.pk)
+        return _refused(request, service, _("There is nothing to pay for this change."))
+    if changed_meanwhile:
+        messages.warning(request, _("The amount changed since it was shown to you: please check it again."))
+    context = {
+        "service": service,
+        "title": title,
+        "option": option,
+        "addon": addon,
+        "quantity": data["quantity"],
+        "current": current,
+        "proration": proration,
+        "cost": cost,
+        "credit": -cost if cost.minor < 0 else None,
+        "confirm_form": ExtraForm(
+            initial={
+                "option": option.code if option else "",
+                "quantity": data["quantity"],
+                "addon": addon.code if addon else "",
+                "shown_minor": cost.minor,
+            }
+        ),
+        "active_nav": "services",
+    }
+    return render(request, "portal/services/extra.html", context)
+
+
+urlpatterns.append(path("services/<int:service_id>/extras/", service_extra, name="service-extra"))

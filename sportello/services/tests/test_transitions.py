@@ -24,12 +24,16 @@ from sportello.services.models import (
 )
 from sportello.services.services import (
     service_activate,
+    service_add_addon,
     service_cancel,
     service_cancel_apply,
+    service_cancel_pending,
     service_cancel_withdraw,
     service_change_cycle,
+    service_change_options,
     service_change_plan,
     service_expire,
+    service_link_domain,
     service_reactivate,
     service_renew,
     service_set_auto_renew,
@@ -69,6 +73,10 @@ EXPECTED: dict[str, tuple[str, dict[str, str], str, str | None]] = {
     "set_auto_renew": (Transition.SET_AUTO_RENEW, {P: P, A: A, S: S}, "", None),
     "change_cycle": (Transition.CHANGE_CYCLE, {A: A, S: S}, "", None),
     "change_plan": (Transition.CHANGE_PLAN, {A: A}, "", "change_plan"),
+    "change_options": (Transition.CHANGE_OPTIONS, {A: A}, REASON, "change_plan"),
+    "add_addon": (Transition.ADD_ADDON, {A: A}, REASON, "change_plan"),
+    "cancel_pending": (Transition.CANCEL_PENDING, {P: C}, REASON, None),
+    "link_domain": (Transition.LINK_DOMAIN, {P: P, A: A, S: S}, "", None),
 }
 
 OPERATIONS: dict[str, Operation] = {
@@ -88,7 +96,28 @@ OPERATIONS: dict[str, Operation] = {
         service=s, cycle=Cycle.ANNUAL, as_of=dt.date(2026, 1, 10), by=by
     ),
     "change_plan": lambda s, by, cat: service_change_plan(service=s, plan=cat.pro, as_of=dt.date(2026, 1, 10), by=by),
+    "change_options": lambda s, by, cat: service_change_options(
+        service=s, options={"storage_gb": 20}, as_of=dt.date(2026, 1, 10), by=by, reason=REASON
+    ),
+    "add_addon": lambda s, by, cat: service_add_addon(
+        service=s, addon=cat.backups, as_of=dt.date(2026, 1, 10), by=by, reason=REASON
+    ),
+    "cancel_pending": lambda s, by, cat: service_cancel_pending(service=s, reason=REASON, by=by),
+    "link_domain": lambda s, by, cat: service_link_domain(service=s, domain=domain_service(s), by=by),
 }
+
+
+def domain_service(service: Service) -> Service:
+    """A domain service of the same account, for the link."""
+    from sportello.catalog.models import Product, ProductCategory, ProductKind
+    from sportello.catalog.services import plan_create, price_create
+    from sportello.catalog.tests.factories import SINCE
+
+    category = ProductCategory.objects.create(name="Domains", slug="domains")
+    product = Product.objects.create(category=category, name="Domain", slug="domain", kind=ProductKind.DOMAIN)
+    plan = plan_create(product=product, name=".com", code="com")
+    price = price_create(plan=plan, currency="EUR", cycle=Cycle.ANNUAL, amount_minor=1200, valid_from=SINCE)
+    return service_in(service.account, price, ServiceStatus.ACTIVE)
 
 
 def snapshot(service: Service) -> dict[str, Any]:

@@ -146,5 +146,14 @@ def test_reactivation_inside_the_window_and_refused_outside(page: Page, live_ser
     expect(page.get_by_role("button", name="Reactivate")).to_have_count(0)
     open_service(page, live_server, "blog.nubeclara.example.com")
     page.get_by_role("button", name="Reactivate").click()
-    expect(page.locator(".messages")).to_contain_text("The service is active again")
+    # Reactivating is a renewal order; its payment brings the service back.
+    expect(page.locator(".messages")).to_contain_text("is placed and awaits payment")
+    from sportello.core.time import today_utc
+    from sportello.orders.models import Order
+    from sportello.orders.services import order_mark_paid
+
+    order = Order.objects.get(lines__service__label="blog.nubeclara.example.com")
+    assert (order.type, order.status) == ("renewal", "awaiting_payment")
+    assert Service.objects.get(label="blog.nubeclara.example.com").status == "expired"
+    order_mark_paid(order=order, as_of=today_utc())
     assert Service.objects.get(label="blog.nubeclara.example.com").status == "active"

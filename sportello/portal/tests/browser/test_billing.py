@@ -1,0 +1,186 @@
+"""Billing in a real Chromium, on the demo's invoices: the dashboard cards, the status filters
+(by mouse and keyboard), "email me this list" read from a real SMTP server, axe-core on
+every billing page, and the invoices list at phone width.
+
+The demo is loaded for today (the live server reads the real clock); its invoices are
+dated from today, so the figures below hold on any day.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+import pytest
+
+pytest.importorskip("playwright.sync_api", reason="BROWSER TESTS NOT RUN: playwright is not installed")
+
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Page, expect
+
+from sportello.billing.models import Invoice
+from sportello.portal.tests.browser.helpers import ANA, login_over_http, set_user_language
+from sportello.portal.tests.browser.identity_helpers import wait_for_email
+
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
+    "resultTypes": ["violations"],
+}
+PHONE = {"width": 360, "height": 740}
+DESKTOP = {"width": 1280, "height": 800}
+NUBECLARA = "Nubeclara Servicios Digitales S.L."
+axe = Axe()
+
+
+def violations_of(page: Page, screen: str) -> list[str]:
+    lines = []
+    for violation in axe.run(page, options=AXE_OPTIONS).response["violations"]:
+        for node in violation["nodes"]:
+            lines.append(f"{screen}: {violation['id']} ({violation['impact']}) {', '.join(map(str, node['target']))}")
+    return lines
+
+
+def number_of(description: str) -> str:
+    """The demo invoice of Nubeclara whose first line starts with `description`."""
+    invoice = Invoice.objects.get(
+        account__name=NUBECLARA, lines__position=0, lines__description__startswith=description
+    )
+    return invoice.display_number
+
+
+def rows(page: Page) -> list[str]:
+    return [text.strip() for text in page.locator(".invoices-table tbody th[scope=row] a").all_text_contents()]
+
+
+def test_the_dashboard_cards_answer_what_is_owed(page: Page, live_server: Any, demo_data: None) -> None:
+    set_user_language(ANA, "en")
+    login_over_http(page, live_server, ANA)
+    page.goto(f"{live_server.url}/")
+    cards = page.locator(".billing-cards > li")
+    expect(cards).to_have_count(3)
+    overdue = cards.nth(0)
+    # Managed WordPress 15.00 + 21 % VAT, unpaid 26 days past its due date.
+    expect(overdue.locator(".card-figure")).to_have_text("€18.15")
+    expect(overdue).to_contain_text("1 invoice past its due date")
+    assert overdue.locator(".card-figure").evaluate("e => getComputedStyle(e).color") == "rgb(180, 35, 24)"
+    # Web Hosting Pro 47.15, half (23.58) paid, due in 4 days.
+    expect(cards.nth(1).locator(".card-figure")).to_have_text("€23.57")
+    expect(cards.nth(1)).to_contain_text(f"invoice {number_of('Web Hosting Pro')}")
+    # 18.15 overdue + 23.57 + 6.05 (5 mailboxes) not yet due.
+    expect(cards.nth(2).locator(".card-figure")).to_have_text("€47.77")
+    expect(cards.nth(2)).to_contain_text("3 unpaid invoices, overdue included")
+    overdue.get_by_role("link", name="Overdue").click()
+    expect(page).to_have_url(f"{live_server.url}/billing/invoices/?status=overdue")
+    assert rows(page) == [number_of("Managed WordPress")]
+
+
+def test_the_status_filters_work_with_mouse_and_keyboard(page: Page, live_server: Any, demo_data: None) -> None:
+    set_user_language(ANA, "en")
+    login_over_http(page, live_server, ANA)
+    page.goto(f"{live_server.url}/billing/invoices/")
+    filters = page.get_by_role("navigation", name="Show documents by status")
+    expect(filters.locator("[aria-current=page]")).to_have_text("All (8)")
+    filters.get_by_role("link", name=re.compile(r"^Credit notes")).click()
+    expect(filters.locator("[aria-current=page]")).to_have_text("Credit notes (2)")
+    assert len(rows(page)) == 2
+    # Keyboard: focus the "Paid" filter and press Enter.
+    filters.get_by_role("link", name=re.compile(r"^Paid")).focus()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"status=paid"))
+    expect(filters.locator("[aria-current=page]")).to_have_text("Paid (3)")
+    assert sorted(rows(page)) == sorted(
+        number_of(d) for d in ("Domain renewal", "Web Hosting Basic", "SSL certificate")
+    )
+    # Sorting by a column, then opening a row.
+    page.get_by_role("link", name="Total").click()
+    expect(page.locator("th[aria-sort=ascending]")).to_have_text(re.compile("Total"))
+    page.locator(".invoices-table tbody a").first.click()
+    expect(page.locator("main h1")).to_have_text(re.compile(r"^Invoice INV-"))
+
+
+def test_email_me_this_list_arrives_with_the_csv(
+    page: Page, live_server: Any, demo_data: None, smtp_inbox: Any, settings: Any
+) -> None:
+    settings.SITE_URL = live_server.url
+    set_user_language(ANA, "en")
+    login_over_http(page, live_server, ANA)
+    page.goto(f"{live_server.url}/billing/invoices/?status=overdue")
+    page.get_by_role("button", name=re.compile("Email me this list")).click()
+    expect(page.locator(".alert-success")).to_contain_text("The list is on its way to ana@example.com")
+    expect(page).to_have_url(f"{live_server.url}/billing/invoices/?status=overdue&sort=status")
+    message = wait_for_email(smtp_inbox, to=ANA)
+    assert "Overdue" in str(message["Subject"])
+    [attachment] = list(message.iter_attachments())
+    assert attachment.get_content_type() == "text/csv"
+    table = list(csv.reader(io.StringIO(attachment.get_content().removeprefix("\ufeff"))))
+    wordpress = number_of("Managed WordPress")
+    assert [row[1] for row in table] == ["Number", wordpress]
+    assert table[1][5:8] == ["18.15", "18.15", "EUR"]
+    page.goto(f"{live_server.url}/account/email-log/")
+    expect(page.locator("main")).to_contain_text(str(message["Subject"]))
+
+
+def screens() -> dict[str, str]:
+    overdue = number_of("Managed WordPress")
+    partial = number_of("Web Hosting Pro")
+    paid = number_of("Web Hosting Basic")
+    note = Invoice.objects.filter(account__name=NUBECLARA, kind="credit_note").first()
+    assert note is not None
+    return {
+        "dashboard": "/",
+        "overview": "/billing/",
+        "list": "/billing/invoices/",
+        "list-overdue-by-total": "/billing/invoices/?status=overdue&sort=-total",
+        "list-empty-filter": "/billing/invoices/?status=cancelled",
+        "invoice-overdue": f"/billing/invoices/{overdue}/",
+        "invoice-partially-paid": f"/billing/invoices/{partial}/",
+        "invoice-paid-with-credit-note": f"/billing/invoices/{paid}/",
+        "credit-note": f"/billing/credit-notes/{note.display_number}/",
+        "history": "/billing/history/",
+        "statement": "/billing/statement/",
+        "statement-errors": "/billing/statement/?start=2026-02-01&end=2025-01-01",
+    }
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_no_axe_violations_on_the_billing_pages(page: Page, live_server: Any, demo_data: None, language: str) -> None:
+    set_user_language(ANA, language)
+    login_over_http(page, live_server, ANA)
+    problems = []
+    for screen, path in screens().items():
+        response = page.goto(f"{live_server.url}{path}")
+        assert response is not None and response.status == 200, screen
+        expect(page.locator("main h1")).to_be_visible()
+        expect(page.locator("html")).to_have_attribute("lang", language)
+        problems += violations_of(page, f"{screen} [{language}, 1280px]")
+        if language == "en":
+            page.set_viewport_size(PHONE)
+            width = page.evaluate("document.documentElement.scrollWidth")
+            if width > PHONE["width"]:
+                problems.append(f"{screen} [360px]: the page scrolls sideways ({width}px wide)")
+            problems += violations_of(page, f"{screen} [{language}, 360px]")
+            page.set_viewport_size(DESKTOP)
+    assert problems == []
+
+
+def test_the_list_fits_a_phone_and_its_table_scrolls_inside_a_focusable_region(
+    page: Page, live_server: Any, demo_data: None
+) -> None:
+    set_user_language(ANA, "en")
+    login_over_http(page, live_server, ANA)
+    page.set_viewport_size(PHONE)
+    page.goto(f"{live_server.url}/billing/invoices/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    region = page.locator(".table-wrap").first
+    expect(region).to_have_attribute("tabindex", "0")
+    expect(region).to_have_attribute("role", "region")
+    assert region.evaluate("e => e.scrollWidth > e.clientWidth"), "the table should scroll inside its region"
+    # The keyboard reaches the region and scrolls it with the arrow keys.
+    region.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert region.evaluate("e => e.scrollLeft") > 0
+    # The filters wrap instead of widening the page.
+    assert page.locator(".status-filters").evaluate("e => e.scrollWidth <= e.clientWidth")

@@ -1,0 +1,466 @@
+"""Support in the client area and the back office: tenancy, refusals, downloads, what renders literally."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from sportello.notifications.models import EmailLog
+from sportello.support.models import (
+    Announcement,
+    Attachment,
+    CannedReply,
+    KnowledgeArticle,
+    KnowledgeCategory,
+    KnowledgeFeedback,
+    KnowledgeTranslation,
+    SharedFile,
+    Ticket,
+    TicketMessage,
+)
+from sportello.support.services import Upload, shared_file_add, ticket_open, ticket_reply_staff
+from sportello.support.tests.conftest import NOW, PDF, PNG, POLYGLOT, SVG, XSS, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def detail_url(ticket: Ticket) -> str:
+    return reverse("portal:support-request", args=[ticket.public_id])
+
+
+def counts() -> tuple[int, int, int]:
+    return Ticket.objects.count(), TicketMessage.objects.count(), Attachment.objects.count()
+
+
+# --- Tenancy ----------------------------------------------------------------------------------
+
+
+def test_another_accounts_request_and_attachment_are_404(client, bob, alice_ticket):
+    client.force_login(bob.user)
+    attachment = alice_ticket.attachments.get()
+    for path in (
+        detail_url(alice_ticket),
+        reverse("portal:support-attachment", args=[attachment.public_id]),
+    ):
+        assert client.get(path).status_code == 404
+    before = counts()
+    for name in ("support-close", "support-reopen"):
+        assert client.post(reverse(f"portal:{name}", args=[alice_ticket.public_id])).status_code == 404
+    assert client.post(detail_url(alice_ticket), {"body": "hello"}).status_code == 404
+    assert counts() == before
+    alice_ticket.refresh_from_db()
+    assert alice_ticket.status == "open"
+    listing = client.get(reverse("portal:support")).content.decode()
+    assert alice_ticket.subject not in listing
+
+
+def test_guessed_ids_are_404(client, alice, alice_ticket):
+    client.force_login(alice.user)
+    for guess in (str(alice_ticket.pk), "1", alice_ticket.public_id[:-1] + "z", "aaaaaaaaaa"):
+        assert client.get(reverse("portal:support-request", args=[guess])).status_code == 404
+        assert client.get(reverse("portal:support-attachment", args=[guess])).status_code == 404
+
+
+def test_a_member_without_the_support_area_sees_only_their_own(client, alice, colleague, alice_ticket, finance):
+    own = ticket_open(membership=colleague, department=finance, subject="Receipt for March", body="x", now=NOW)
+    client.force_login(colleague.user)
+    page = client.get(reverse("portal:support")).content.decode()
+    assert "Receipt for March" in page
+    assert alice_ticket.subject not in page
+    assert client.get(detail_url(own)).status_code == 200
+    assert client.get(detail_url(alice_ticket)).status_code == 404
+    attachment = alice_ticket.attachments.get()
+    assert client.get(reverse("portal:support-attachment", args=[attachment.public_id])).status_code == 404
+    # The owner sees both.
+    client.force_login(alice.user)
+    page = client.get(reverse("portal:support")).content.decode()
+    assert "Receipt for March" in page and alice_ticket.subject in page
+
+
+def test_internal_notes_never_reach_the_customer(client, alice, alice_ticket, staff):
+    ticket_reply_staff(ticket=alice_ticket, by=staff, body="SECRET-NOTE", internal=True, now=NOW)
+    note = TicketMessage.objects.get(body="SECRET-NOTE")
+    Attachment.objects.create(
+        account=alice.account,
+        ticket=alice_ticket,
+        message=note,
+        filename="internal.pdf",
+        stored_name=alice_ticket.attachments.first().stored_name,
+        content_type="application/pdf",
+        size=1,
+        sha256="0",
+        created_at=NOW,
+    )
+    client.force_login(alice.user)
+    page = client.get(detail_url(alice_ticket)).content.decode()
+    assert "SECRET-NOTE" not in page and "internal.pdf" not in page
+    hidden = Attachment.objects.get(filename="internal.pdf")
+    assert client.get(reverse("portal:support-attachment", args=[hidden.public_id])).status_code == 404
+    assert not EmailLog.objects.filter(body_text__contains="SECRET-NOTE").exists()
+
+
+# --- Opening, replying, refusing --------------------------------------------------------------
+
+
+def test_a_customer_opens_a_request_with_a_file(client, alice, finance):
+    client.force_login(alice.user)
+    response = client.post(
+        reverse("portal:support-new"),
+        {
+            "department": finance.pk,
+            "subject": "Wrong VAT on invoice",
+            "priority": "high",
+            "body": "The rate should be 21 %.",
+            "attachments": [SimpleUploadedFile("invoice.pdf", PDF, content_type="application/octet-stream")],
+        },
+    )
+    ticket = Ticket.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == detail_url(ticket)
+    assert (ticket.priority, ticket.department, ticket.requester) == ("high", finance, alice.user)
+    assert ticket.attachments.get().content_type == "application/pdf"
+    page = client.get(detail_url(ticket)).content.decode()
+    assert "Your request is sent." in page
+    assert "invoice.pdf" in page
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([("big.pdf", PDF + b"x" * 3000)], "“big.pdf” is larger than 2 KB, the most a file may be."),
+        ([("a.pdf", PDF), ("b.pdf", PDF), ("c.png", PNG)], "At most 2 files can be attached to a message."),
+        ([("logo.svg", SVG)], "“logo.svg” is not a type of file we accept."),
+        ([("cat.gif", POLYGLOT)], "“cat.gif” is not a type of file we accept."),
+    ],
+)
+def test_refused_uploads_say_why_and_change_nothing(client, alice, finance, support_settings, files, message):
+    client.force_login(alice.user)
+    before = counts()
+    response = client.post(
+        reverse("portal:support-new"),
+        {
+            "department": finance.pk,
+            "subject": "Files",
+            "priority": "normal",
+            "body": "See attached.",
+            "attachments": [SimpleUploadedFile(name, content) for name, content in files],
+        },
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert counts() == before
+    assert EmailLog.objects.count() == 0
+
+
+def test_a_customer_replies_closes_and_reopens(client, alice, alice_ticket):
+    client.force_login(alice.user)
+    response = client.post(detail_url(alice_ticket), {"body": "Any news?"})
+    assert response.status_code == 302
+    assert alice_ticket.messages.last().body == "Any news?"
+    client.post(reverse("portal:support-close", args=[alice_ticket.public_id]))
+    alice_ticket.refresh_from_db()
+    assert alice_ticket.status == "closed"
+    page = client.get(detail_url(alice_ticket)).content.decode()
+    assert "Reopen the request" in page and "Send the reply" not in page
+    client.post(reverse("portal:support-reopen", args=[alice_ticket.public_id]))
+    alice_ticket.refresh_from_db()
+    assert alice_ticket.status == "open"
+
+
+def test_a_read_only_member_is_told_they_cannot_answer_a_colleagues_request(client, alice, alice_ticket):
+    from sportello.accounts.models import Role, User
+    from sportello.accounts.services import membership_add
+
+    reader = User.objects.create_user("reader@example.org", "x")
+    membership_add(account=alice.account, user=reader, role=Role.READ_ONLY)
+    client.force_login(reader)
+    page = client.get(detail_url(alice_ticket)).content.decode()
+    assert alice_ticket.subject in page and "Send the reply" not in page
+    before = counts()
+    response = client.post(detail_url(alice_ticket), {"body": "Me too"})
+    assert response.status_code == 400
+    assert "Your role lets you read this request, but not change it." in response.content.decode()
+    assert counts() == before
+
+
+def test_closing_twice_says_why(client, alice, alice_ticket):
+    client.force_login(alice.user)
+    client.post(reverse("portal:support-close", args=[alice_ticket.public_id]))
+    events = alice_ticket.events.count()
+    response = client.post(reverse("portal:support-close", args=[alice_ticket.public_id]), follow=True)
+    assert "This is not possible while the request is “Closed”." in response.content.decode()
+    assert alice_ticket.events.count() == events
+
+
+# --- Downloads ----------------------------------------------------------------------------------
+
+
+def test_attachments_are_always_downloads(client, alice, finance):
+    ticket = ticket_open(
+        membership=alice,
+        department=finance,
+        subject="Text",
+        body="x",
+        uploads=[upload(b"plain notes\n", '../../notes"\r\n.html')],
+        now=NOW,
+    )
+    attachment = ticket.attachments.get()
+    client.force_login(alice.user)
+    response = client.get(reverse("portal:support-attachment", args=[attachment.public_id]))
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="notes\'.html"'
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert b"".join(response.streaming_content) == b"plain notes\n"
+
+
+# --- What users type renders literally ------------------------------------------------------------
+
+
+def test_script_svg_and_template_syntax_render_literally_everywhere(client, admin_client, alice, finance, staff):
+    ticket = ticket_open(
+        membership=alice,
+        department=finance,
+        subject=XSS,
+        body=XSS,
+        uploads=[upload(b"notes", "<svg onload=alert(3)>{{7*7}}.txt")],
+        now=NOW,
+    )
+    ticket_reply_staff(ticket=ticket, by=staff, body=XSS, now=NOW + dt.timedelta(hours=1))
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt; &lt;svg onload=alert(2)&gt; {{7*7}}"
+    file_escaped = "&lt;svg onload=alert(3)&gt;{{7*7}}.txt"
+
+    client.force_login(alice.user)
+    for page in (client.get(detail_url(ticket)), client.get(reverse("portal:support")), client.get("/")):
+        body = page.content.decode()
+        assert escaped in body
+        assert "<script>alert" not in body and "<svg onload" not in body and ">49<" not in body
+    assert file_escaped in client.get(detail_url(ticket)).content.decode()
+
+    emails = EmailLog.objects.filter(to_email="alice@example.org").order_by("id")
+    assert len(emails) == 2
+    for sent in emails:
+        assert XSS in sent.subject  # a subject is plain text: literal, not escaped
+        assert XSS in sent.body_text
+        assert escaped in sent.body_html
+        assert "<script>alert" not in sent.body_html and "<svg onload" not in sent.body_html
+    assert "<svg onload=alert(3)>{{7*7}}.txt" in emails[0].body_text
+
+    admin = admin_client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+    assert escaped in admin and file_escaped in admin
+    assert "<script>alert" not in admin and "<svg onload" not in admin
+    queue = admin_client.get(reverse("admin:support_ticket_changelist")).content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in queue and "<script>alert" not in queue
+
+
+# --- Knowledge base, announcements, shared files, the service page ------------------------------
+
+
+@pytest.fixture
+def article(db):
+    category = KnowledgeCategory.objects.create(slug="billing", name="Billing", name_translations={"es": "Facturación"})
+    article = KnowledgeArticle.objects.create(slug="pay", category=category)
+    KnowledgeTranslation.objects.create(article=article, language="en", title="How to pay", body="Press **Pay**.")
+    KnowledgeTranslation.objects.create(article=article, language="es", title="Cómo pagar", body="Pulsa **Pagar**.")
+    only_en = KnowledgeArticle.objects.create(slug="refunds", category=category)
+    KnowledgeTranslation.objects.create(article=only_en, language="en", title="Refunds", body="Within 14 days.")
+    return article
+
+
+def test_the_knowledge_base_speaks_the_readers_language_with_english_fallback(client, alice, article):
+    alice.user.language = "es"
+    alice.user.save()
+    client.force_login(alice.user)
+    page = client.get(reverse("portal:support-kb")).content.decode()
+    assert "Cómo pagar" in page and "How to pay" not in page
+    assert '<a href="/support/help/refunds/" lang="en">Refunds</a>' in page
+    found = client.get(reverse("portal:support-kb"), {"q": "pagar"}).content.decode()
+    assert "Cómo pagar" in found and "Refunds" not in found
+    article_page = client.get(reverse("portal:support-kb-article", args=["pay"])).content.decode()
+    assert "Pulsa <strong>Pagar</strong>." in article_page
+    assert client.get(reverse("portal:support-kb-article", args=["nope"])).status_code == 404
+
+
+def test_was_this_helpful_counts_one_answer_per_reader(client, alice, article):
+    client.force_login(alice.user)
+    url = reverse("portal:support-kb-feedback", args=["pay"])
+    client.post(url, {"helpful": "no"})
+    client.post(url, {"helpful": "yes"})
+    client.post(url, {"helpful": "maybe"})
+    assert list(KnowledgeFeedback.objects.values_list("user__email", "helpful")) == [("alice@example.org", True)]
+    page = client.get(reverse("portal:support-kb-article", args=["pay"])).content.decode()
+    assert "1 reader found it helpful." in page
+
+
+def test_the_dashboard_shows_requests_news_and_shared_files(client, alice, alice_ticket, colleague, staff):
+    Announcement.objects.create(
+        title="Maintenance on Sunday",
+        body="Servers restart.",
+        translations={"es": {"title": "Mantenimiento el domingo", "body": "Reinicio."}},
+        published_at=NOW,
+    )
+    Announcement.objects.create(title="Not yet", body="x", published_at=NOW + dt.timedelta(days=3650))
+    contract = shared_file_add(
+        account=alice.account,
+        title="Contract 2026",
+        upload=Upload(file=io.BytesIO(PDF), name="contract.pdf"),
+        area="billing",
+        by=staff,
+        now=NOW,
+    )
+    report = shared_file_add(
+        account=alice.account,
+        title="Security report",
+        upload=Upload(file=io.BytesIO(PDF), name="report.pdf"),
+        area="services",
+        by=staff,
+        now=NOW,
+    )
+    assert sorted(EmailLog.objects.filter(subject__startswith="A new document").values_list("to_email", flat=True)) == [
+        "alice@example.org",
+        "alice@example.org",
+        "carlos@example.org",
+    ]
+    client.force_login(alice.user)
+    page = client.get("/").content.decode()
+    assert "1 open request." in page
+    assert alice_ticket.subject in page
+    assert "Maintenance on Sunday" in page and "Not yet" not in page
+    assert "Contract 2026" in page and "Security report" in page
+    # The colleague (billing only) sees the contract, not the report, nor alice's request.
+    client.force_login(colleague.user)
+    page = client.get("/").content.decode()
+    assert "Contract 2026" in page and "Security report" not in page and alice_ticket.subject not in page
+    assert client.get(reverse("portal:support-shared-file", args=[report.public_id])).status_code == 404
+    response = client.get(reverse("portal:support-shared-file", args=[contract.public_id]))
+    assert response["Content-Disposition"] == 'attachment; filename="contract.pdf"'
+
+
+def test_shared_files_of_another_account_are_404(client, bob, alice, staff):
+    shared = shared_file_add(
+        account=alice.account,
+        title="Contract",
+        upload=Upload(file=io.BytesIO(PDF), name="c.pdf"),
+        area="billing",
+        by=staff,
+        now=NOW,
+    )
+    client.force_login(bob.user)
+    assert client.get(reverse("portal:support-shared-file", args=[shared.public_id])).status_code == 404
+    assert "Contract" not in client.get("/").content.decode()
+
+
+def test_need_help_on_the_service_page_opens_a_linked_request(
+    client, alice, alice_service, hosting, technical, finance
+):
+    article = KnowledgeArticle.objects.create(
+        slug="storage", category=KnowledgeCategory.objects.create(slug="hosting", name="Hosting")
+    )
+    article.products.add(hosting.product)
+    KnowledgeTranslation.objects.create(article=article, language="en", title="Storage is full", body="Delete backups.")
+    client.force_login(alice.user)
+    service_page = client.get(reverse("portal:service-detail", args=[alice_service.pk])).content.decode()
+    link = f"/support/new/?service={alice_service.pk}"
+    assert "Need help with this service?" in service_page and link in service_page
+    assert "Storage is full" in service_page
+    new_page = client.get(link).content.decode()
+    assert "Storage is full" in new_page
+    assert re.search(rf'<option value="{alice_service.pk}" selected>', new_page)
+    assert re.search(rf'<option value="{technical.pk}" selected>', new_page)
+    client.post(
+        link,
+        {
+            "department": technical.pk,
+            "subject": "Full",
+            "priority": "normal",
+            "body": "Help",
+            "service": alice_service.pk,
+        },
+    )
+    assert Ticket.objects.get().related_service == alice_service
+
+
+def test_a_service_of_another_account_cannot_be_linked(client, alice, alice_service, bob_service, finance):
+    client.force_login(alice.user)
+    response = client.post(
+        reverse("portal:support-new"),
+        {"department": finance.pk, "subject": "x", "priority": "normal", "body": "x", "service": bob_service.pk},
+    )
+    assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()
+    assert Ticket.objects.count() == 0
+
+
+# --- Back office ----------------------------------------------------------------------------------
+
+
+def test_the_back_office_queue_filters_and_times(
+    admin_client, admin_user, alice_ticket, alice, finance, technical, staff
+):
+    other = ticket_open(membership=alice, department=finance, subject="Waiting on customer", body="x", now=NOW)
+    ticket_reply_staff(ticket=other, by=staff, body="Answer", now=NOW + dt.timedelta(hours=2, minutes=5))
+    url = reverse("admin:support_ticket_changelist")
+    waiting_us = admin_client.get(url, {"waiting": "us"}).content.decode()
+    assert alice_ticket.subject in waiting_us and "Waiting on customer" not in waiting_us
+    waiting_customer = admin_client.get(
+        url, {"waiting": "customer", "department__id__exact": finance.pk}
+    ).content.decode()
+    assert "Waiting on customer" in waiting_customer and alice_ticket.subject not in waiting_customer
+    assert "2 h 5 min" in waiting_customer
+    technical.staff.add(admin_user)
+    mine = admin_client.get(url, {"assigned": "my_departments"}).content.decode()
+    assert alice_ticket.subject not in mine and "0 support requests" in mine
+
+
+def test_staff_reply_with_a_canned_reply_note_assign_and_merge(admin_client, alice, alice_ticket, finance, staff):
+    canned = CannedReply.objects.create(title="Refund", body="We refunded the charge.", department=finance)
+    url = reverse("admin:support_ticket_change", args=[alice_ticket.pk])
+    admin_client.post(url, {"action": "reply", "body": "Hello,", "canned": canned.pk})
+    alice_ticket.refresh_from_db()
+    assert alice_ticket.status == "answered"
+    assert alice_ticket.messages.last().body == "Hello,\n\nWe refunded the charge."
+    admin_client.post(url, {"action": "reply", "body": "VIP", "internal": "on"})
+    assert alice_ticket.messages.last().is_internal
+    admin_client.post(url, {"action": "assign", "assigned_to": staff.pk})
+    alice_ticket.refresh_from_db()
+    assert alice_ticket.assigned_to == staff
+    page = admin_client.get(url).content.decode()
+    assert "Internal note" in page and "VIP" in page
+
+    duplicate = ticket_open(membership=alice, department=finance, subject="Dup", body="dup body", now=NOW)
+    admin_client.post(
+        reverse("admin:support_ticket_change", args=[duplicate.pk]), {"action": "merge", "into": alice_ticket.public_id}
+    )
+    duplicate.refresh_from_db()
+    assert (duplicate.status, duplicate.merged_into) == ("closed", alice_ticket)
+    assert alice_ticket.messages.filter(body="dup body").exists()
+
+
+def test_customers_cannot_reach_the_back_office_queue(client, alice, alice_ticket):
+    client.force_login(alice.user)
+    response = client.get(reverse("admin:support_ticket_change", args=[alice_ticket.pk]))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/staff/login/")
+
+
+def test_staff_add_a_shared_file_through_the_back_office(admin_client, alice):
+    response = admin_client.post(
+        reverse("admin:support_sharedfile_add"),
+        {"account": alice.account.pk, "title": "Report", "area": "billing", "upload": SimpleUploadedFile("r.pdf", PDF)},
+    )
+    assert response.status_code == 302
+    assert SharedFile.objects.get().filename == "r.pdf"
+    before = SharedFile.objects.count()
+    response = admin_client.post(
+        reverse("admin:support_sharedfile_add"),
+        {"account": alice.account.pk, "title": "Page", "area": "billing", "upload": SimpleUploadedFile("p.pdf", SVG)},
+        follow=True,
+    )
+    assert "is not a type of file we accept" in response.content.decode()
+    assert SharedFile.objects.count() == before

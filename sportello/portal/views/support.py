@@ -1,0 +1,532 @@
+"""Support in the client area: requests and their conversation, attachments, the knowledge
+base and shared files; and the inbound-email endpoint that turns an emailed reply into a
+message of its request.
+
+Every request is looked up through `tickets_visible_to(membership=...)` by its random
+public id: another account's request (or, for a member without the support area, a
+colleague's) answers 404 on every URL, attachments included. What the page offers
+(reply, close, reopen) follows the same rules the services enforce again under lock;
+a refusal becomes a translated message and changes nothing.
+
+Files are always sent as downloads (`Content-Disposition: attachment` with a cleaned
+name), with `X-Content-Type-Options: nosniff` and a sandboxing Content-Security-Policy,
+so that even a file that fooled the type check could not run in our origin.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import URLPattern, path
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from sportello.accounts.models import Area
+from sportello.core.time import utc_now
+from sportello.portal.access import MemberRequest, member_required
+from sportello.services.selectors import services_visible_to
+from sportello.support.errors import (
+    AttachmentRefused,
+    IllegalTransition,
+    InboundRefused,
+    InvalidRequestData,
+    NotAllowed,
+    RelatedNotFound,
+    ReopenWindowClosed,
+    SupportError,
+)
+from sportello.support.files import file_open
+from sportello.support.models import (
+    Department,
+    KnowledgeArticle,
+    KnowledgeCategory,
+    StoredFile,
+    Ticket,
+    TicketPriority,
+    TicketStatus,
+)
+from sportello.support.selectors import (
+    OPEN_STATUSES,
+    article_helpfulness,
+    article_in_language,
+    articles_for_product,
+    articles_in_language,
+    attachment_visible_to,
+    departments_for_customers,
+    shared_files_visible_to,
+    ticket_messages_for_customer,
+    tickets_visible_to,
+)
+from sportello.support.services import (
+    Upload,
+    knowledge_feedback_record,
+    member_may_write,
+    member_sees_all,
+    reopen_deadline,
+    ticket_close,
+    ticket_open,
+    ticket_reopen,
+    ticket_reply_by_email,
+    ticket_reply_customer,
+)
+
+PAGE_SIZE = 20
+# Content types a download keeps; anything else goes out as application/octet-stream.
+DOWNLOAD_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "application/zip"})
+# The largest raw message the inbound endpoint reads (attachments included).
+INBOUND_MAX_BYTES = 40 * 1024 * 1024
+
+
+# --- Refusals: typed errors as translated sentences -------------------------------------------
+
+
+def size_display(size: int) -> str:
+    if size >= 1024 * 1024:
+        return _("%(size)s MB") % {"size": f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")}
+    return _("%(size)s KB") % {"size": max(1, round(size / 1024))}
+
+
+def refusal_message(error: SupportError) -> str:
+    """A translated sentence for a refusal of the support domain."""
+    if isinstance(error, AttachmentRefused):
+        if error.reason == "too_many":
+            return ngettext(
+                "At most %(count)d file can be attached to a message.",
+                "At most %(count)d files can be attached to a message.",
+                error.limit,
+            ) % {"count": error.limit}
+        if error.reason == "too_large":
+            return _("“%(name)s” is larger than %(size)s, the most a file may be.") % {
+                "name": error.filename,
+                "size": size_display(error.limit),
+            }
+        if error.reason == "empty":
+            return _("“%(name)s” is empty.") % {"name": error.filename}
+        return _(
+            "“%(name)s” is not a type of file we accept. Send PDF, PNG, JPEG, GIF, WebP, ZIP or plain-text files."
+        ) % {"name": error.filename}
+    if isinstance(error, ReopenWindowClosed):
+        return ngettext(
+            "This request was closed more than %(days)d day ago: please open a new one.",
+            "This request was closed more than %(days)d days ago: please open a new one.",
+            error.days,
+        ) % {"days": error.days}
+    if isinstance(error, NotAllowed):
+        return _("Your role lets you read this request, but not change it.")
+    if isinstance(error, IllegalTransition):
+        return _("This is not possible while the request is “%(status)s”.") % {
+            "status": TicketStatus(error.status).label
+        }
+    if isinstance(error, RelatedNotFound):
+        return _("That service is not one of this account's.")
+    if isinstance(error, InvalidRequestData):
+        if error.field == "subject":
+            return _("Write a subject of at most 200 characters.")
+        if error.field == "body":
+            return _("Write a message of at most 20,000 characters.")
+    return _("This could not be done.")
+
+
+# --- Forms ------------------------------------------------------------------------------------
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field; the limits and types are checked by the support services."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        files = data if isinstance(data, list | tuple) else ([data] if data else [])
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+def _files_help() -> str:
+    return _("Up to %(count)d files of at most %(size)s each: PDF, images, ZIP or plain text.") % {
+        "count": settings.SUPPORT_ATTACHMENT_MAX_COUNT,
+        "size": size_display(settings.SUPPORT_ATTACHMENT_MAX_BYTES),
+    }
+
+
+BODY_HELP = gettext_lazy("Plain text. You may use **bold**, *italic*, `code`, lists with “- ” and links.")
+
+
+class DepartmentChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Department) -> str:
+        return obj.display_name
+
+
+class TicketForm(forms.Form):
+    department = DepartmentChoice(label=gettext_lazy("Department"), queryset=Department.objects.none())
+    subject = forms.CharField(label=gettext_lazy("Subject"), max_length=200)
+    service = forms.TypedChoiceField(
+        label=gettext_lazy("About a service"), required=False, coerce=int, empty_value=None
+    )
+    priority = forms.ChoiceField(
+        label=gettext_lazy("Priority"), choices=TicketPriority.choices, initial=TicketPriority.NORMAL
+    )
+    body = forms.CharField(label=gettext_lazy("Message"), widget=forms.Textarea(attrs={"rows": 8}), max_length=20_000)
+    attachments = MultipleFileField(label=gettext_lazy("Files"))
+
+    def __init__(self, *args: Any, services: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["department"].queryset = departments_for_customers()  # type: ignore[attr-defined]
+        self.fields["service"].choices = [("", _("None")), *services]  # type: ignore[attr-defined]
+        self.fields["body"].help_text = BODY_HELP
+        self.fields["attachments"].help_text = _files_help()
+        if not services:
+            del self.fields["service"]
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        label=gettext_lazy("Your reply"), widget=forms.Textarea(attrs={"rows": 6}), max_length=20_000
+    )
+    attachments = MultipleFileField(label=gettext_lazy("Files"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["body"].help_text = BODY_HELP
+        self.fields["attachments"].help_text = _files_help()
+
+
+class ListFilterForm(forms.Form):
+    state = forms.ChoiceField(
+        label=gettext_lazy("Show"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("Open requests")),
+            ("closed", gettext_lazy("Closed requests")),
+            ("all", gettext_lazy("All requests")),
+        ],
+    )
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=gettext_lazy("Search the knowledge base"), required=False, max_length=100)
+
+
+def _uploads(files: list[Any]) -> list[Upload]:
+    return [Upload(file=f, name=f.name or "file") for f in files]
+
+
+def _service_choices(request: MemberRequest) -> list[tuple[int, str]]:
+    if not request.membership.has_area(Area.SERVICES):
+        return []
+    return [
+        (s.pk, f"{s.plan.product.name} {s.plan.name}" + (f" · {s.label}" if s.label else ""))
+        for s in services_visible_to(membership=request.membership)
+    ]
+
+
+def _ticket_or_404(request: MemberRequest, public_id: str) -> Ticket:
+    ticket = tickets_visible_to(membership=request.membership).filter(public_id=public_id).first()
+    if ticket is None:
+        raise Http404
+    return ticket
+
+
+# --- Requests -----------------------------------------------------------------------------------
+
+
+@member_required()
+@require_safe
+def support_home(request: MemberRequest) -> HttpResponse:
+    """My requests (all of the account's with the support area), open ones first."""
+    membership = request.membership
+    form = ListFilterForm(request.GET or None)
+    state = form.cleaned_data["state"] if form.is_valid() else ""
+    tickets = tickets_visible_to(membership=membership)
+    has_any = tickets.exists()
+    if state == "closed":
+        tickets = tickets.filter(status=TicketStatus.CLOSED)
+    elif state != "all":
+        tickets = tickets.filter(status__in=OPEN_STATUSES)
+    page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "portal/support/list.html",
+        {
+            "page": page,
+            "tickets": page.object_list,
+            "form": form,
+            "state": state,
+            "has_any": has_any,
+            "sees_all": member_sees_all(membership),
+            "search_form": SearchForm(),
+            "active_nav": "support",
+        },
+    )
+
+
+@member_required()
+@require_http_methods(["GET", "HEAD", "POST"])
+def support_new(request: MemberRequest) -> HttpResponse:
+    """Open a request; `?service=<id>` comes from "Need help with this service?" and pre-links it."""
+    services = _service_choices(request)
+    initial: dict[str, Any] = {}
+    linked = None
+    if request.method != "POST":
+        wanted = request.GET.get("service", "")
+        linked = next((s for s in services_visible_to(membership=request.membership) if str(s.pk) == wanted), None)
+        if linked is not None and any(pk == linked.pk for pk, _label in services):
+            initial["service"] = linked.pk
+            technical = departments_for_customers().filter(slug="technical").first()
+            if technical is not None:
+                initial["department"] = technical.pk
+    form = TicketForm(request.POST or None, request.FILES or None, services=services, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            ticket = ticket_open(
+                membership=request.membership,
+                department=data["department"],
+                subject=data["subject"],
+                body=data["body"],
+                priority=data["priority"],
+                related_service_id=data.get("service"),
+                uploads=_uploads(data["attachments"]),
+                now=utc_now(),
+            )
+        except SupportError as error:
+            form.add_error("attachments" if isinstance(error, AttachmentRefused) else None, refusal_message(error))
+        else:
+            messages.success(request, _("Your request is sent. We will answer here and by email."))
+            return redirect("portal:support-request", public_id=ticket.public_id)
+    articles = articles_for_product(product_id=linked.plan.product_id) if linked is not None else []
+    return render(
+        request,
+        "portal/support/new.html",
+        {"form": form, "linked": linked, "articles": articles, "active_nav": "support"},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@member_required()
+@require_http_methods(["GET", "HEAD", "POST"])
+def support_request(request: MemberRequest, public_id: str) -> HttpResponse:
+    """A request's conversation, with the reply form while it may be answered."""
+    ticket = _ticket_or_404(request, public_id)
+    may_write = member_may_write(request.membership, ticket)
+    form = ReplyForm(request.POST or None, request.FILES or None)
+    status = 200
+    if request.method == "POST":
+        # A read-only member posting to a colleague's request is refused by the service, with its message.
+        if form.is_valid():
+            try:
+                ticket_reply_customer(
+                    ticket=ticket,
+                    membership=request.membership,
+                    body=form.cleaned_data["body"],
+                    uploads=_uploads(form.cleaned_data["attachments"]),
+                    now=utc_now(),
+                )
+            except SupportError as error:
+                if may_write:
+                    form.add_error(
+                        "attachments" if isinstance(error, AttachmentRefused) else None, refusal_message(error)
+                    )
+                else:  # the page shows no form to put the error in
+                    messages.error(request, refusal_message(error))
+            else:
+                messages.success(request, _("Your reply is added to the request."))
+                return redirect("portal:support-request", public_id=ticket.public_id)
+        status = 400
+    deadline = reopen_deadline(ticket)
+    now = utc_now()
+    return render(
+        request,
+        "portal/support/detail.html",
+        {
+            "ticket": ticket,
+            "conversation": ticket_messages_for_customer(ticket=ticket),
+            "form": form,
+            "may_write": may_write,
+            "may_reopen": may_write and deadline is not None and now <= deadline,
+            "reopen_until": deadline,
+            "active_nav": "support",
+        },
+        status=status,
+    )
+
+
+def _transition(request: MemberRequest, public_id: str, move: Any, done: str) -> HttpResponse:
+    ticket = _ticket_or_404(request, public_id)
+    try:
+        move(ticket=ticket, membership=request.membership, by=request.user, now=utc_now())
+    except SupportError as error:
+        messages.error(request, refusal_message(error))
+    else:
+        messages.success(request, done)
+    return redirect("portal:support-request", public_id=ticket.public_id)
+
+
+@member_required()
+@require_POST
+def support_close(request: MemberRequest, public_id: str) -> HttpResponse:
+    return _transition(request, public_id, ticket_close, _("The request is closed."))
+
+
+@member_required()
+@require_POST
+def support_reopen(request: MemberRequest, public_id: str) -> HttpResponse:
+    return _transition(request, public_id, ticket_reopen, _("The request is open again."))
+
+
+# --- Files ----------------------------------------------------------------------------------------
+
+
+def file_download(stored: StoredFile) -> FileResponse:
+    """`stored` as a download that no browser renders: attachment, nosniff, sandboxed."""
+    content_type = stored.content_type if stored.content_type in DOWNLOAD_TYPES else "application/octet-stream"
+    if stored.content_type == "text/plain":
+        content_type = "text/plain; charset=utf-8"
+    response = FileResponse(
+        file_open(stored.stored_name), as_attachment=True, filename=stored.filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@member_required()
+@require_safe
+def support_attachment(request: MemberRequest, public_id: str) -> HttpResponse:
+    attachment = attachment_visible_to(membership=request.membership, public_id=public_id)
+    if attachment is None:
+        raise Http404
+    return file_download(attachment)  # type: ignore[return-value]  # a streaming response
+
+
+@member_required()
+@require_safe
+def shared_file(request: MemberRequest, public_id: str) -> HttpResponse:
+    shared = shared_files_visible_to(membership=request.membership).filter(public_id=public_id).first()
+    if shared is None:
+        raise Http404
+    return file_download(shared)  # type: ignore[return-value]  # a streaming response
+
+
+# --- Knowledge base ---------------------------------------------------------------------------------
+
+
+@member_required()
+@require_safe
+def knowledge_base(request: MemberRequest) -> HttpResponse:
+    form = SearchForm(request.GET or None)
+    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
+    category = request.GET.get("category", "")
+    categories = list(KnowledgeCategory.objects.all())
+    if category and not any(c.slug == category for c in categories):
+        category = ""
+    articles = articles_in_language(category_slug=category, query=query)
+    return render(
+        request,
+        "portal/support/kb.html",
+        {
+            "form": form,
+            "query": query,
+            "category": category,
+            "categories": categories,
+            "articles": articles,
+            "active_nav": "support",
+        },
+    )
+
+
+@member_required()
+@require_safe
+def knowledge_article(request: MemberRequest, slug: str) -> HttpResponse:
+    text = article_in_language(slug=slug)
+    if text is None:
+        raise Http404
+    return render(
+        request,
+        "portal/support/article.html",
+        {
+            "text": text,
+            "helpfulness": article_helpfulness(article=text.article, user_id=request.user.pk),
+            "active_nav": "support",
+        },
+    )
+
+
+@member_required()
+@require_POST
+def knowledge_feedback(request: MemberRequest, slug: str) -> HttpResponse:
+    article = KnowledgeArticle.objects.filter(slug=slug, is_published=True).first()
+    if article is None:
+        raise Http404
+    answer = request.POST.get("helpful")
+    if answer in {"yes", "no"}:
+        knowledge_feedback_record(article=article, user=request.user, helpful=answer == "yes", now=utc_now())
+        messages.success(request, _("Thank you for telling us."))
+    else:
+        messages.error(request, _("Choose “Yes” or “No”."))
+    return redirect("portal:support-kb-article", slug=slug)
+
+
+# --- Inbound email ----------------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def support_inbound(request: HttpRequest) -> HttpResponse:
+    """A raw RFC 822 message from the mail server, POSTed with the shared secret in the
+    `X-Sportello-Secret` header; the envelope recipient may come in `X-Original-To`.
+
+    200 "added" when the reply joined its request; 202 with the reason when it was
+    refused (the mail server must not retry: retrying cannot help); 403 for a missing or
+    wrong secret, 404 when the endpoint is off (no secret configured), 413 too large.
+    """
+    secret = settings.SUPPORT_INBOUND_SECRET
+    if not secret:
+        raise Http404
+    given = request.headers.get("X-Sportello-Secret", "")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return HttpResponse("forbidden\n", status=403, content_type="text/plain")
+    if int(request.headers.get("Content-Length") or 0) > INBOUND_MAX_BYTES:
+        return HttpResponse("too large\n", status=413, content_type="text/plain")
+    recipients = [r for r in request.headers.get("X-Original-To", "").split(",") if r.strip()]
+    try:
+        message = ticket_reply_by_email(raw=request.body, now=utc_now(), recipients=recipients)
+    except InboundRefused as refusal:
+        return HttpResponse(f"refused: {refusal.reason}\n", status=202, content_type="text/plain")
+    except SupportError as error:
+        return HttpResponse(f"refused: {error.code}\n", status=202, content_type="text/plain")
+    return HttpResponse(f"added to {message.ticket.public_id}\n", content_type="text/plain")
+
+
+urlpatterns: list[URLPattern] = [
+    path("support/", support_home, name="support"),
+    path("support/new/", support_new, name="support-new"),
+    path("support/requests/<str:public_id>/", support_request, name="support-request"),
+    path("support/requests/<str:public_id>/close/", support_close, name="support-close"),
+    path("support/requests/<str:public_id>/reopen/", support_reopen, name="support-reopen"),
+    path("support/files/<str:public_id>/", support_attachment, name="support-attachment"),
+    path("support/shared/<str:public_id>/", shared_file, name="support-shared-file"),
+    path("support/help/", knowledge_base, name="support-kb"),
+    path("support/help/<slug:slug>/", knowledge_article, name="support-kb-article"),
+    path("support/help/<slug:slug>/feedback/", knowledge_feedback, name="support-kb-feedback"),
+]
+
+# Outside the client area (no login: the mail server calls it); mounted by sportello/urls.py.
+inbound_urlpatterns: list[URLPattern] = [
+    path("support/inbound/", support_inbound, name="support-inbound"),
+]

@@ -1,0 +1,200 @@
+"""Reads of the helpdesk, always through the acting membership (customers) or for staff.
+
+`tickets_visible_to` is the only way the client area reaches a request: the account's
+requests for a member with the support area, their own for the others, so another
+account's request (or a colleague's, without the right) is simply not found — 404 on
+every URL, with no difference between "does not exist" and "not yours".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import translation
+
+from sportello.accounts.models import Membership
+from sportello.support.models import (
+    WAITING_ON_CUSTOMER,
+    WAITING_ON_US,
+    Announcement,
+    Attachment,
+    Department,
+    KnowledgeArticle,
+    KnowledgeFeedback,
+    KnowledgeTranslation,
+    SharedFile,
+    Ticket,
+    TicketMessage,
+    TicketStatus,
+)
+from sportello.support.services import member_sees_all
+
+OPEN_STATUSES = frozenset(set(TicketStatus.values) - {TicketStatus.CLOSED})
+
+
+def tickets_visible_to(*, membership: Membership) -> QuerySet[Ticket]:
+    tickets = Ticket.objects.visible_to(membership)
+    if not member_sees_all(membership):
+        tickets = tickets.filter(requester_id=membership.user_id)
+    return tickets.select_related("department", "requester", "related_service__plan__product").order_by(
+        "-last_message_at", "-id"
+    )
+
+
+def ticket_messages_for_customer(*, ticket: Ticket) -> QuerySet[TicketMessage]:
+    """The conversation as the customer sees it: never an internal note."""
+    return (
+        ticket.messages.filter(is_internal=False)
+        .select_related("author")
+        .prefetch_related(Prefetch("attachments", queryset=Attachment.objects.order_by("id")))
+        .order_by("created_at", "id")
+    )
+
+
+def attachment_visible_to(*, membership: Membership, public_id: str) -> Attachment | None:
+    """An attachment of a request the member sees, on a message they may read; else None."""
+    return (
+        Attachment.objects.visible_to(membership)
+        .filter(
+            public_id=public_id,
+            ticket__in=tickets_visible_to(membership=membership),
+            message__is_internal=False,
+        )
+        .first()
+    )
+
+
+def departments_for_customers() -> QuerySet[Department]:
+    return Department.objects.filter(is_public=True)
+
+
+@dataclass(frozen=True)
+class SupportSummary:
+    open: int
+    # Requests answered by staff that wait for the customer: "awaiting you" on the dashboard.
+    awaiting_customer: int
+    recent: list[Ticket]
+
+
+def support_summary(*, membership: Membership, recent: int = 5) -> SupportSummary:
+    tickets = tickets_visible_to(membership=membership)
+    counts = tickets.aggregate(
+        open=Count("pk", filter=Q(status__in=OPEN_STATUSES)),
+        awaiting=Count("pk", filter=Q(status=TicketStatus.ANSWERED)),
+    )
+    return SupportSummary(
+        open=counts["open"],
+        awaiting_customer=counts["awaiting"],
+        recent=list(tickets.filter(status__in=OPEN_STATUSES)[:recent]),
+    )
+
+
+def staff_queue(
+    *, department: Department | None = None, status: str = "", priority: str = "", waiting_on: str = ""
+) -> QuerySet[Ticket]:
+    """The back office's queue, filtered; oldest waiting first is the admin's default order."""
+    tickets = Ticket.objects.select_related("account", "department", "assigned_to")
+    if department is not None:
+        tickets = tickets.filter(department=department)
+    if status:
+        tickets = tickets.filter(status=status)
+    if priority:
+        tickets = tickets.filter(priority=priority)
+    if waiting_on == "us":
+        tickets = tickets.filter(status__in=WAITING_ON_US)
+    elif waiting_on == "customer":
+        tickets = tickets.filter(status__in=WAITING_ON_CUSTOMER)
+    return tickets
+
+
+# --- Knowledge base -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArticleText:
+    """An article in the reader's language, or in English when it has no translation."""
+
+    article: KnowledgeArticle
+    language: str
+    title: str
+    body: str
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.language != _language()
+
+
+def _language() -> str:
+    return (translation.get_language() or "en").lower()
+
+
+def _texts(articles: QuerySet[KnowledgeArticle]) -> list[ArticleText]:
+    language = _language()
+    result = []
+    for article in articles.prefetch_related("translations"):
+        by_language = {t.language: t for t in article.translations.all()}
+        chosen = by_language.get(language) or by_language.get("en")
+        if chosen is not None:
+            result.append(ArticleText(article, chosen.language, chosen.title, chosen.body))
+    return result
+
+
+def published_articles() -> QuerySet[KnowledgeArticle]:
+    return KnowledgeArticle.objects.filter(is_published=True).select_related("category")
+
+
+def articles_in_language(*, category_slug: str = "", query: str = "") -> list[ArticleText]:
+    """Published articles in the reader's language (English fallback); `query` matches words
+    in the title or text of the reader's language or of English."""
+    articles = published_articles()
+    if category_slug:
+        articles = articles.filter(category__slug=category_slug)
+    words = [word for word in query.split() if len(word) > 1][:8]
+    if words:
+        matching = KnowledgeTranslation.objects.filter(language__in={_language(), "en"})
+        for word in words:
+            matching = matching.filter(Q(title__icontains=word) | Q(body__icontains=word))
+        articles = articles.filter(pk__in=matching.values("article_id"))
+    return _texts(articles.order_by("category__position", "position", "slug"))
+
+
+def article_in_language(*, slug: str) -> ArticleText | None:
+    found = _texts(published_articles().filter(slug=slug))
+    return found[0] if found else None
+
+
+def articles_for_product(*, product_id: int, limit: int = 5) -> list[ArticleText]:
+    return _texts(published_articles().filter(products__id=product_id).order_by("position", "slug")[:limit])
+
+
+@dataclass(frozen=True)
+class Helpfulness:
+    yes: int
+    no: int
+    mine: bool | None
+
+
+def article_helpfulness(*, article: KnowledgeArticle, user_id: int) -> Helpfulness:
+    counts = KnowledgeFeedback.objects.filter(article=article).aggregate(
+        yes=Count("pk", filter=Q(helpful=True)), no=Count("pk", filter=Q(helpful=False))
+    )
+    mine = KnowledgeFeedback.objects.filter(article=article, user_id=user_id).values_list("helpful", flat=True).first()
+    return Helpfulness(yes=counts["yes"], no=counts["no"], mine=mine)
+
+
+# --- Announcements and shared files -------------------------------------------------------------
+
+
+def announcements_current(*, now: dt.datetime, limit: int = 3) -> list[Announcement]:
+    return list(
+        Announcement.objects.filter(published_at__lte=now)
+        .filter(Q(visible_until__isnull=True) | Q(visible_until__gt=now))
+        .order_by("-published_at", "-id")[:limit]
+    )
+
+
+def shared_files_visible_to(*, membership: Membership) -> QuerySet[SharedFile]:
+    """Files shared with the member's account, in the areas the member has."""
+    return SharedFile.objects.visible_to(membership).filter(area__in=membership.areas).order_by("-created_at", "-id")
