@@ -204,6 +204,11 @@ BILLING_NUMBERING = env.choice("BILLING_NUMBERING", "issue", ["issue", "payment"
 BILLING_PRICES_INCLUDE_TAX = env.boolean("BILLING_PRICES_INCLUDE_TAX", False)
 # Days between issue and due date for invoices that are not renewals (orders, manual).
 BILLING_PAYMENT_TERMS_DAYS = env.integer("BILLING_PAYMENT_TERMS_DAYS", 14, minimum=0, maximum=365)
+# Render and keep each invoice's PDF (PDF/A-3b) when it is issued, in a background task.
+BILLING_PDF_ON_ISSUE = env.boolean("BILLING_PDF_ON_ISSUE", True)
+# A directory holding DejaVuSans.ttf and DejaVuSans-Bold.ttf for documents; empty: the
+# system's DejaVu, else the Bitstream Vera fonts that ship with ReportLab.
+BILLING_PDF_FONT_DIR = env.string("BILLING_PDF_FONT_DIR", "")
 # Days a sent quote stays valid unless staff choose another date.
 BILLING_QUOTE_VALID_DAYS = env.integer("BILLING_QUOTE_VALID_DAYS", 30, minimum=1, maximum=365)
 

@@ -6,3 +6,11 @@ class BillingConfig(AppConfig):
     name = "sportello.billing"
     label = "billing"
     verbose_name = _("Billing")
+
+    def ready(self) -> None:
+        from sportello.billing.pdf import invoice_pdf_on_issue, invoice_pdf_on_paid
+        from sportello.billing.services import on_invoice_issued, on_invoice_paid
+
+        # The PDF of an issued invoice is rendered once, after commit, and kept.
+        on_invoice_issued(invoice_pdf_on_issue)
+        on_invoice_paid(invoice_pdf_on_paid)

@@ -825,13 +825,15 @@ DEMO_ORDERS = (
 
 
 def _orders(created: dict[str, int], *, as_of: dt.date) -> None:
+    from sportello.billing.models import SettlementKind
+    from sportello.billing.services import invoice_settle
+    from sportello.core.money import Money
     from sportello.orders.models import Cart, PromoCode, PromoKind
     from sportello.orders.services import (
         cart_add,
         cart_promo_apply,
         cart_quote,
         order_cancel,
-        order_mark_paid,
         order_place,
     )
 
@@ -878,7 +880,16 @@ def _orders(created: dict[str, int], *, as_of: dt.date) -> None:
             by=member.user,
         )
         if spec.state == "active":
-            order_mark_paid(order=order, as_of=as_of)
+            # Paid by card: settling the order's invoice carries the order out.
+            assert order.invoice is not None
+            invoice_settle(
+                invoice=order.invoice,
+                amount=Money.from_minor(order.invoice.total_minor, order.currency),
+                kind=SettlementKind.PAYMENT,
+                reference=f"demo-{order.number}",
+                settled_on=as_of,
+                method="Card •••• 4242",
+            )
         elif spec.state == "cancelled":
             order_cancel(order=order, by=member.user, acting=member, reason="Ordered by mistake.")
         created["orders"] += 1

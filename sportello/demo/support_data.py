@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass
 
 from sportello.accounts.models import Account, Membership, User
+from sportello.billing.models import Invoice, InvoiceLine
 from sportello.catalog.models import Product
 from sportello.services.models import Service
 from sportello.support.models import (
@@ -217,6 +218,8 @@ class DemoTicket:
     days_ago: int
     service_label: str = ""
     priority: str = TicketPriority.NORMAL
+    # The key of the demo invoice (demo/data.py DEMO_INVOICES) it is about, if any.
+    invoice_key: str = ""
 
 
 NUBECLARA = "Nubeclara Servicios Digitales S.L."
@@ -232,6 +235,7 @@ TICKETS = (
         "Nos habéis cobrado dos veces la misma factura.",
         "open",
         1,
+        invoice_key="hosting",
     ),
     DemoTicket(
         NUBECLARA,
@@ -399,11 +403,25 @@ def support_demo_load(created: dict[str, int], *, as_of: dt.date, staff: User) -
         created["shared_files"] += 1
 
 
+def _demo_invoice(account: Account, key: str) -> Invoice:
+    """The demo invoice `key` of `account`, found as demo/data.py finds it: by its first line,
+    whose text names the customer's domain. The demo's invoices are loaded before its requests."""
+    from sportello.demo.data import DEMO_DOMAINS, DEMO_INVOICES
+
+    spec = next(item for item in DEMO_INVOICES if item.key == key)
+    description = spec.description.format(domain=DEMO_DOMAINS[account.name])
+    line = InvoiceLine.objects.select_related("invoice").get(
+        invoice__account=account, position=0, description=description
+    )
+    return line.invoice
+
+
 def _ticket(spec: DemoTicket, *, departments: dict[str, Department], staff: User, as_of: dt.date) -> Ticket:
     membership = Membership.objects.select_related("user", "account").get(
         account__name=spec.account, user__email=spec.requester
     )
     service = Service.objects.filter(account=membership.account, label=spec.service_label).first()
+    invoice = _demo_invoice(membership.account, spec.invoice_key) if spec.invoice_key else None
     opened = _moment(as_of, spec.days_ago, 8)
     ticket = ticket_open(
         membership=membership,
@@ -412,6 +430,7 @@ def _ticket(spec: DemoTicket, *, departments: dict[str, Department], staff: User
         body=spec.body,
         priority=spec.priority,
         related_service_id=service.pk if service else None,
+        related_invoice_id=invoice.pk if invoice else None,
         now=opened,
     )
     if spec.state in {"answered", "customer_reply", "on_hold", "closed"}:

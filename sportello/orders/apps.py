@@ -8,4 +8,8 @@ class OrdersConfig(AppConfig):
     verbose_name = _("Orders")
 
     def ready(self) -> None:
+        from sportello.billing.services import on_invoice_paid
         from sportello.orders import checks  # noqa: F401  (registers the settings check)
+        from sportello.orders.invoicing import order_invoice_paid
+
+        on_invoice_paid(order_invoice_paid)

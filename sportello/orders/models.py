@@ -252,6 +252,16 @@ class Order(TimestampedModel):
     cancelled_at = models.DateTimeField(_("cancelled"), null=True, blank=True)
     # Why the order is held for review (the rule that matched), for staff.
     review_reason = models.CharField(_("review reason"), max_length=300, blank=True)
+    # The invoice the customer pays for it, issued when the order awaits payment; paying it
+    # carries the order out (`orders.invoicing`).
+    invoice = models.OneToOneField(
+        "billing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="order",
+        verbose_name=_("invoice"),
+    )
 
     objects = AccountOwnedQuerySet.as_manager()
 

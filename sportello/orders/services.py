@@ -37,6 +37,7 @@ from sportello.orders.errors import (
     PriceChanged,
     PromoRefused,
 )
+from sportello.orders.invoicing import order_invoice_issue
 from sportello.orders.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -352,6 +353,9 @@ def _write_order(
         reason=review_reason,
         data={"total_minor": order.total_minor, "currency": order.currency, "type": order_type},
     )
+    if order.status == OrderStatus.AWAITING_PAYMENT:
+        order_invoice_issue(order=order, by=by)
+        order.refresh_from_db()
     return order
 
 
@@ -787,6 +791,9 @@ def order_accept(*, order: Order, as_of: dt.date, by: User | None, reason: str =
     order.status = target
     order.save(update_fields=["status", "updated_at"])
     _event(order, transition=OrderTransition.ACCEPT, from_status=from_status, by=by, reason=reason, data=data)
+    if target == OrderStatus.AWAITING_PAYMENT and order.invoice_id is None:
+        order_invoice_issue(order=order, by=by)
+        order.refresh_from_db()
     return order
 
 

@@ -2,6 +2,7 @@ from django.urls import path
 
 from sportello.portal.views import (
     billing,
+    documents,
     emails,
     orders,
     pages,
@@ -21,6 +22,7 @@ urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     *billing.urlpatterns,
     *schedule.urlpatterns,
+    *documents.urlpatterns,
     *quotes.urlpatterns,
     *services.urlpatterns,
     *store.urlpatterns,

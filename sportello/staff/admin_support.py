@@ -224,7 +224,9 @@ class TicketAdmin(admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise Http404
         ticket = get_object_or_404(
-            Ticket.objects.select_related("account", "department", "requester", "assigned_to", "merged_into"),
+            Ticket.objects.select_related(
+                "account", "department", "requester", "assigned_to", "merged_into", "related_invoice"
+            ),
             pk=object_id,
         )
         may_change = self.has_change_permission(request, ticket)

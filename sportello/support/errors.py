@@ -45,9 +45,15 @@ class InvalidRequestData(SupportError):
 
 
 class RelatedNotFound(SupportError):
-    """The service (invoice, order) to link is not one of the request's account."""
+    """The object to link (`kind`: a `RelatedKind` value) is not one the member may see in
+    their account: another account's, an invoice still in draft, an invoice for a member
+    without the billing area, or an id that does not exist — one answer for all of them."""
 
     code = "related_not_found"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"{kind} not found")
+        self.kind = kind
 
 
 class AttachmentRefused(SupportError):

@@ -122,14 +122,19 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
 
 class RelatedKind(models.TextChoices):
     """What a request is about, besides its text. Each kind has its own nullable foreign key
-    (`RELATED_FIELDS`); invoices and orders join as further kinds with their own columns."""
+    (`RELATED_FIELDS`); orders and domains join as further kinds with their own columns."""
 
     NONE = "", _("Nothing in particular")
     SERVICE = "service", _("A service")
+    # An issued invoice or credit note; never a draft, which customers cannot see.
+    INVOICE = "invoice", _("An invoice")
 
 
 # kind -> the foreign key that holds the object of that kind.
-RELATED_FIELDS: dict[str, str] = {RelatedKind.SERVICE: "related_service"}
+RELATED_FIELDS: dict[str, str] = {
+    RelatedKind.SERVICE: "related_service",
+    RelatedKind.INVOICE: "related_invoice",
+}
 
 
 def _related_consistent() -> models.Q:
@@ -179,6 +184,14 @@ class Ticket(models.Model):
         on_delete=models.PROTECT,
         related_name="support_tickets",
         verbose_name=_("service"),
+    )
+    related_invoice = models.ForeignKey(
+        "billing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="support_tickets",
+        verbose_name=_("invoice"),
     )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,

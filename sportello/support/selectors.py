@@ -15,6 +15,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import translation
 
 from sportello.accounts.models import Membership
+from sportello.billing.models import Invoice
 from sportello.support.models import (
     WAITING_ON_CUSTOMER,
     WAITING_ON_US,
@@ -29,7 +30,7 @@ from sportello.support.models import (
     TicketMessage,
     TicketStatus,
 )
-from sportello.support.services import member_sees_all
+from sportello.support.services import invoices_linkable, member_sees_all
 
 OPEN_STATUSES = frozenset(set(TicketStatus.values) - {TicketStatus.CLOSED})
 
@@ -38,9 +39,9 @@ def tickets_visible_to(*, membership: Membership) -> QuerySet[Ticket]:
     tickets = Ticket.objects.visible_to(membership)
     if not member_sees_all(membership):
         tickets = tickets.filter(requester_id=membership.user_id)
-    return tickets.select_related("department", "requester", "related_service__plan__product").order_by(
-        "-last_message_at", "-id"
-    )
+    return tickets.select_related(
+        "department", "requester", "related_service__plan__product", "related_invoice"
+    ).order_by("-last_message_at", "-id")
 
 
 def ticket_messages_for_customer(*, ticket: Ticket) -> QuerySet[TicketMessage]:
@@ -68,6 +69,22 @@ def attachment_visible_to(*, membership: Membership, public_id: str) -> Attachme
 
 def departments_for_customers() -> QuerySet[Department]:
     return Department.objects.filter(is_public=True)
+
+
+def invoices_to_link(*, membership: Membership, limit: int) -> list[Invoice]:
+    """What the new-request form offers under "About an invoice": the account's issued
+    invoices and credit notes, most recent first, at most `limit`; none for a member
+    without the billing area."""
+    return list(invoices_linkable(membership).order_by("-issue_date", "-pk")[:limit])
+
+
+def invoice_to_link(*, membership: Membership, number: str) -> Invoice | None:
+    """The document printed with `number` (its fiscal number, or the payment request's) that
+    the member may link; None for a draft, another account's, a guess, or without billing."""
+    number = number.strip()
+    if not number:
+        return None
+    return invoices_linkable(membership).filter(Q(number=number) | Q(proforma_number=number)).order_by("pk").first()
 
 
 @dataclass(frozen=True)

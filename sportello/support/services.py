@@ -34,6 +34,8 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from sportello.accounts.models import Account, Area, Contact, EmailTopic, Membership, Role, User
+from sportello.billing.models import InvoiceQuerySet
+from sportello.billing.selectors import invoices_visible_to
 from sportello.core.services import audit_record
 from sportello.core.time import ensure_aware
 from sportello.notifications.models import EmailKind
@@ -99,6 +101,17 @@ def member_may_write(membership: Membership, ticket: Ticket) -> bool:
     if not member_may_see(membership, ticket):
         return False
     return membership.role != Role.READ_ONLY or ticket.requester_id == membership.user_id
+
+
+def invoices_linkable(membership: Membership) -> InvoiceQuerySet:
+    """The documents `membership` may link to a request: the account's issued invoices and
+    credit notes, for members with the billing area. To a member without it, the account's
+    invoices do not exist, as on the billing pages (404): linking one is "not found", the
+    same refusal as another account's invoice, a draft or a made-up id, so the answer never
+    tells whether a number exists."""
+    if not membership.has_area(Area.BILLING):
+        return invoices_visible_to(membership=membership).none()
+    return invoices_visible_to(membership=membership)
 
 
 def reopen_deadline(ticket: Ticket) -> dt.datetime | None:
@@ -233,13 +246,17 @@ def ticket_open(
     body: str,
     priority: str = TicketPriority.NORMAL,
     related_service_id: int | None = None,
+    related_invoice_id: int | None = None,
     uploads: Sequence[Upload] = (),
     now: dt.datetime,
 ) -> Ticket:
     """Open a request from `membership` to `department`, with its first message and files.
 
-    The related service must be one of the member's account (else RelatedNotFound, as if
-    it did not exist). The requester and the account's support contacts are emailed.
+    It may be about one service or one invoice (or credit note), never both. The service
+    must be one of the member's account; the invoice one of the account's issued documents
+    and the member must have the billing area (`invoices_linkable`). Anything else is
+    RelatedNotFound, as if it did not exist, and nothing is written. The requester and the
+    account's support contacts are emailed.
     """
     now = ensure_aware(now)
     subject, body = _clean_subject(subject), _clean_body(body)
@@ -251,14 +268,9 @@ def ticket_open(
 
     def write(stored: list[str]) -> Ticket:
         account = Account.objects.select_for_update().get(pk=membership.account_id)  # lock order: account first
-        related: dict[str, Any] = {"related_kind": RelatedKind.NONE}
-        if related_service_id is not None:
-            from sportello.services.models import Service
-
-            service = Service.objects.filter(pk=related_service_id, account=account).first()
-            if service is None:
-                raise RelatedNotFound("service")
-            related = {"related_kind": RelatedKind.SERVICE, RELATED_FIELDS[RelatedKind.SERVICE]: service}
+        related = _related_columns(
+            membership, account, {RelatedKind.SERVICE: related_service_id, RelatedKind.INVOICE: related_invoice_id}
+        )
         ticket = _ticket_insert(
             account=account,
             department=department,
@@ -279,6 +291,30 @@ def ticket_open(
         return ticket
 
     return _atomic_with_files(write)
+
+
+def _related_columns(membership: Membership, account: Account, wanted: dict[str, int | None]) -> dict[str, Any]:
+    """The related-object columns of a new request of `account`, from the ids `wanted` per kind
+    (at most one given); RelatedNotFound when the member may not see that object."""
+    given = [(kind, pk) for kind, pk in wanted.items() if pk is not None]
+    if not given:
+        return {"related_kind": RelatedKind.NONE}
+    if len(given) > 1:
+        raise InvalidRequestData("related", "about more than one thing")
+    kind, pk = given[0]
+    found: Any
+    if kind == RelatedKind.SERVICE:
+        from sportello.services.models import Service
+
+        found = Service.objects.filter(pk=pk, account=account).first()
+    elif kind == RelatedKind.INVOICE:
+        # No lock: an issued document never changes account and never goes back to draft.
+        found = invoices_linkable(membership).filter(pk=pk, account=account).first()
+    else:
+        raise InvalidRequestData("related", f"cannot link a {kind}")
+    if found is None:
+        raise RelatedNotFound(kind)
+    return {"related_kind": kind, RELATED_FIELDS[kind]: found}
 
 
 def _ticket_insert(**fields: Any) -> Ticket:

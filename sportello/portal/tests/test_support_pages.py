@@ -464,3 +464,178 @@ def test_staff_add_a_shared_file_through_the_back_office(admin_client, alice):
     )
     assert "is not a type of file we accept" in response.content.decode()
     assert SharedFile.objects.count() == before
+
+
+# --- Requests about an invoice ----------------------------------------------------------------------
+
+
+def invoice_options(page: str) -> list[tuple[str, str, bool]]:
+    """The "About an invoice" choices of a new-request page: (value, label, selected)."""
+    select = re.search(r'<select name="invoice"[^>]*>(.*?)</select>', page, re.S)
+    assert select is not None, "no invoice field"
+    return [
+        (value, label, bool(selected))
+        for value, selected, label in re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select[1])
+    ]
+
+
+def main_of(response) -> str:
+    """The page's main content (the header's language form repeats the address, query included)."""
+    page = response.content.decode()
+    return page[page.index('<main id="main"') : page.index("</main>")]
+
+
+def new_request(**fields: object) -> dict[str, object]:
+    return {"subject": "Charged twice", "priority": "normal", "body": "The invoice was charged twice.", **fields}
+
+
+def test_the_invoice_page_asks_for_questions_about_it(client, alice, alice_invoice, alice_credit_note):
+    client.force_login(alice.user)
+    page = client.get(reverse("portal:invoice", args=["INV-2026-00001"])).content.decode()
+    assert '<a href="/support/new/?invoice=INV-2026-00001">Question about this invoice?</a>' in page
+    page = client.get(reverse("portal:credit-note", args=["CN-2026-00001"])).content.decode()
+    assert '<a href="/support/new/?invoice=CN-2026-00001">Question about this credit note?</a>' in page
+
+
+def test_a_question_about_an_invoice_is_pre_linked_and_goes_to_finance(
+    client, alice, technical, finance, alice_invoice, alice_credit_note, alice_draft, bob_invoice
+):
+    client.force_login(alice.user)
+    link = "/support/new/?invoice=INV-2026-00001"
+    page = client.get(link).content.decode()
+    assert "A question about invoice INV-2026-00001" in page
+    assert re.search(rf'<option value="{finance.pk}" selected>Finance</option>', page)
+    # Most recent first, by printed number and total; no draft, nothing of bob's.
+    assert invoice_options(page) == [
+        ("", "None", False),
+        (str(alice_credit_note.pk), "Credit note CN-2026-00001 · €24.20", False),
+        (str(alice_invoice.pk), "INV-2026-00001 · €121.00", True),
+    ]
+    response = client.post(link, new_request(department=finance.pk, invoice=alice_invoice.pk))
+    ticket = Ticket.objects.get()
+    assert response.status_code == 302 and response["Location"] == detail_url(ticket)
+    assert (ticket.related_kind, ticket.related_invoice, ticket.department) == ("invoice", alice_invoice, finance)
+    page = client.get(detail_url(ticket)).content.decode()
+    assert f'<a href="{reverse("portal:invoice", args=["INV-2026-00001"])}">Invoice INV-2026-00001</a>' in page
+
+
+def test_a_request_about_a_credit_note_links_to_the_credit_note(client, alice, finance, alice_credit_note):
+    client.force_login(alice.user)
+    page = client.get("/support/new/?invoice=CN-2026-00001").content.decode()
+    assert "A question about credit note CN-2026-00001" in page
+    client.post("/support/new/?invoice=CN-2026-00001", new_request(department=finance.pk, invoice=alice_credit_note.pk))
+    page = client.get(detail_url(Ticket.objects.get())).content.decode()
+    assert f'<a href="{reverse("portal:credit-note", args=["CN-2026-00001"])}">Credit note CN-2026-00001</a>' in page
+
+
+def test_an_older_invoice_linked_from_its_page_stays_among_the_choices(
+    client, alice, finance, alice_invoice, monkeypatch
+):
+    from sportello.support.tests.conftest import INVOICE_DAY, issued_invoice
+
+    newer = issued_invoice(alice.account, "10.00", on=INVOICE_DAY + dt.timedelta(days=5))
+    monkeypatch.setattr("sportello.portal.views.support.INVOICE_CHOICES", 1)
+    client.force_login(alice.user)
+    assert [value for value, _label, _selected in invoice_options(client.get("/support/new/").content.decode())] == [
+        "",
+        str(newer.pk),
+    ]
+    link = "/support/new/?invoice=INV-2026-00001"
+    assert invoice_options(client.get(link).content.decode())[-1] == (
+        str(alice_invoice.pk),
+        "INV-2026-00001 · €121.00",
+        True,
+    )
+    response = client.post(link, new_request(department=finance.pk, invoice=alice_invoice.pk))
+    assert response.status_code == 302
+    assert Ticket.objects.get().related_invoice == alice_invoice
+
+
+def test_another_accounts_invoice_cannot_be_linked_or_pre_linked(client, alice, finance, alice_invoice, bob_invoice):
+    client.force_login(alice.user)
+    page = main_of(client.get(f"/support/new/?invoice={bob_invoice.display_number}"))
+    assert "A question about" not in page and bob_invoice.display_number not in page
+    assert invoice_options(page) == [("", "None", True), (str(alice_invoice.pk), "INV-2026-00001 · €121.00", False)]
+    response = client.post(reverse("portal:support-new"), new_request(department=finance.pk, invoice=bob_invoice.pk))
+    assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()
+    assert Ticket.objects.count() == 0
+
+
+def test_a_service_and_an_invoice_at_once_are_refused_with_a_reason(
+    client, alice, finance, alice_service, alice_invoice
+):
+    client.force_login(alice.user)
+    response = client.post(
+        reverse("portal:support-new"),
+        new_request(department=finance.pk, invoice=alice_invoice.pk, service=alice_service.pk),
+    )
+    assert response.status_code == 400
+    assert "A request can be about one service or one invoice, not both." in response.content.decode()
+    assert counts() == (0, 0, 0)
+    assert EmailLog.objects.count() == 0
+
+
+def test_without_the_billing_area_there_is_no_invoice_to_link(client, alice, alice_technician, finance, alice_invoice):
+    client.force_login(alice_technician.user)
+    for link in ("/support/new/", "/support/new/?invoice=INV-2026-00001", "/support/new/?invoice=INV-2026-09999"):
+        response = client.get(link)
+        page = main_of(response)
+        # An existing number and a made-up one give the same page: the plain form.
+        assert response.status_code == 200
+        assert 'name="invoice"' not in page and "INV-2026" not in page and "A question about" not in page
+    # A forged field is not part of the form: the request is opened about nothing.
+    client.post(reverse("portal:support-new"), new_request(department=finance.pk, invoice=alice_invoice.pk))
+    assert Ticket.objects.get().related_kind == ""
+
+
+def test_the_request_page_names_the_invoice_without_a_link_for_members_without_billing(
+    client, alice, alice_technician, finance, alice_invoice
+):
+    ticket = ticket_open(
+        membership=alice,
+        department=finance,
+        subject="Charged twice",
+        body="x",
+        related_invoice_id=alice_invoice.pk,
+        now=NOW,
+    )
+    # The technician has the support area: they see the account's requests, and which
+    # invoice this one is about, but not the invoice itself.
+    client.force_login(alice_technician.user)
+    page = client.get(detail_url(ticket)).content.decode()
+    assert "<dd>Invoice INV-2026-00001</dd>" in page
+    assert reverse("portal:invoice", args=["INV-2026-00001"]) not in page
+    assert client.get(reverse("portal:invoice", args=["INV-2026-00001"])).status_code == 404
+
+
+def test_refusing_an_invoice_says_the_same_whatever_the_reason():
+    from sportello.portal.views.support import refusal_message
+    from sportello.support.errors import RelatedNotFound
+
+    assert refusal_message(RelatedNotFound("invoice")) == "That invoice is not one you can see in this account."
+    assert refusal_message(RelatedNotFound("service")) == "That service is not one of this account's."
+
+
+def test_the_back_office_request_page_shows_the_invoice(admin_client, alice, finance, alice_invoice):
+    from django.contrib import admin
+
+    from sportello.billing.models import Invoice
+
+    ticket = ticket_open(
+        membership=alice,
+        department=finance,
+        subject="Charged twice",
+        body="x",
+        related_invoice_id=alice_invoice.pk,
+        now=NOW,
+    )
+    page = admin_client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+    cell = re.search(r'<td class="related-invoice">(.*?)</td>', page, re.S)
+    assert cell is not None
+    if admin.site.is_registered(Invoice):
+        url = reverse("admin:billing_invoice_change", args=[alice_invoice.pk])
+        assert cell[1] == f'<a href="{url}">Invoice INV-2026-00001</a> · €121.00 · Unpaid'
+    else:
+        # Until the back office has invoice pages, the number is shown without a link.
+        assert cell[1] == "Invoice INV-2026-00001 · €121.00 · Unpaid"

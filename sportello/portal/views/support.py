@@ -31,6 +31,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from sportello.accounts.models import Area
+from sportello.billing.models import Invoice
+from sportello.core.formatting import money_display
+from sportello.core.money import Money
 from sportello.core.time import utc_now
 from sportello.portal.access import MemberRequest, member_required
 from sportello.services.selectors import services_visible_to
@@ -49,6 +52,7 @@ from sportello.support.models import (
     Department,
     KnowledgeArticle,
     KnowledgeCategory,
+    RelatedKind,
     StoredFile,
     Ticket,
     TicketPriority,
@@ -62,6 +66,8 @@ from sportello.support.selectors import (
     articles_in_language,
     attachment_visible_to,
     departments_for_customers,
+    invoice_to_link,
+    invoices_to_link,
     shared_files_visible_to,
     ticket_messages_for_customer,
     tickets_visible_to,
@@ -84,6 +90,9 @@ PAGE_SIZE = 20
 DOWNLOAD_TYPES = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "application/zip"})
 # The largest raw message the inbound endpoint reads (attachments included).
 INBOUND_MAX_BYTES = 40 * 1024 * 1024
+# Invoices offered under "About an invoice": the most recent ones; an older one is linked
+# from its own page ("Question about this invoice?"), which adds it to the choices.
+INVOICE_CHOICES = 24
 
 
 # --- Refusals: typed errors as translated sentences -------------------------------------------
@@ -127,8 +136,14 @@ def refusal_message(error: SupportError) -> str:
             "status": TicketStatus(error.status).label
         }
     if isinstance(error, RelatedNotFound):
+        if error.kind == RelatedKind.INVOICE:
+            # The same words for another account's invoice, a draft, a guess, and a member
+            # without the billing area: nothing here says whether the invoice exists.
+            return _("That invoice is not one you can see in this account.")
         return _("That service is not one of this account's.")
     if isinstance(error, InvalidRequestData):
+        if error.field == "related":
+            return _("A request can be about one service or one invoice, not both.")
         if error.field == "subject":
             return _("Write a subject of at most 200 characters.")
         if error.field == "body":
@@ -177,20 +192,32 @@ class TicketForm(forms.Form):
     service = forms.TypedChoiceField(
         label=gettext_lazy("About a service"), required=False, coerce=int, empty_value=None
     )
+    invoice = forms.TypedChoiceField(
+        label=gettext_lazy("About an invoice"), required=False, coerce=int, empty_value=None
+    )
     priority = forms.ChoiceField(
         label=gettext_lazy("Priority"), choices=TicketPriority.choices, initial=TicketPriority.NORMAL
     )
     body = forms.CharField(label=gettext_lazy("Message"), widget=forms.Textarea(attrs={"rows": 8}), max_length=20_000)
     attachments = MultipleFileField(label=gettext_lazy("Files"))
 
-    def __init__(self, *args: Any, services: list[tuple[int, str]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        services: list[tuple[int, str]],
+        invoices: list[tuple[int, str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["department"].queryset = departments_for_customers()  # type: ignore[attr-defined]
         self.fields["service"].choices = [("", _("None")), *services]  # type: ignore[attr-defined]
+        self.fields["invoice"].choices = [("", _("None")), *(invoices or [])]  # type: ignore[attr-defined]
         self.fields["body"].help_text = BODY_HELP
         self.fields["attachments"].help_text = _files_help()
         if not services:
             del self.fields["service"]
+        if not invoices:
+            del self.fields["invoice"]
 
 
 class ReplyForm(forms.Form):
@@ -232,6 +259,23 @@ def _service_choices(request: MemberRequest) -> list[tuple[int, str]]:
         (s.pk, f"{s.plan.product.name} {s.plan.name}" + (f" · {s.label}" if s.label else ""))
         for s in services_visible_to(membership=request.membership)
     ]
+
+
+def invoice_choice_label(invoice: Invoice) -> str:
+    """An invoice as the form lists it: its printed number and total ("INV-2026-00042 · €121.00")."""
+    total = money_display(Money.from_minor(invoice.total_minor, invoice.currency))
+    if invoice.is_credit_note:
+        return _("Credit note %(number)s · %(total)s") % {"number": invoice.display_number, "total": total}
+    return f"{invoice.display_number} · {total}"
+
+
+def _invoice_choices(request: MemberRequest, *, linked: Invoice | None) -> list[tuple[int, str]]:
+    """The account's recent issued invoices, and `linked` (pre-linked from its page) even if older.
+    Empty for a member without the billing area: the field is then not offered at all."""
+    invoices = invoices_to_link(membership=request.membership, limit=INVOICE_CHOICES)
+    if linked is not None and all(invoice.pk != linked.pk for invoice in invoices):
+        invoices.append(linked)
+    return [(invoice.pk, invoice_choice_label(invoice)) for invoice in invoices]
 
 
 def _ticket_or_404(request: MemberRequest, public_id: str) -> Ticket:
@@ -277,8 +321,16 @@ def support_home(request: MemberRequest) -> HttpResponse:
 @member_required()
 @require_http_methods(["GET", "HEAD", "POST"])
 def support_new(request: MemberRequest) -> HttpResponse:
-    """Open a request; `?service=<id>` comes from "Need help with this service?" and pre-links it."""
+    """Open a request; `?service=<id>` comes from "Need help with this service?" and pre-links it,
+    `?invoice=<number>` from "Question about this invoice?" on the invoice or credit note page.
+
+    An invoice number the member may not link (another account's, a draft, a guess, or any
+    number for a member without the billing area) is ignored: the page is the plain form."""
     services = _service_choices(request)
+    # Read on POST too: the form posts back to this address, and an invoice pre-linked from
+    # its page may be older than the ones offered, so it must stay among the choices.
+    linked_invoice = invoice_to_link(membership=request.membership, number=request.GET.get("invoice", ""))
+    invoices = _invoice_choices(request, linked=linked_invoice)
     initial: dict[str, Any] = {}
     linked = None
     if request.method != "POST":
@@ -289,7 +341,14 @@ def support_new(request: MemberRequest) -> HttpResponse:
             technical = departments_for_customers().filter(slug="technical").first()
             if technical is not None:
                 initial["department"] = technical.pk
-    form = TicketForm(request.POST or None, request.FILES or None, services=services, initial=initial)
+        if linked_invoice is not None:
+            initial["invoice"] = linked_invoice.pk
+            finance = departments_for_customers().filter(slug="finance").first()
+            if finance is not None:
+                initial["department"] = finance.pk
+    form = TicketForm(
+        request.POST or None, request.FILES or None, services=services, invoices=invoices, initial=initial
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -300,6 +359,7 @@ def support_new(request: MemberRequest) -> HttpResponse:
                 body=data["body"],
                 priority=data["priority"],
                 related_service_id=data.get("service"),
+                related_invoice_id=data.get("invoice"),
                 uploads=_uploads(data["attachments"]),
                 now=utc_now(),
             )
@@ -312,7 +372,13 @@ def support_new(request: MemberRequest) -> HttpResponse:
     return render(
         request,
         "portal/support/new.html",
-        {"form": form, "linked": linked, "articles": articles, "active_nav": "support"},
+        {
+            "form": form,
+            "linked": linked,
+            "linked_invoice": linked_invoice if request.method != "POST" else None,
+            "articles": articles,
+            "active_nav": "support",
+        },
         status=400 if request.method == "POST" else 200,
     )
 

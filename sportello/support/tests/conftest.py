@@ -1,15 +1,21 @@
-"""Helpdesk fixtures: departments, a fixed clock, and small files of each kind."""
+"""Helpdesk fixtures: departments, a fixed clock, small files of each kind, and the
+services and invoices a request can be about."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from sportello.accounts.models import Membership, Role, User
+from sportello.accounts.models import Account, Membership, Role, User
 from sportello.accounts.services import membership_add
+from sportello.billing.models import DocumentKind, Invoice, TaxCategory
+from sportello.billing.services import NewLine, invoice_create, invoice_issue
+from sportello.billing.taxes import TaxDecision
+from sportello.billing.tests import conftest as billing_fixtures
 from sportello.support.models import Department, Ticket
 from sportello.support.services import Upload, ticket_open
 
@@ -94,3 +100,65 @@ def bob_service(bob: Membership, hosting: Any) -> Any:
     from sportello.services.tests.conftest import service_in
 
     return service_in(bob.account, hosting.prices[("basic", "BRL", "monthly")], "active", label="www.bob.example")
+
+
+# --- Invoices (the billing fixtures' seller in Spain, 21 % VAT for alice) -------------------------
+
+# The billing tests' seller and tax rates, as fixtures of this directory too.
+seller = billing_fixtures.seller
+tax_rates = billing_fixtures.tax_rates
+billing_setup = billing_fixtures.billing_setup
+
+INVOICE_DAY = dt.date(2026, 2, 2)
+
+
+def issued_invoice(account: Account, price: str, *, on: dt.date = INVOICE_DAY) -> Invoice:
+    line = NewLine(description=f"Web hosting {price}", quantity=Decimal(1), unit_price=Decimal(price))
+    draft = invoice_create(account=account, lines=[line], as_of=on)
+    return invoice_issue(invoice=draft, as_of=on, due_date=on + dt.timedelta(days=14))
+
+
+@pytest.fixture
+def alice_invoice(alice: Membership, billing_setup: None) -> Invoice:
+    """INV-2026-00001, €121.00 (100.00 + 21 % VAT), unpaid."""
+    return issued_invoice(alice.account, "100.00")
+
+
+@pytest.fixture
+def alice_credit_note(alice: Membership, alice_invoice: Invoice) -> Invoice:
+    """CN-2026-00001, €24.20, correcting alice's invoice."""
+    note = invoice_create(
+        account=alice.account,
+        kind=DocumentKind.CREDIT_NOTE,
+        corrects=alice_invoice,
+        lines=[
+            NewLine(
+                description="Credit for downtime",
+                quantity=Decimal(1),
+                unit_price=Decimal("20.00"),
+                tax=TaxDecision(Decimal(21), TaxCategory.STANDARD, "IVA 21%", False, ""),
+                corrects_line_id=alice_invoice.lines.get().pk,
+            )
+        ],
+        as_of=INVOICE_DAY + dt.timedelta(days=3),
+    )
+    return invoice_issue(invoice=note, as_of=INVOICE_DAY + dt.timedelta(days=3))
+
+
+@pytest.fixture
+def alice_draft(alice: Membership, billing_setup: None) -> Invoice:
+    """A draft of alice's: the provider's business, never the customer's."""
+    line = NewLine(description="Not yet issued", quantity=Decimal(1), unit_price=Decimal("999.00"))
+    return invoice_create(account=alice.account, lines=[line], as_of=INVOICE_DAY)
+
+
+@pytest.fixture
+def bob_invoice(bob: Membership, billing_setup: None) -> Invoice:
+    return issued_invoice(bob.account, "300.00")
+
+
+@pytest.fixture
+def alice_technician(alice: Membership) -> Membership:
+    """A member of alice's account with the support area but without billing."""
+    user = User.objects.create_user("tomas@example.org", "x", full_name="Tomás")
+    return membership_add(account=alice.account, user=user, role=Role.TECHNICAL)

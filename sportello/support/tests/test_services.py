@@ -6,10 +6,11 @@ import datetime as dt
 
 import pytest
 from django.core.files.storage import default_storage
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 
 from sportello.accounts.models import Contact, EmailTopic, Role, User
 from sportello.accounts.services import contact_create, membership_add
+from sportello.core.models import AuditEvent
 from sportello.notifications.models import EmailLog
 from sportello.support import references
 from sportello.support.errors import (
@@ -21,7 +22,7 @@ from sportello.support.errors import (
     ReopenWindowClosed,
 )
 from sportello.support.models import Attachment, RelatedKind, Ticket, TicketEvent, TicketMessage, TicketStatus
-from sportello.support.selectors import tickets_visible_to
+from sportello.support.selectors import invoice_to_link, invoices_to_link, tickets_visible_to
 from sportello.support.services import (
     support_recipients,
     ticket_close,
@@ -32,7 +33,7 @@ from sportello.support.services import (
     ticket_reply_customer,
     ticket_reply_staff,
 )
-from sportello.support.tests.conftest import EXE, NOW, PDF, PNG, POLYGLOT, SVG, upload
+from sportello.support.tests.conftest import EXE, INVOICE_DAY, NOW, PDF, PNG, POLYGLOT, SVG, issued_invoice, upload
 
 LATER = NOW + dt.timedelta(hours=3)
 
@@ -191,6 +192,123 @@ def test_a_request_links_only_a_service_of_its_account(alice, finance, alice_ser
 def test_the_database_refuses_a_kind_without_its_object(alice_ticket):
     with pytest.raises(IntegrityError):
         Ticket.objects.filter(pk=alice_ticket.pk).update(related_kind=RelatedKind.SERVICE)
+
+
+# --- Requests about an invoice ------------------------------------------------------------------
+
+
+def everything_written() -> tuple[tuple[int, int, int, int, list[str]], int, int]:
+    """What opening a request writes: the request and its rows, the emails, the audit log."""
+    return snapshot(), EmailLog.objects.count(), AuditEvent.objects.count()
+
+
+def open_about(membership, department, *, invoice_id=None, service_id=None):
+    return ticket_open(
+        membership=membership,
+        department=department,
+        subject="Charged twice",
+        body="The invoice was charged twice.",
+        related_invoice_id=invoice_id,
+        related_service_id=service_id,
+        now=NOW,
+    )
+
+
+@pytest.mark.django_db
+def test_a_request_links_an_issued_invoice_of_its_account(alice, finance, alice_invoice):
+    ticket = open_about(alice, finance, invoice_id=alice_invoice.pk)
+    ticket.refresh_from_db()
+    assert (ticket.related_kind, ticket.related_invoice, ticket.related_service) == (
+        RelatedKind.INVOICE,
+        alice_invoice,
+        None,
+    )
+    assert ticket.related_object == alice_invoice
+    assert alice_invoice.display_number == "INV-2026-00001"
+    assert list(alice_invoice.support_tickets.all()) == [ticket]
+
+
+@pytest.mark.django_db
+def test_a_request_links_a_credit_note(alice, finance, alice_credit_note):
+    ticket = open_about(alice, finance, invoice_id=alice_credit_note.pk)
+    assert (ticket.related_kind, ticket.related_invoice) == (RelatedKind.INVOICE, alice_credit_note)
+    assert (alice_credit_note.kind, alice_credit_note.display_number) == ("credit_note", "CN-2026-00001")
+
+
+@pytest.mark.django_db
+def test_another_accounts_invoice_is_refused_and_nothing_is_written(alice, finance, alice_ticket, bob_invoice):
+    before = everything_written()
+    with pytest.raises(RelatedNotFound) as refused:
+        open_about(alice, finance, invoice_id=bob_invoice.pk)
+    assert refused.value.kind == RelatedKind.INVOICE
+    assert everything_written() == before
+    assert not bob_invoice.support_tickets.exists()
+
+
+@pytest.mark.django_db
+def test_a_draft_is_refused_like_another_accounts_invoice(alice, finance, alice_ticket, alice_draft):
+    assert alice_draft.status == "draft" and alice_draft.account == alice.account
+    before = everything_written()
+    with pytest.raises(RelatedNotFound) as refused:
+        open_about(alice, finance, invoice_id=alice_draft.pk)
+    assert refused.value.kind == RelatedKind.INVOICE
+    assert everything_written() == before
+
+
+@pytest.mark.django_db
+def test_without_the_billing_area_every_invoice_is_not_found(alice_technician, finance, alice_ticket, alice_invoice):
+    """Decision: to a member without billing, the account's invoices do not exist (as on the
+    billing pages, which answer 404). Their invoice and a made-up id get the very same
+    refusal, so it cannot be used to learn which numbers or ids exist."""
+    before = everything_written()
+    refusals = []
+    for invoice_id in (alice_invoice.pk, alice_invoice.pk + 1000):
+        with pytest.raises(RelatedNotFound) as refused:
+            open_about(alice_technician, finance, invoice_id=invoice_id)
+        refusals.append((type(refused.value), refused.value.kind, str(refused.value)))
+    assert refusals[0] == refusals[1] == (RelatedNotFound, "invoice", "invoice not found")
+    assert everything_written() == before
+    # The same member still opens requests, and links what they may see.
+    assert open_about(alice_technician, finance).related_kind == RelatedKind.NONE
+
+
+@pytest.mark.django_db
+def test_a_request_is_about_one_thing_at_most(alice, finance, alice_service, alice_invoice):
+    before = everything_written()
+    with pytest.raises(InvalidRequestData) as refused:
+        open_about(alice, finance, invoice_id=alice_invoice.pk, service_id=alice_service.pk)
+    assert refused.value.field == "related"
+    assert everything_written() == before
+
+
+@pytest.mark.django_db
+def test_the_database_keeps_the_kind_and_the_invoice_together(alice, finance, alice_ticket, alice_invoice):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Ticket.objects.filter(pk=alice_ticket.pk).update(related_kind=RelatedKind.INVOICE)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Ticket.objects.filter(pk=alice_ticket.pk).update(related_invoice=alice_invoice)
+    linked = open_about(alice, finance, invoice_id=alice_invoice.pk)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Ticket.objects.filter(pk=linked.pk).update(related_kind=RelatedKind.SERVICE)
+
+
+@pytest.mark.django_db
+def test_the_invoices_offered_are_the_accounts_issued_ones_most_recent_first(
+    alice, alice_technician, alice_invoice, alice_credit_note, alice_draft, bob_invoice
+):
+    later = issued_invoice(alice.account, "10.00", on=INVOICE_DAY + dt.timedelta(days=10))
+    assert [i.display_number for i in invoices_to_link(membership=alice, limit=10)] == [
+        later.display_number,
+        "CN-2026-00001",
+        "INV-2026-00001",
+    ]
+    assert invoices_to_link(membership=alice, limit=2) == [later, alice_credit_note]
+    assert invoices_to_link(membership=alice_technician, limit=10) == []
+    assert invoice_to_link(membership=alice, number="INV-2026-00001") == alice_invoice
+    assert invoice_to_link(membership=alice, number=" CN-2026-00001 ") == alice_credit_note
+    assert invoice_to_link(membership=alice, number=bob_invoice.display_number) is None
+    assert invoice_to_link(membership=alice, number="") is None
+    assert invoice_to_link(membership=alice_technician, number="INV-2026-00001") is None
 
 
 @pytest.mark.django_db

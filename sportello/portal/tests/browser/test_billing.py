@@ -182,7 +182,7 @@ def test_the_list_fits_a_phone_and_its_table_scrolls_inside_a_focusable_region(
     region.focus()
     page.keyboard.press("ArrowRight")
     page.keyboard.press("ArrowRight")
-    # Keyboard scrolling is animated: wait for it rather than reading the first frame.
-    page.wait_for_function("() => document.querySelector('.table-wrap').scrollLeft > 0", timeout=5000)
+    # Arrow-key scrolling may be animated: wait until the region has moved, however long that takes.
+    page.wait_for_function("e => e.scrollLeft > 0", arg=region.element_handle())
     # The filters wrap instead of widening the page.
     assert page.locator(".status-filters").evaluate("e => e.scrollWidth <= e.clientWidth")

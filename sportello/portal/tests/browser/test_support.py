@@ -6,8 +6,10 @@ their own requests, and axe-core (WCAG 2.x A/AA) on every page the helpdesk adds
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import smtplib
+from decimal import Decimal
 from email.message import EmailMessage
 from email.utils import parseaddr
 
@@ -20,6 +22,8 @@ from playwright.sync_api import Page, expect
 
 from sportello.accounts.models import Account, Role, User
 from sportello.accounts.services import membership_add
+from sportello.billing.models import Invoice
+from sportello.billing.services import NewLine, invoice_create, invoice_issue
 from sportello.demo.data import DEMO_PASSWORD
 from sportello.portal.tests.browser.helpers import ANA, NUBECLARA, STAFF, login_over_http, set_user_language
 from sportello.portal.tests.browser.identity_helpers import plain_text, wait_for_email
@@ -36,6 +40,8 @@ INBOUND_SECRET = "browser-test-inbound-secret"
 axe = Axe()
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+# The day the test's own invoice is issued: fixed, so nothing depends on today.
+INVOICE_DAY = dt.date(2026, 2, 2)
 
 
 def violations_of(page: Page, screen: str) -> list[str]:
@@ -46,23 +52,35 @@ def violations_of(page: Page, screen: str) -> list[str]:
     return lines
 
 
+def issued_invoice(account: Account) -> Invoice:
+    """An issued invoice of €121.00 (100.00 + 21 % Spanish VAT), the test's own. The demo
+    data brought the seller and the Spanish rate (demo/data.py `_billing_setup`)."""
+    line = NewLine(
+        description="Domain renewal nubeclara.example.com (1 year)", quantity=Decimal(1), unit_price=Decimal("100.00")
+    )
+    draft = invoice_create(account=account, lines=[line], as_of=INVOICE_DAY)
+    return invoice_issue(invoice=draft, as_of=INVOICE_DAY, due_date=INVOICE_DAY + dt.timedelta(days=14))
+
+
 def test_a_finance_request_about_an_invoice_from_opening_to_closing(
     page: Page, new_context, live_server, demo_data, smtp_inbox, settings
 ) -> None:
-    """The acceptance story. Invoices are not in this branch yet: the request is linked to
-    a service; when billing lands, the link becomes the invoice and the name stays true."""
+    """The acceptance story: a demo customer opens a finance request about an invoice, with
+    a file; staff reply in the back office; she sees the reply, answers by email, and closes it."""
     settings.SUPPORT_INBOUND_SECRET = INBOUND_SECRET
     settings.SUPPORT_REPLY_ADDRESS = "support@provider.example"
     set_user_language(ANA, "en")
-    service = Service.objects.get(label="nubeclara.example.com")
+    invoice = issued_invoice(Account.objects.get(name=NUBECLARA))
+    number = invoice.display_number
 
-    # 1. Ana opens a finance request with an attachment.
+    # 1. Ana opens a finance request about the invoice, with an attachment.
     login_over_http(page, live_server, ANA)
     page.goto(f"{live_server.url}/support/")
     page.get_by_role("link", name="Open a new request").click()
     page.get_by_label("Department").select_option(label="Finance")
     page.get_by_label("Subject").fill("Invoice charged twice for nubeclara.example.com")
-    page.get_by_label("About a service").select_option(value=str(service.pk))
+    page.get_by_label("About an invoice").select_option(value=str(invoice.pk))
+    expect(page.get_by_label("About an invoice").locator("option:checked")).to_have_text(f"{number} · €121.00")
     page.get_by_label("Message").fill("The renewal was charged **twice**. Statement attached.")
     page.get_by_label("Files").set_input_files(
         [{"name": "bank-statement.pdf", "mimeType": "application/pdf", "buffer": PDF}]
@@ -72,15 +90,17 @@ def test_a_finance_request_about_an_invoice_from_opening_to_closing(
     expect(page.get_by_role("status")).to_contain_text("Your request is sent.")
     expect(page.locator(".page-subtitle .badge")).to_have_text("Open")
     expect(page.get_by_role("link", name="bank-statement.pdf")).to_be_visible()
+    expect(page.get_by_role("link", name=f"Invoice {number}")).to_have_attribute("href", f"/billing/invoices/{number}/")
     ticket = Ticket.objects.get(subject="Invoice charged twice for nubeclara.example.com")
-    assert (ticket.department.slug, ticket.related_service) == ("finance", service)
+    assert (ticket.department.slug, ticket.related_kind, ticket.related_invoice) == ("finance", "invoice", invoice)
 
-    # 2. Staff reply in the back office.
+    # 2. Staff reply in the back office, where the request names the invoice.
     staff = new_context().new_page()
     login_over_http(staff, live_server, STAFF)
     staff.goto(f"{live_server.url}/staff/support/ticket/?department__id__exact={ticket.department_id}&waiting=us")
     staff.get_by_role("link", name=ticket.subject).click()
     expect(staff.locator(".support-body").first).to_contain_text("The renewal was charged twice.")
+    expect(staff.locator(".related-invoice")).to_have_text(f"Invoice {number} · €121.00 · Unpaid")
     staff.locator("#id_body").fill("We refunded the second charge; it reaches your bank in 3 days.")
     staff.get_by_role("button", name="Send").click()
     expect(staff.locator(".ticket-status")).to_have_text("Answered")
@@ -131,6 +151,28 @@ def test_a_finance_request_about_an_invoice_from_opening_to_closing(
     ticket.refresh_from_db()
     assert ticket.status == "closed"
 
+    # The request still leads to its invoice.
+    page.get_by_role("link", name=f"Invoice {number}").click()
+    expect(page.locator("main h1")).to_have_text(f"Invoice {number}")
+
+
+def test_a_question_about_an_invoice_starts_on_the_invoice_page(page: Page, live_server, demo_data) -> None:
+    set_user_language(ANA, "en")
+    invoice = issued_invoice(Account.objects.get(name=NUBECLARA))
+    number = invoice.display_number
+    login_over_http(page, live_server, ANA)
+    page.goto(f"{live_server.url}/billing/invoices/{number}/")
+    page.get_by_role("link", name="Question about this invoice?").click()
+    expect(page.locator(".page-subtitle")).to_have_text(f"A question about invoice {number}")
+    expect(page.get_by_label("Department").locator("option:checked")).to_have_text("Finance")
+    expect(page.get_by_label("About an invoice").locator("option:checked")).to_have_text(f"{number} · €121.00")
+    page.get_by_label("Subject").fill("Purchase order number missing")
+    page.get_by_label("Message").fill("Please add our PO 4500012345.")
+    page.get_by_role("button", name="Send the request").click()
+    expect(page.locator("main h1")).to_have_text("Purchase order number missing")
+    expect(page.get_by_role("link", name=f"Invoice {number}")).to_be_visible()
+    assert Ticket.objects.get(subject="Purchase order number missing").related_invoice == invoice
+
 
 def test_a_member_without_the_support_right_sees_only_their_own(page: Page, live_server, demo_data) -> None:
     account = Account.objects.get(name=NUBECLARA)
@@ -159,8 +201,8 @@ def test_a_member_without_the_support_right_sees_only_their_own(page: Page, live
         response = page.goto(f"{live_server.url}/support/requests/{ticket.public_id}/")
         assert response is not None and response.status == 404
     page.goto(f"{live_server.url}/")
-    # The dashboard's area cards (the billing cards are a list of their own).
-    expect(page.locator("ul.cards:not(.billing-cards)")).to_contain_text("1 open request.")
+    # The area cards (a member with billing also has the billing cards above them).
+    expect(page.locator("section[aria-labelledby='areas-heading'] .cards")).to_contain_text("1 open request.")
 
 
 def support_screens() -> dict[str, str]:
@@ -169,12 +211,16 @@ def support_screens() -> dict[str, str]:
     closed = Ticket.objects.get(account=account, status="closed")
     fotos = Service.objects.get(label="fotos.nubeclara.example.com")
     article = KnowledgeArticle.objects.get(slug="hosting-storage-full")
+    about_invoice = Ticket.objects.get(account=account, related_kind="invoice")
+    invoice_number = about_invoice.related_invoice.display_number
     return {
         "dashboard": "/",
         "list": "/support/",
         "list-closed": "/support/?state=closed",
         "new": "/support/new/",
         "new-for-service": f"/support/new/?service={fotos.pk}",
+        "new-for-invoice": f"/support/new/?invoice={invoice_number}",
+        "detail-about-invoice": f"/support/requests/{about_invoice.public_id}/",
         "detail-answered": f"/support/requests/{answered.public_id}/",
         "detail-closed": f"/support/requests/{closed.public_id}/",
         "kb": "/support/help/",

@@ -1,0 +1,82 @@
+"""An order's invoice: issued with the order's own figures, and paying it carries the order out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from sportello.billing.models import Invoice, InvoiceSource, InvoiceStatus
+from sportello.billing.services import invoice_settle
+from sportello.core.money import Money
+from sportello.orders.models import Order, OrderStatus
+from sportello.orders.services import order_accept
+from sportello.services.models import ServiceStatus
+
+from .conftest import AS_OF, fill_cart
+from .test_cart_and_place import place
+
+pytestmark = pytest.mark.django_db
+
+
+def test_placing_an_order_issues_its_invoice_with_the_same_figures(alice, catalog):
+    fill_cart(alice, catalog)
+    order = place(alice)
+    invoice = order.invoice
+    assert invoice is not None
+    assert (invoice.status, invoice.source, invoice.issue_date, invoice.number) == (
+        InvoiceStatus.OPEN,
+        InvoiceSource.ORDER,
+        AS_OF,
+        "INV-2026-00001",
+    )
+    assert (invoice.net_minor, invoice.tax_minor, invoice.total_minor) == (
+        order.net_minor,
+        order.tax_minor,
+        order.total_minor,
+    )
+    assert [(line.amount_minor, line.discount_minor, str(line.tax_rate)) for line in invoice.lines.all()] == [
+        (line.amount_minor + line.setup_fee_minor - line.discount_minor, line.discount_minor, str(line.tax_rate))
+        for line in order.lines.order_by("position")
+    ]
+    assert all(order.number in line.description for line in invoice.lines.all())
+
+
+def test_paying_the_invoice_activates_what_was_ordered(alice, catalog):
+    fill_cart(alice, catalog)
+    order = place(alice)
+    assert order.invoice is not None
+    service = order.lines.get(position=1).service
+    assert service.status == ServiceStatus.PENDING
+    paid_on = AS_OF + dt.timedelta(days=2)
+    invoice_settle(
+        invoice=order.invoice,
+        amount=Money.from_minor(order.total_minor - 1, "EUR"),
+        kind="payment",
+        reference="part",
+        settled_on=paid_on,
+    )
+    order.refresh_from_db()
+    # A partial payment does nothing to the order.
+    assert order.status == OrderStatus.AWAITING_PAYMENT
+    invoice_settle(
+        invoice=order.invoice, amount=Money.from_minor(1, "EUR"), kind="payment", reference="rest", settled_on=paid_on
+    )
+    order.refresh_from_db()
+    service.refresh_from_db()
+    assert (order.status, service.status, service.current_period_start) == (
+        OrderStatus.ACTIVE,
+        ServiceStatus.ACTIVE,
+        paid_on,
+    )
+
+
+def test_an_order_under_review_gets_its_invoice_when_staff_release_it(alice, catalog, settings, staff):
+    settings.ORDERS_REVIEW_FIRST_ORDER_OVER = ["EUR:10"]
+    fill_cart(alice, catalog)
+    order = place(alice)
+    assert (order.status, order.invoice, Invoice.objects.count()) == (OrderStatus.FRAUD_REVIEW, None, 0)
+    order = order_accept(order=order, as_of=AS_OF, by=staff)
+    assert order.status == OrderStatus.AWAITING_PAYMENT
+    assert order.invoice is not None and order.invoice.total_minor == order.total_minor
+    assert Order.objects.get(pk=order.pk).invoice_id == order.invoice.pk

@@ -1,0 +1,233 @@
+"""Invoice, credit note and quote downloads and printable pages in the client area, and the
+staff download: the member's own documents only, others' (or guessed numbers) are 404."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.storage import default_storage
+from django.test import Client
+from django.urls import reverse
+from pypdf import PdfReader
+
+from sportello.accounts.models import Membership, Role, User
+from sportello.accounts.services import membership_add
+from sportello.billing.models import DocumentKind, Invoice, Quote, QuoteLine, QuoteStatus, QuoteTax
+from sportello.billing.services import NewLine, invoice_create, invoice_issue
+from sportello.billing.tests.conftest import billing_setup, seller, tax_rates  # noqa: F401 (fixtures)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("billing_setup")]
+DAY = dt.date(2026, 3, 2)
+
+
+def text_of(data: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).replace("\xa0", " ")
+
+
+@pytest.fixture
+def alice_invoice(alice: Membership, django_capture_on_commit_callbacks: Any) -> Invoice:
+    draft = invoice_create(
+        account=alice.account,
+        lines=[NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("200.00"))],
+        as_of=DAY,
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_issue(invoice=draft, as_of=DAY)
+    return Invoice.objects.get(pk=draft.pk)
+
+
+@pytest.fixture
+def alice_quote(alice: Membership) -> Quote:
+    quote = Quote.objects.create(
+        account=alice.account,
+        status=QuoteStatus.SENT,
+        subject="Migration",
+        currency="EUR",
+        number="Q-2026-00003",
+        series="Q",
+        year=2026,
+        sequence=3,
+        issue_date=DAY,
+        net_minor=9000,
+        tax_minor=1890,
+        total_minor=10890,
+    )
+    QuoteLine.objects.create(
+        quote=quote,
+        description="Site migration",
+        quantity=Decimal(2),
+        unit_price=Decimal("45.00"),
+        amount_minor=9000,
+        net_minor=9000,
+        tax_rate=Decimal(21),
+        tax_category="S",
+        tax_name="IVA 21%",
+    )
+    QuoteTax.objects.create(
+        quote=quote, category="S", rate=Decimal(21), name="IVA 21%", taxable_minor=9000, tax_minor=1890
+    )
+    return quote
+
+
+def test_it_downloads_the_stored_invoice_pdf_as_an_attachment(alice_client: Client, alice_invoice: Invoice) -> None:
+    response = alice_client.get(reverse("portal:invoice-pdf", args=[alice_invoice.number]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == 'attachment; filename="INV-2026-00001.pdf"'
+    assert response["Cache-Control"] == "private, no-store"
+    assert hashlib.sha256(response.content).hexdigest() == alice_invoice.pdf_sha256
+    text = text_of(response.content)
+    assert "INV-2026-00001" in text and "€242.00" in text
+
+
+def test_it_shows_the_printable_invoice_with_the_same_content(alice_client: Client, alice_invoice: Invoice) -> None:
+    response = alice_client.get(reverse("portal:invoice-print", args=[alice_invoice.number]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    for expected in (
+        "INV-2026-00001",
+        "Hosting Pro",
+        "Alice Servicios S.L.",
+        "Sportello Hosting S.L.",
+        "€242.00",
+        "€42.00",
+        "IVA 21%",
+        "ES91 2100 0418 4502 0005 1332",
+        'src="data:image/svg+xml;base64,',
+    ):
+        assert expected in page
+    assert reverse("portal:invoice-pdf", args=[alice_invoice.number]) in page
+    assert "portal/css/documents.css" in page
+    # CSP: no inline style or script on the page.
+    assert " style=" not in page and "<style" not in page
+    assert "<script>" not in page and "onclick" not in page
+
+
+def test_it_hides_other_accounts_documents(
+    client: Client, bob: Membership, alice_invoice: Invoice, alice_quote: Quote
+) -> None:
+    client.force_login(bob.user)
+    for name, number in (
+        ("portal:invoice-pdf", alice_invoice.number),
+        ("portal:invoice-print", alice_invoice.number),
+        ("portal:credit-note-pdf", alice_invoice.number),
+        ("portal:quote-pdf", alice_quote.number),
+        ("portal:quote-print", alice_quote.number),
+        ("portal:invoice-pdf", "INV-2026-00002"),  # a guessed number
+        ("portal:invoice-pdf", "PRO-2026-00001"),
+    ):
+        assert client.get(reverse(name, args=[number])).status_code == 404, name
+
+
+def test_it_hides_drafts_and_needs_the_billing_area(client: Client, alice: Membership, alice_invoice: Invoice) -> None:
+    draft = invoice_create(
+        account=alice.account, lines=[NewLine(description="x", quantity=Decimal(1), unit_price=Decimal(1))], as_of=DAY
+    )
+    client.force_login(alice.user)
+    assert client.get(reverse("portal:invoice-print", args=[f"draft {draft.pk}"])).status_code == 404
+    technician = User.objects.create_user("tech@example.org", "tech-passphrase-123")
+    membership_add(account=alice.account, user=technician, role=Role.TECHNICAL)
+    client.force_login(technician)
+    assert client.get(reverse("portal:invoice-pdf", args=[alice_invoice.number])).status_code == 404
+    anonymous = Client()
+    assert anonymous.get(reverse("portal:invoice-pdf", args=[alice_invoice.number])).status_code == 302
+
+
+def test_it_serves_credit_notes_and_quotes(alice_client: Client, alice_invoice: Invoice, alice_quote: Quote) -> None:
+    draft = invoice_create(
+        account=alice_invoice.account,
+        lines=[NewLine(description="Refund", quantity=Decimal(1), unit_price=Decimal("50.00"))],
+        as_of=DAY,
+        kind=DocumentKind.CREDIT_NOTE,
+        corrects=alice_invoice,
+    )
+    credit_note = invoice_issue(invoice=draft, as_of=DAY)
+    response = alice_client.get(reverse("portal:credit-note-pdf", args=[credit_note.number]))
+    assert response.status_code == 200 and "CN-2026-00001" in text_of(response.content)
+    assert response["Content-Disposition"] == 'attachment; filename="CN-2026-00001.pdf"'
+    page = alice_client.get(reverse("portal:credit-note-print", args=[credit_note.number])).content.decode()
+    assert "CN-2026-00001" in page and "INV-2026-00001" in page and "€60.50" in page
+    # An invoice number is not a credit note's; the invoice URLs serve both (the billing pages link there).
+    assert alice_client.get(reverse("portal:credit-note-pdf", args=[alice_invoice.number])).status_code == 404
+    assert alice_client.get(reverse("portal:invoice-pdf", args=[credit_note.number])).content == response.content
+
+    response = alice_client.get(reverse("portal:quote-pdf", args=[alice_quote.number]))
+    assert response.status_code == 200 and "€108.90" in text_of(response.content)
+    assert response["Content-Disposition"] == 'attachment; filename="Q-2026-00003.pdf"'
+    page = alice_client.get(reverse("portal:quote-print", args=[alice_quote.number])).content.decode()
+    assert "Q-2026-00003" in page and "Site migration" in page and "€108.90" in page
+
+
+def test_staff_download_any_invoice_with_the_permission(client: Client, alice_invoice: Invoice) -> None:
+    url = reverse("staff-invoice-pdf", args=[alice_invoice.pk])
+    clerk = User.objects.create_user("clerk@example.com", "clerk-passphrase-1", is_staff=True)
+    client.force_login(clerk)
+    assert client.get(url).status_code == 403
+    clerk.user_permissions.add(Permission.objects.get(codename="view_invoice"))
+    client.force_login(User.objects.get(pk=clerk.pk))
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.content == default_storage.open(alice_invoice.pdf.name).read()
+    customer = Client()
+    customer.force_login(alice_invoice.account.memberships.get().user)
+    assert customer.get(url).status_code == 302  # to the back-office login
+
+
+def test_the_printable_brl_invoice_offers_the_pix_code(client: Client, bob: Membership) -> None:
+    from sportello.billing.models import Seller
+    from sportello.billing.printed import invoice_printed
+
+    Seller.objects.filter(pk=1).update(pix_key="financeiro@sportello.com.br", pix_city="Recife")
+    draft = invoice_create(
+        account=bob.account,
+        lines=[NewLine(description="Hospedagem", quantity=Decimal(1), unit_price=Decimal("99.90"))],
+        as_of=DAY,
+    )
+    invoice = invoice_issue(invoice=draft, as_of=DAY)
+    code = invoice_printed(invoice).payment.pix_code  # type: ignore[union-attr]
+    client.force_login(bob.user)
+    page = client.get(reverse("portal:invoice-print", args=[invoice.number])).content.decode()
+    assert '<label class="document-small-heading" for="pix-code">PIX copy and paste code</label>' in page
+    assert f'readonly rows="3">{code}</textarea>' in page
+    assert 'src="data:image/svg+xml;base64,' in page
+
+
+def test_it_downloads_the_statement_as_a_pdf(client: Client, alice: Membership, alice_invoice: Invoice) -> None:
+    from sportello.billing.models import SettlementKind
+    from sportello.billing.services import invoice_settle
+    from sportello.core.money import Money
+
+    invoice_settle(
+        invoice=alice_invoice,
+        amount=Money("100.00", "EUR"),
+        kind=SettlementKind.PAYMENT,
+        reference="pay-1",
+        settled_on=dt.date(2026, 3, 10),
+        method="Bank transfer",
+    )
+    client.force_login(alice.user)
+    url = reverse("portal:statement-pdf")
+    response = client.get(url, {"start": "2026-03-01", "end": "2026-03-31"})
+    assert response.status_code == 200
+    assert (
+        response["Content-Disposition"]
+        == f'attachment; filename="statement-{alice.account.reference}-2026-03-01-2026-03-31.pdf"'
+    )
+    text = text_of(response.content)
+    assert "INV-2026-00001" in text
+    for figure in ("€0.00", "€242.00", "€100.00", "€142.00"):
+        assert figure in text
+    # Bad dates go back to the page that explains them; nothing is rendered.
+    refused = client.get(url, {"start": "2026-03-31", "end": "2026-03-01"})
+    assert refused.status_code == 302 and refused["Location"].startswith(reverse("portal:statement"))
+    bob_client = Client()
+    bob = User.objects.create_user("reader@example.org", "reader-passphrase-1")
+    membership_add(account=alice.account, user=bob, role=Role.TECHNICAL)
+    bob_client.force_login(bob)
+    assert bob_client.get(url).status_code == 404
