@@ -9,12 +9,13 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	echo $$p; break; fi; done)
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint types pytest messages lock clean help
+.PHONY: demo test lint types pytest messages lock clean help bench
 
 help:
 	@echo "make demo   - install, migrate, load demo data, serve http://127.0.0.1:$${PORT:-8000}/"
 	@echo "make test   - the whole suite: ruff, mypy, migrations check, pytest (unit, integration, browser)"
 	@echo "make messages - extract and compile translations (needs gettext)"
+	@echo "make bench  - benchmarks: the billing run at 10,000 and 100,000 services (SQLite; PostgreSQL too if DATABASE_URL names one)"
 	@echo "make lock   - re-resolve requirements/*.txt from pyproject.toml"
 
 $(VENV)/.python:
@@ -42,8 +43,8 @@ demo: $(VENV)/.base
 test: lint types pytest
 
 lint: $(VENV)/.dev
-	$(BIN)/ruff check sportello
-	$(BIN)/ruff format --check sportello
+	$(BIN)/ruff check sportello bench
+	$(BIN)/ruff format --check sportello bench
 	DEBUG=true SPORTELLO_DATA_DIR=$$(mktemp -d) $(BIN)/sportello makemigrations --check --dry-run
 
 types: $(VENV)/.dev
@@ -51,6 +52,18 @@ types: $(VENV)/.dev
 
 pytest: $(VENV)/.dev
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Each benchmark prints one JSON line; they build their own throw-away databases.
+BENCH_SERVICES ?= 10000 100000
+bench: $(VENV)/.dev
+	@for n in $(BENCH_SERVICES); do \
+		env -u DATABASE_URL DEBUG=true $(BIN)/sportello bench billing-run --services $$n --database sqlite || exit 1; \
+	done
+	@case "$${DATABASE_URL:-}" in postgres*) \
+		for n in $(BENCH_SERVICES); do \
+			DEBUG=true $(BIN)/sportello bench billing-run --services $$n --database postgresql || exit 1; \
+		done;; \
+	esac
 
 messages: $(VENV)/.dev
 	cd sportello && DEBUG=true ../$(BIN)/sportello makemessages -l es -l pt_BR -l it --ignore='*/tests/*' --no-obsolete

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "sportello.support",
     "sportello.billing",
     "sportello.orders",
+    "sportello.payments",
     "sportello.portal",
     "sportello.staff",
     "sportello.api",
@@ -209,6 +210,27 @@ BILLING_PDF_ON_ISSUE = env.boolean("BILLING_PDF_ON_ISSUE", True)
 # A directory holding DejaVuSans.ttf and DejaVuSans-Bold.ttf for documents; empty: the
 # system's DejaVu, else the Bitstream Vera fonts that ship with ReportLab.
 BILLING_PDF_FONT_DIR = env.string("BILLING_PDF_FONT_DIR", "")
+# Payments. The simulated card processor ("testcard", under /testcard/) is for the demo and
+# tests: on with SPORTELLO_DEMO or this setting, never otherwise. Its notifications are signed
+# with PAYMENTS_TESTCARD_WEBHOOK_SECRET (default: derived from SECRET_KEY).
+PAYMENTS_TESTCARD_ENABLED = env.boolean("PAYMENTS_TESTCARD_ENABLED", False)
+PAYMENTS_TESTCARD_WEBHOOK_SECRET = env.string("PAYMENTS_TESTCARD_WEBHOOK_SECRET", "")
+# Bank transfers to the seller's IBAN (billing.Seller), and the business days customers are told to expect.
+PAYMENTS_BANK_TRANSFER_ENABLED = env.boolean("PAYMENTS_BANK_TRANSFER_ENABLED", True)
+PAYMENTS_BANK_TRANSFER_CLEARING_DAYS = env.integer("PAYMENTS_BANK_TRANSFER_CLEARING_DAYS", 3, minimum=0, maximum=30)
+# What a customer may add to their account credit at once, in major units of their currency.
+PAYMENTS_FUNDS_MIN = env.integer("PAYMENTS_FUNDS_MIN", 5, minimum=0)
+PAYMENTS_FUNDS_MAX = env.integer("PAYMENTS_FUNDS_MAX", 10000, minimum=1)
+# The daily billing run. Reminders: days from the due date (negative before it), each sent once.
+BILLING_REMINDER_DAYS = env.string("BILLING_REMINDER_DAYS", "-7,0,3,10")
+# Late fee, charged once per overdue invoice this many days after its due date: a fixed
+# amount per currency ("EUR:5.00,BRL:25.00") where one is set, else a percentage of the
+# amount still owed ("0" for none).
+BILLING_LATE_FEE_FIXED = env.string("BILLING_LATE_FEE_FIXED", "")
+BILLING_LATE_FEE_PERCENT = env.string("BILLING_LATE_FEE_PERCENT", "0")
+BILLING_LATE_FEE_AFTER_DAYS = env.integer("BILLING_LATE_FEE_AFTER_DAYS", 1, minimum=1, maximum=365)
+# Services the run bills in one transaction (whole accounts, so a batch may hold more).
+BILLING_RUN_BATCH = env.integer("BILLING_RUN_BATCH", 2000, minimum=1, maximum=100000)
 # Days a sent quote stays valid unless staff choose another date.
 BILLING_QUOTE_VALID_DAYS = env.integer("BILLING_QUOTE_VALID_DAYS", 30, minimum=1, maximum=365)
 

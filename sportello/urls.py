@@ -13,5 +13,6 @@ urlpatterns = [
     path("staff/", include("sportello.staff.urls")),
     path("staff/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("", include("sportello.payments.urls")),
     path("", include("sportello.portal.urls")),
 ]

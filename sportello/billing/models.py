@@ -665,3 +665,15 @@ class QuoteTax(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} {self.rate}%"
+
+
+# The billing run's report and its once-only guards live in their own module.
+from sportello.billing.models_run import (  # noqa: E402
+    BillingRun,
+    BillingRunStatus,
+    DunningSuspension,
+    LateFee,
+    ReminderSent,
+)
+
+__all__ = ["BillingRun", "BillingRunStatus", "DunningSuspension", "LateFee", "ReminderSent"]

@@ -315,3 +315,32 @@ class AddOnPriceVersion(VersionedPrice):
 
     def __str__(self) -> str:
         return f"{self.addon} {self.currency} {self.cycle} {self.amount_minor} from {self.valid_from:%Y-%m-%d}"
+
+
+class OveragePrice(AppendOnlyModel):
+    """What one unit of a metered metric costs above the plan's quota (`Plan.quotas`), per
+    currency, from `valid_from` on. Like prices, a change is a new row: the renewal run
+    prices a period's overage at the version valid when that period ended."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="overage_prices", verbose_name=_("plan"))
+    # A `UsageMetric.code`; usage above the plan's quota for it is billed at this price.
+    metric = models.SlugField(_("metric"), max_length=64)
+    currency = models.CharField(_("currency"), max_length=3)
+    # Per unit, in the currency's major unit, with sub-cent precision (0.0004 EUR per API call).
+    unit_price = models.DecimalField(_("unit price"), max_digits=18, decimal_places=6)
+    valid_from = models.DateTimeField(_("valid from"))
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("overage price")
+        verbose_name_plural = _("overage prices")
+        ordering = ["plan", "metric", "currency", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "metric", "currency", "valid_from"], name="overage_price_unique_per_plan_metric_start"
+            ),
+            models.CheckConstraint(condition=models.Q(unit_price__gte=0), name="overage_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} {self.metric} {self.currency} {self.unit_price} from {self.valid_from:%Y-%m-%d}"

@@ -22,6 +22,7 @@ from sportello.catalog.models import (
     ConfigurableOption,
     Cycle,
     OptionPriceVersion,
+    OveragePrice,
     Plan,
     PriceVersion,
     Product,
@@ -213,5 +214,40 @@ def addon_price_create(
         actor=by,
         target=price,
         data={"addon": addon.pk, "currency": price.currency, "cycle": price.cycle, "amount_minor": price.amount_minor},
+    )
+    return price
+
+
+@transaction.atomic
+def overage_price_create(
+    *, plan: Plan, metric: str, currency: str, unit_price: Decimal, valid_from: dt.datetime, by: User | None = None
+) -> OveragePrice:
+    """A new version of what one unit of `metric` above `plan`'s quota costs (major unit, six decimals)."""
+    if isinstance(unit_price, float):
+        raise InvalidCatalogData("unit_price", "a Decimal or a string, never a float")
+    try:
+        value = Decimal(unit_price)
+    except (InvalidOperation, TypeError, ValueError):
+        raise InvalidCatalogData("unit_price", "a decimal number") from None
+    if not value.is_finite() or value < 0:
+        raise InvalidCatalogData("unit_price", "zero or more")
+    if value != value.quantize(Decimal(1).scaleb(-UNIT_PRICE_DECIMALS)) or value >= Decimal(10) ** 12:
+        raise InvalidCatalogData("unit_price", f"at most twelve digits and {UNIT_PRICE_DECIMALS} decimals")
+    code = str(metric).strip()
+    if not code or len(code) > 64 or not code.replace("_", "").replace("-", "").isalnum():
+        raise InvalidCatalogData("metric", "a metric code such as traffic_gb")
+    price: OveragePrice = _insert_version(
+        OveragePrice,
+        plan=plan,
+        metric=code,
+        currency=_currency_clean(currency),
+        unit_price=value,
+        valid_from=ensure_aware(valid_from),
+    )
+    audit_record(
+        action="catalog.overage_price_created",
+        actor=by,
+        target=price,
+        data={"plan": plan.pk, "metric": code, "currency": price.currency, "unit_price": str(value)},
     )
     return price

@@ -13,6 +13,7 @@ from django.db import connections
 
 # name -> module path. Each module defines add_arguments(parser) and run(**options) -> dict.
 BENCHMARKS: dict[str, str] = {
+    "billing-run": "bench.billing_run",
     "invoice-pdf": "sportello.billing.bench_pdf",
 }
 

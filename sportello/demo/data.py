@@ -39,6 +39,7 @@ from sportello.catalog.models import (
 from sportello.catalog.services import addon_price_create, option_price_create, plan_create, price_create
 from sportello.core.time import today_utc, utc_now
 from sportello.demo.support_data import support_demo_load
+from sportello.payments.demo import payments_demo_load
 from sportello.services.models import Service
 from sportello.services.periods import add_months
 from sportello.services.services import (
@@ -207,6 +208,7 @@ def demo_load(*, as_of: dt.date | None = None) -> dict[str, int]:
     _invoices(created, as_of=as_of or today_utc())
     _orders(created, as_of=as_of or today_utc())
     support_demo_load(created, as_of=as_of or today_utc(), staff=User.objects.get(email=STAFF.email))
+    payments_demo_load(as_of=as_of or today_utc())
     demo_quotes(as_of=as_of or today_utc())
     return created
 

@@ -6,6 +6,7 @@ from sportello.portal.views import (
     emails,
     orders,
     pages,
+    payments,
     people,
     quotes,
     schedule,
@@ -21,6 +22,7 @@ app_name = "portal"
 urlpatterns = [
     path("", pages.dashboard, name="dashboard"),
     *billing.urlpatterns,
+    *payments.urlpatterns,
     *schedule.urlpatterns,
     *documents.urlpatterns,
     *quotes.urlpatterns,

@@ -296,4 +296,12 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
     list_display = ["worker_id", "hostname", "pid", "started_at", "last_seen"]
 
 
-from sportello.staff import admin_api, admin_billing, admin_catalog, admin_orders, admin_support  # noqa: F401,E402
+from sportello.staff import (  # noqa: F401,E402
+    admin_api,
+    admin_billing,
+    admin_billing_run,
+    admin_catalog,
+    admin_orders,
+    admin_payments,
+    admin_support,
+)

@@ -27,8 +27,10 @@ def test_the_housekeeping_job_is_registered():
         ("accounts.prune_sessions", "daily"),
         ("api.prune_idempotency_keys", "daily"),
         ("billing.quotes_expire", "daily"),
+        ("billing.run", "daily"),
         ("core.housekeeping", "daily"),
         ("notifications.retry_failed", "hourly"),
+        ("payments.pending_refresh", "hourly"),
         ("services.provisioning_due", "hourly"),
     ]
 

@@ -1,0 +1,103 @@
+"""Errors of the payments domain. Each carries a code and the figures a message needs; the
+interface translates them. A refused operation has changed nothing."""
+
+from __future__ import annotations
+
+
+class PaymentsError(Exception):
+    """Base of the payments domain's refusals."""
+
+    code = "refused"
+
+
+class InsufficientCredit(PaymentsError):
+    code = "insufficient_credit"
+
+    def __init__(self, *, balance_minor: int, wanted_minor: int, currency: str) -> None:
+        super().__init__(f"credit {balance_minor}, wanted {wanted_minor} ({currency})")
+        self.balance_minor = balance_minor
+        self.wanted_minor = wanted_minor
+        self.currency = currency
+
+
+class InvalidAmount(PaymentsError):
+    """An amount that is not positive, not in the right currency, too precise or too large."""
+
+    code = "invalid_amount"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class InvoiceNotPayable(PaymentsError):
+    """Already paid, cancelled, a credit note, of another account, or nothing left to pay."""
+
+    code = "invoice_not_payable"
+
+    def __init__(self, *, number: str) -> None:
+        super().__init__(f"invoice {number} cannot be paid now")
+        self.number = number
+
+
+class NothingToPay(PaymentsError):
+    code = "nothing_to_pay"
+
+
+class MixedCurrencies(PaymentsError):
+    code = "mixed_currencies"
+
+    def __init__(self, *, currencies: list[str]) -> None:
+        super().__init__(", ".join(currencies))
+        self.currencies = currencies
+
+
+class MethodUnavailable(PaymentsError):
+    code = "method_unavailable"
+
+    def __init__(self, *, gateway: str) -> None:
+        super().__init__(gateway)
+        self.gateway = gateway
+
+
+class IllegalTransition(PaymentsError):
+    code = "illegal_transition"
+
+    def __init__(self, *, event: str, from_status: str) -> None:
+        super().__init__(f"{event} is not allowed from {from_status}")
+        self.event = event
+        self.from_status = from_status
+
+
+class GatewayError(PaymentsError):
+    """A gateway refused or failed. `retryable` says whether trying again later can help
+    (a timeout, a 5xx) or not (a declined card, a bad request)."""
+
+    code = "gateway_error"
+
+    def __init__(self, *, reason: str, retryable: bool, message: str = "") -> None:
+        super().__init__(message or reason)
+        self.reason = reason
+        self.retryable = retryable
+
+
+class WebhookRejected(PaymentsError):
+    """A notification that is not signed by the gateway, is too old, or cannot be read:
+    answered with a 4xx and not recorded."""
+
+    code = "webhook_rejected"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class StatementInvalid(PaymentsError):
+    """A bank statement file that cannot be read; `line` is 1-based (0: the file itself)."""
+
+    code = "statement_invalid"
+
+    def __init__(self, *, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason

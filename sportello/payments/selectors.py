@@ -1,0 +1,104 @@
+"""Reads of the payments domain. Customer-facing ones take the acting membership, so another
+account's payment or credit is simply not there (a 404 at the interface)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet, Sum
+
+from sportello.accounts.models import Account
+from sportello.billing.models import PAYABLE_STATUSES, DocumentKind, Invoice, Settlement, SettlementKind
+from sportello.billing.selectors import invoice_balance_minor, invoices_visible_to
+from sportello.core.money import Money
+from sportello.core.tenancy import ActingMembership
+from sportello.payments.models import (
+    CreditEntry,
+    Payment,
+    PaymentEvent,
+    PaymentEventKind,
+    PaymentPreference,
+    PaymentStatus,
+    ReconciliationItem,
+    SavedPaymentMethod,
+)
+
+
+def credit_balance(*, account: Account, currency: str) -> Money:
+    """The account's credit in `currency`: the sum of its ledger, never a stored figure."""
+    total = CreditEntry.objects.filter(account_id=account.pk, currency=currency).aggregate(total=Sum("amount_minor"))
+    return Money.from_minor(int(total["total"] or 0), currency)
+
+
+def credit_balances(*, account: Account) -> list[Money]:
+    """The account's credit in each currency it has ever had credit in, its own currency first."""
+    currencies = set(CreditEntry.objects.filter(account_id=account.pk).values_list("currency", flat=True))
+    currencies.add(account.currency)
+    ordered = sorted(currencies, key=lambda code: (code != account.currency, code))
+    return [credit_balance(account=account, currency=code) for code in ordered]
+
+
+def credit_entries_visible_to(*, membership: ActingMembership) -> QuerySet[CreditEntry]:
+    return CreditEntry.objects.visible_to(membership).select_related("invoice", "payment").order_by("-at", "-id")
+
+
+def invoices_payable_by(*, membership: ActingMembership) -> list[Invoice]:
+    """The account's invoices that still owe money, in the order a payment settles them
+    (due date, then number order)."""
+    invoices = (
+        invoices_visible_to(membership=membership)
+        .filter(kind=DocumentKind.INVOICE, status__in=PAYABLE_STATUSES)
+        .order_by("due_date", "pk")
+    )
+    return [invoice for invoice in invoices if invoice_balance_minor(invoice=invoice) > 0]
+
+
+def invoice_balance(*, invoice: Invoice) -> Money:
+    return Money.from_minor(invoice_balance_minor(invoice=invoice), invoice.currency)
+
+
+def payments_visible_to(*, membership: ActingMembership) -> QuerySet[Payment]:
+    return Payment.objects.visible_to(membership)
+
+
+def payment_status_from_events(*, payment: Payment) -> str:
+    """The status the payment's events say it has (the stored column must agree)."""
+    last = PaymentEvent.objects.filter(payment_id=payment.pk).order_by("-at", "-id").first()
+    return last.to_status if last is not None else PaymentStatus.INITIATED
+
+
+def payment_received_minor(*, payment: Payment) -> int:
+    total = PaymentEvent.objects.filter(payment_id=payment.pk, kind=PaymentEventKind.SUCCEEDED).aggregate(
+        total=Sum("amount_minor")
+    )["total"]
+    return int(total or 0)
+
+
+def payment_refunded_minor(*, payment: Payment) -> int:
+    total = PaymentEvent.objects.filter(payment_id=payment.pk, kind=PaymentEventKind.REFUNDED).aggregate(
+        total=Sum("amount_minor")
+    )["total"]
+    return int(total or 0)
+
+
+def payment_settlements(*, payment: Payment) -> QuerySet[Settlement]:
+    """What the payment paid, invoice by invoice."""
+    return Settlement.objects.filter(kind=SettlementKind.PAYMENT, reference=f"payment:{payment.pk}").select_related(
+        "invoice"
+    )
+
+
+def payment_overpayment_minor(*, payment: Payment) -> int:
+    total = CreditEntry.objects.filter(payment_id=payment.pk, kind="overpayment").aggregate(total=Sum("amount_minor"))
+    return int(total["total"] or 0)
+
+
+def reconciliation_open() -> QuerySet[ReconciliationItem]:
+    return ReconciliationItem.objects.filter(resolved_at__isnull=True)
+
+
+def payment_preference_of(*, account: Account) -> PaymentPreference:
+    """The account's preference, or the defaults (unsaved) when it never chose."""
+    return PaymentPreference.objects.filter(account_id=account.pk).first() or PaymentPreference(account=account)
+
+
+def methods_visible_to(*, membership: ActingMembership) -> QuerySet[SavedPaymentMethod]:
+    return SavedPaymentMethod.objects.visible_to(membership).filter(removed_at__isnull=True)

@@ -1,0 +1,570 @@
+"""Paying: one invoice or several at once, by card, bank transfer or account credit; the
+result of a payment; account credit with its history and adding funds.
+
+Card numbers never reach these pages (PCI DSS SAQ-A): a card payment sends the customer to
+the gateway's hosted page, and the result page shows what Sportello's own records say
+(the gateway's signed notification, or the gateway asked directly), never what the
+browser claims on its way back.
+
+Every invoice and payment is looked up through selectors scoped to the acting membership,
+so another account's answers 404. Read-only members see these pages but cannot pay.
+URLs for other pages: `portal:invoice-pay` (args: invoice number) and `portal:pay` (several
+invoices, preselected with ?invoice=<number>&invoice=...).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import segno.helpers
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
+
+from sportello.accounts.models import Area
+from sportello.billing.errors import BillingError
+from sportello.billing.models import Invoice, InvoiceSource
+from sportello.billing.selectors import invoices_visible_to
+from sportello.core.formatting import money_display
+from sportello.core.money import Money
+from sportello.core.time import utc_now
+from sportello.payments.adapters import gateway_get, gateways_available
+from sportello.payments.adapters.bank_transfer import rf_display
+from sportello.payments.errors import (
+    GatewayError,
+    InsufficientCredit,
+    InvalidAmount,
+    InvoiceNotPayable,
+    MethodUnavailable,
+    MixedCurrencies,
+    NothingToPay,
+    PaymentsError,
+)
+from sportello.payments.models import Gateway, Payment, PaymentStatus
+from sportello.payments.selectors import (
+    credit_balance,
+    credit_balances,
+    credit_entries_visible_to,
+    invoice_balance,
+    invoices_payable_by,
+    methods_visible_to,
+    payment_overpayment_minor,
+    payment_preference_of,
+    payment_settlements,
+    payments_visible_to,
+)
+from sportello.payments.services import (
+    CREDIT,
+    funds_invoice_create,
+    method_remove,
+    method_set_default,
+    method_setup_begin,
+    payment_begin,
+    payment_create,
+    payment_preference_set,
+    payment_refresh,
+)
+from sportello.portal.access import MemberRequest, member_required
+
+PAGE_SIZE = 25
+
+FAILURES = {
+    "card_declined": gettext_lazy("Your card was declined. No money was taken."),
+    "insufficient_funds": gettext_lazy("Your card was declined for insufficient funds. No money was taken."),
+    "expired_card": gettext_lazy("Your card has expired. No money was taken: use another card."),
+    "authentication_failed": gettext_lazy("The payment was not confirmed with your bank. No money was taken."),
+    "cancelled": gettext_lazy("You cancelled the payment. No money was taken."),
+}
+
+
+def _as_of() -> dt.date:
+    return utc_now().date()
+
+
+def invoice_url(invoice: Invoice) -> str | None:
+    """The invoice's own page, where the client area has one."""
+    try:
+        return reverse("portal:invoice", args=[invoice.display_number])
+    except NoReverseMatch:
+        return None
+
+
+def refusal_message(error: PaymentsError | BillingError) -> str:
+    """A domain refusal in the member's words."""
+    if isinstance(error, InsufficientCredit):
+        return _("Your account credit (%(balance)s) does not cover %(wanted)s.") % {
+            "balance": money_display(Money.from_minor(error.balance_minor, error.currency)),
+            "wanted": money_display(Money.from_minor(error.wanted_minor, error.currency)),
+        }
+    if isinstance(error, InvoiceNotPayable):
+        return _("Invoice %(number)s cannot be paid now: it may have been paid already.") % {"number": error.number}
+    if isinstance(error, MixedCurrencies):
+        return _("Choose invoices in one currency: one payment cannot mix %(currencies)s.") % {
+            "currencies": ", ".join(error.currencies)
+        }
+    if isinstance(error, NothingToPay):
+        return _("Choose at least one invoice to pay.")
+    if isinstance(error, MethodUnavailable):
+        return _("This payment method is not available now. Choose another one.")
+    if isinstance(error, GatewayError):
+        if error.retryable:
+            return _("The payment service did not answer. Nothing was charged: try again in a few minutes.")
+        return _("The payment service refused to start this payment. Nothing was charged: choose another method.")
+    if isinstance(error, InvalidAmount):
+        return {
+            "below_minimum": _("The amount is below the minimum."),
+            "above_maximum": _("The amount is above the maximum."),
+        }.get(error.reason, _("This amount cannot be used."))
+    return _("This payment could not be made. Nothing was charged.")
+
+
+# --- Choosing what to pay and how -----------------------------------------------------------
+
+
+class PayForm(forms.Form):
+    invoices = forms.MultipleChoiceField(
+        label=gettext_lazy("Invoices to pay"),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": gettext_lazy("Choose at least one invoice to pay.")},
+    )
+    method = forms.ChoiceField(
+        label=gettext_lazy("Payment method"),
+        widget=forms.RadioSelect,
+        error_messages={"required": gettext_lazy("Choose how to pay.")},
+    )
+    use_credit = forms.BooleanField(label=gettext_lazy("Use my account credit first"), required=False)
+
+    def __init__(self, *args: Any, invoices: list[Invoice], methods: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        invoice_field = self.fields["invoices"]
+        method_field = self.fields["method"]
+        assert isinstance(invoice_field, forms.ChoiceField) and isinstance(method_field, forms.ChoiceField)
+        invoice_field.choices = [(invoice.display_number, invoice.display_number) for invoice in invoices]
+        method_field.choices = methods
+
+
+def _methods(*, currency: str, credit: Money, for_funds: bool) -> list[dict[str, Any]]:
+    """The methods offered for a payment in `currency`, each with how long it takes to clear."""
+    offered = [
+        {"code": gateway.code, "label": gateway.label, "clearing": gateway.clearing}
+        for gateway in gateways_available(currency=currency)
+    ]
+    if credit.minor > 0 and not for_funds:
+        offered.append(
+            {
+                "code": CREDIT,
+                "label": gettext_lazy("Account credit"),
+                "clearing": _("Immediately · available: %(balance)s") % {"balance": money_display(credit)},
+            }
+        )
+    return offered
+
+
+def _pay_page(request: MemberRequest, *, payable: list[Invoice], single: Invoice | None) -> HttpResponse:
+    membership = request.membership
+    may_pay = membership.can_change
+    chosen = (
+        [single.display_number]
+        if single is not None
+        else request.GET.getlist("invoice") or request.POST.getlist("invoices")
+    )
+    by_number = {invoice.display_number: invoice for invoice in payable}
+    selected = [by_number[number] for number in chosen if number in by_number]
+    basis = selected or payable
+    currency = basis[0].currency if basis else membership.account.currency
+    if single is None and not chosen and payable:
+        # Nothing chosen yet: offer all open invoices of the first currency, ticked.
+        selected = [invoice for invoice in payable if invoice.currency == currency]
+    credit = credit_balance(account=membership.account, currency=currency)
+    for_funds = any(invoice.source == InvoiceSource.FUNDS for invoice in selected)
+    methods = _methods(currency=currency, credit=credit, for_funds=for_funds)
+    form = PayForm(
+        request.POST if request.method == "POST" else None,
+        invoices=payable,
+        methods=[(method["code"], method["label"]) for method in methods],
+        initial={
+            "invoices": [invoice.display_number for invoice in selected],
+            "method": request.GET.get("method") or (methods[0]["code"] if methods else None),
+        },
+    )
+    status = 200
+    if request.method == "POST":
+        if not may_pay:
+            raise Http404
+        if form.is_valid():
+            invoices = [by_number[number] for number in form.cleaned_data["invoices"]]
+            try:
+                plan = payment_create(
+                    account=membership.account,
+                    invoices=invoices,
+                    method=form.cleaned_data["method"],
+                    use_credit=form.cleaned_data["use_credit"],
+                    by=request.user,
+                    as_of=_as_of(),
+                )
+            except (PaymentsError, BillingError) as refused:
+                form.add_error(None, refusal_message(refused))
+            else:
+                if plan.payment is None:
+                    messages.success(request, _("Paid with your account credit. Thank you."))
+                    return redirect("portal:credit")
+                return _begin(request, plan.payment)
+        status = 400
+    checked = {invoice.display_number for invoice in selected}
+    rows: list[dict[str, Any]] = []
+    total: Money | None = None
+    for invoice in payable:
+        balance = invoice_balance(invoice=invoice)
+        rows.append(
+            {
+                "invoice": invoice,
+                "balance": balance,
+                "url": invoice_url(invoice),
+                "checked": invoice.display_number in checked,
+            }
+        )
+        if invoice.display_number in checked and invoice.currency == currency:
+            total = balance if total is None else total + balance
+    context = {
+        "form": form,
+        "rows": rows,
+        "single": single,
+        "single_balance": invoice_balance(invoice=single) if single is not None else None,
+        "methods": methods,
+        "credit": credit,
+        "for_funds": for_funds,
+        "total": total,
+        "may_pay": may_pay,
+        "active_nav": "billing",
+    }
+    return render(request, "portal/payments/pay.html", context, status=status)
+
+
+def _begin(request: MemberRequest, payment: Payment) -> HttpResponse:
+    """Ask the gateway to start, then send the customer on: to the hosted page, or to the
+    result page with the instructions."""
+    result_url = reverse("portal:payment", args=[payment.public_id])
+    try:
+        payment = payment_begin(payment=payment, return_url=request.build_absolute_uri(result_url))
+    except (GatewayError, MethodUnavailable) as refused:
+        messages.error(request, refusal_message(refused))
+        return HttpResponseRedirect(result_url)
+    return HttpResponseRedirect(payment.next_url or result_url)
+
+
+def _invoice_by_number(request: MemberRequest, number: str) -> Invoice:
+    invoices = invoices_visible_to(membership=request.membership)
+    return get_object_or_404(invoices, Q(number=number) | Q(number="", proforma_number=number))
+
+
+@member_required(Area.BILLING)
+@require_http_methods(["GET", "POST"])
+def invoice_pay(request: MemberRequest, number: str) -> HttpResponse:
+    """Pay one invoice."""
+    invoice = _invoice_by_number(request, number)
+    payable = invoices_payable_by(membership=request.membership)
+    if invoice.pk not in {candidate.pk for candidate in payable}:
+        messages.info(request, _("Invoice %(number)s has nothing left to pay.") % {"number": invoice.display_number})
+        return HttpResponseRedirect(invoice_url(invoice) or reverse("portal:billing"))
+    return _pay_page(request, payable=payable, single=invoice)
+
+
+@member_required(Area.BILLING)
+@require_http_methods(["GET", "POST"])
+def pay(request: MemberRequest) -> HttpResponse:
+    """Pay several (or all) open invoices of one currency in one payment."""
+    return _pay_page(request, payable=invoices_payable_by(membership=request.membership), single=None)
+
+
+# --- The result of a payment ----------------------------------------------------------------
+
+
+def epc_qr(payment: Payment) -> str | None:
+    """The EPC069-12 ("SEPA credit transfer") QR code of a EUR transfer, as a data URI."""
+    instructions = payment.instructions
+    if payment.currency != "EUR" or not instructions.get("iban"):
+        return None
+    qr = segno.helpers.make_epc_qr(
+        name=instructions["beneficiary"][:70],
+        iban=instructions["iban"],
+        bic=instructions.get("bic") or None,
+        amount=Decimal(instructions["amount"]),
+        reference=instructions["reference"],
+    )
+    return str(qr.svg_data_uri(scale=4, border=2))
+
+
+@member_required(Area.BILLING)
+@require_safe
+def payment_detail(request: MemberRequest, public_id: str) -> HttpResponse:
+    """Where a payment stands: paid, failed (try again or another method), or waiting for a
+    transfer (the instructions), as Sportello's records say."""
+    try:
+        wanted = uuid.UUID(public_id)
+    except ValueError:
+        raise Http404 from None
+    payment = get_object_or_404(payments_visible_to(membership=request.membership), public_id=wanted)
+    if gateway_get_safe(payment.gateway) is not None and payment.status in (
+        PaymentStatus.INITIATED,
+        PaymentStatus.REQUIRES_ACTION,
+    ):
+        # The customer is back from the gateway: if its notification has not arrived yet,
+        # ask the gateway itself (never the browser) where the payment stands.
+        payment = payment_refresh(payment=payment, as_of=_as_of())
+    allocations = list(payment.allocations.select_related("invoice").order_by("invoice__due_date", "invoice_id"))
+    still_payable = {invoice.pk for invoice in invoices_payable_by(membership=request.membership)}
+    retry_numbers = [a.invoice.display_number for a in allocations if a.invoice_id in still_payable]
+    applied = {settlement.invoice_id: settlement.amount_minor for settlement in payment_settlements(payment=payment)}
+    rows = [
+        {
+            "invoice": allocation.invoice,
+            "url": invoice_url(allocation.invoice),
+            "planned": Money.from_minor(allocation.planned_minor, payment.currency),
+            "applied": Money.from_minor(applied.get(allocation.invoice_id, 0), payment.currency),
+        }
+        for allocation in allocations
+    ]
+    instructions = dict(payment.instructions)
+    if instructions.get("reference"):
+        instructions["reference_display"] = rf_display(instructions["reference"])
+    context = {
+        "payment": payment,
+        "amount": Money.from_minor(payment.amount_minor, payment.currency),
+        "rows": rows,
+        "overpayment": Money.from_minor(payment_overpayment_minor(payment=payment), payment.currency),
+        "failure": FAILURES.get(payment.failure_code, _("The payment did not go through. No money was taken."))
+        if payment.status == PaymentStatus.FAILED
+        else None,
+        "retry_numbers": retry_numbers,
+        "retry_query": "&".join(f"invoice={number}" for number in retry_numbers),
+        "awaiting_transfer": payment.gateway == Gateway.BANK_TRANSFER and payment.status == PaymentStatus.INITIATED,
+        "instructions": instructions,
+        "qr": epc_qr(payment) if payment.gateway == Gateway.BANK_TRANSFER else None,
+        "may_pay": request.membership.can_change,
+        "active_nav": "billing",
+    }
+    return render(request, "portal/payments/result.html", context)
+
+
+def gateway_get_safe(code: str) -> object | None:
+    try:
+        gateway = gateway_get(code)
+    except MethodUnavailable:
+        return None
+    return gateway if gateway.redirects else None
+
+
+# --- Account credit and adding funds --------------------------------------------------------
+
+
+class FundsForm(forms.Form):
+    amount = forms.DecimalField(
+        label=gettext_lazy("Amount to add"), min_value=Decimal("0.01"), max_digits=12, decimal_places=3
+    )
+
+    def __init__(self, *args: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.fields["amount"].help_text = _("In %(currency)s, between %(low)s and %(high)s.") % {
+            "currency": currency,
+            "low": money_display(Money(Decimal(settings.PAYMENTS_FUNDS_MIN), currency)),
+            "high": money_display(Money(Decimal(settings.PAYMENTS_FUNDS_MAX), currency)),
+        }
+        self.fields["amount"].widget.attrs.update({"inputmode": "decimal"})
+
+    def clean_amount(self) -> Money:
+        try:
+            return Money(self.cleaned_data["amount"], self.currency)
+        except ValueError:
+            raise forms.ValidationError(
+                _("Use at most the decimals of %(currency)s.") % {"currency": self.currency}
+            ) from None
+
+
+@member_required(Area.BILLING)
+@require_http_methods(["GET", "POST"])
+def credit(request: MemberRequest) -> HttpResponse:
+    """The account's credit: balance per currency, its history, and adding funds."""
+    membership = request.membership
+    account = membership.account
+    form = FundsForm(request.POST if request.method == "POST" else None, currency=account.currency)
+    status = 200
+    if request.method == "POST":
+        if not membership.can_change:
+            raise Http404
+        if form.is_valid():
+            try:
+                invoice = funds_invoice_create(
+                    account=account, amount=form.cleaned_data["amount"], as_of=_as_of(), by=request.user
+                )
+            except (PaymentsError, BillingError) as refused:
+                form.add_error("amount", refusal_message(refused))
+            else:
+                return redirect("portal:invoice-pay", invoice.display_number)
+        status = 400
+    page = Paginator(credit_entries_visible_to(membership=membership), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "balances": credit_balances(account=account),
+        "page": page,
+        "entries": [
+            {
+                "entry": entry,
+                "amount": Money.from_minor(entry.amount_minor, entry.currency),
+                "invoice_url": invoice_url(entry.invoice) if entry.invoice else None,
+            }
+            for entry in page.object_list
+        ],
+        "form": form,
+        "may_pay": membership.can_change,
+        "open_invoices": len(invoices_payable_by(membership=membership)),
+        "active_nav": "billing",
+        "billing_tab": "credit",
+    }
+    return render(request, "portal/payments/credit.html", context, status=status)
+
+
+# --- Saved cards and automatic payment ------------------------------------------------------
+
+
+class PreferenceForm(forms.Form):
+    apply_credit = forms.BooleanField(
+        label=gettext_lazy("Pay new invoices from my account credit"),
+        required=False,
+        help_text=gettext_lazy("As far as the credit goes, as soon as each invoice is issued."),
+    )
+    autopay = forms.BooleanField(
+        label=gettext_lazy("Automatic payment"),
+        required=False,
+        help_text=gettext_lazy("We charge your default card for each new invoice (what credit does not cover)."),
+    )
+
+
+def _method_rows(request: MemberRequest) -> list[dict[str, Any]]:
+    today = _as_of()
+    return [
+        {
+            "method": method,
+            "expired": method.expired_on(today),
+            "problem": CARD_PROBLEMS_TEXT.get(method.failure_code, "") if method.failure_code else "",
+        }
+        for method in methods_visible_to(membership=request.membership)
+    ]
+
+
+CARD_PROBLEMS_TEXT = {
+    "expired_card": gettext_lazy("The last charge failed: the card has expired."),
+    "card_declined": gettext_lazy("The last charge failed: the card was declined."),
+    "authentication_required": gettext_lazy("The last charge failed: your bank wants you present to approve charges."),
+    "no_such_card": gettext_lazy("The last charge failed: the card is no longer known to the card processor."),
+}
+
+
+@member_required(Area.BILLING)
+@require_http_methods(["GET", "POST"])
+def payment_methods(request: MemberRequest) -> HttpResponse:
+    """Saved cards (default, expired or refused ones flagged), adding one, and whether new
+    invoices are paid automatically from credit and by card."""
+    membership = request.membership
+    account = membership.account
+    preference = payment_preference_of(account=account)
+    form = PreferenceForm(
+        request.POST if request.method == "POST" else None,
+        initial={"apply_credit": preference.apply_credit, "autopay": preference.autopay},
+    )
+    if request.method == "POST":
+        if not membership.can_change:
+            raise Http404
+        if form.is_valid():
+            payment_preference_set(
+                account=account,
+                apply_credit=form.cleaned_data["apply_credit"],
+                autopay=form.cleaned_data["autopay"],
+                by=request.user,
+            )
+            messages.success(request, _("Your payment preferences are saved."))
+            return redirect("portal:payment-methods")
+    rows = _method_rows(request)
+    default = next((row for row in rows if row["method"].is_default), None)
+    usable_default = default is not None and not default["expired"] and not default["problem"]
+    context = {
+        "rows": rows,
+        "form": form,
+        "preference": preference,
+        "needs_card": preference.autopay and not usable_default,
+        "can_add": any(gateway.code == Gateway.TESTCARD for gateway in gateways_available(currency=account.currency)),
+        "may_change": membership.can_change,
+        "active_nav": "billing",
+        "billing_tab": "methods",
+    }
+    return render(request, "portal/payments/methods.html", context)
+
+
+@member_required(Area.BILLING)
+@require_POST
+def payment_method_add(request: MemberRequest) -> HttpResponse:
+    """Off to the card processor's page to give it a card to keep; back to the list after."""
+    if not request.membership.can_change:
+        raise Http404
+    back = request.build_absolute_uri(reverse("portal:payment-methods"))
+    try:
+        page = method_setup_begin(account=request.membership.account, gateway=Gateway.TESTCARD, return_url=back)
+    except (GatewayError, MethodUnavailable) as refused:
+        messages.error(request, refusal_message(refused))
+        return redirect("portal:payment-methods")
+    return HttpResponseRedirect(page)
+
+
+def _method_action(request: MemberRequest, pk: int) -> Any:
+    if not request.membership.can_change:
+        raise Http404
+    return get_object_or_404(methods_visible_to(membership=request.membership), pk=pk)
+
+
+@member_required(Area.BILLING)
+@require_POST
+def payment_method_default(request: MemberRequest, pk: int) -> HttpResponse:
+    method = _method_action(request, pk)
+    try:
+        method_set_default(account=request.membership.account, method=method, by=request.user)
+    except PaymentsError as refused:
+        messages.error(request, refusal_message(refused))
+    else:
+        messages.success(request, _("%(card)s is now your default card.") % {"card": method})
+    return redirect("portal:payment-methods")
+
+
+@member_required(Area.BILLING)
+@require_POST
+def payment_method_remove(request: MemberRequest, pk: int) -> HttpResponse:
+    method = _method_action(request, pk)
+    try:
+        method_remove(account=request.membership.account, method=method, by=request.user, as_of=_as_of())
+    except PaymentsError as refused:
+        messages.error(request, refusal_message(refused))
+    else:
+        messages.success(request, _("%(card)s was removed.") % {"card": method})
+    return redirect("portal:payment-methods")
+
+
+urlpatterns: list[URLPattern] = [
+    path("billing/methods/", payment_methods, name="payment-methods"),
+    path("billing/methods/add/", payment_method_add, name="payment-method-add"),
+    path("billing/methods/<int:pk>/default/", payment_method_default, name="payment-method-default"),
+    path("billing/methods/<int:pk>/remove/", payment_method_remove, name="payment-method-remove"),
+    path("billing/invoices/<str:number>/pay/", invoice_pay, name="invoice-pay"),
+    path("billing/pay/", pay, name="pay"),
+    # A str, not a uuid converter: anything that is not one of this account's payments is a 404.
+    path("billing/payments/<str:public_id>/", payment_detail, name="payment"),
+    path("billing/credit/", credit, name="credit"),
+]

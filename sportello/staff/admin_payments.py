@@ -1,0 +1,469 @@
+"""Back office for payments and account credit.
+
+Payments, their events, processed webhooks and the credit ledger are records: staff read
+them here and never edit them. What staff may do goes through the payments services, each
+audited: register a bank transfer that arrived (with the amount that arrived), import a
+bank statement, adjust an account's credit with a reason, and close items of the
+reconciliation queue (mismatched notifications, unknown payments, unmatched transfers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from sportello.accounts.models import Account
+from sportello.billing.models import Settlement, SettlementKind
+from sportello.core.formatting import money_display
+from sportello.core.money import CurrencyError, Money, is_currency
+from sportello.core.time import today_utc
+from sportello.payments.errors import PaymentsError
+from sportello.payments.models import (
+    BankStatementLine,
+    CreditEntry,
+    Gateway,
+    Payment,
+    PaymentAllocation,
+    PaymentEvent,
+    PaymentPreference,
+    PaymentStatus,
+    ProcessedWebhook,
+    ReconciliationItem,
+    SavedPaymentMethod,
+)
+from sportello.payments.selectors import credit_balances
+from sportello.payments.services import (
+    credit_adjust,
+    reconciliation_resolve,
+    statement_import,
+    transfer_register,
+)
+
+
+class _ViewOnly:
+    """Rows staff may look at but never add, change or delete here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+def _money(minor: int | None, currency: str) -> str:
+    if minor is None or not currency:
+        return "—"
+    try:
+        return money_display(Money.from_minor(minor, currency))
+    except CurrencyError:
+        return f"{minor} {currency}"
+
+
+# --- Payments -------------------------------------------------------------------------------
+
+
+class PaymentEventInline(_ViewOnly, admin.TabularInline):
+    model = PaymentEvent
+    extra = 0
+    fields = readonly_fields = (
+        "at",
+        "kind",
+        "from_status",
+        "to_status",
+        "amount_minor",
+        "source",
+        "gateway_event_id",
+        "actor",
+        "data",
+    )
+    ordering = ["at", "id"]
+
+
+class PaymentAllocationInline(_ViewOnly, admin.TabularInline):
+    model = PaymentAllocation
+    extra = 0
+    fields = readonly_fields = ("invoice", "planned_minor")
+
+
+class TransferActionForm(ActionForm):
+    """The list's action bar, with what registering a transfer needs."""
+
+    amount = forms.DecimalField(label=_("Amount received"), required=False, max_digits=14, decimal_places=3)
+    received_on = forms.DateField(label=_("Received on (YYYY-MM-DD)"), required=False)
+    note = forms.CharField(label=_("Note"), required=False, max_length=300)
+
+
+class AwaitingTransferFilter(admin.SimpleListFilter):
+    """Bank transfers the customer was told to send and nobody has registered yet."""
+
+    title = _("bank transfers")
+    parameter_name = "transfers"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("awaiting", _("Awaiting registration"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "awaiting":
+            return queryset.filter(gateway=Gateway.BANK_TRANSFER, status=PaymentStatus.INITIATED)
+        return queryset
+
+
+@admin.register(Payment)
+class PaymentAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["created_at", "account", "gateway", "gateway_reference", "amount", "status", "method_label"]
+    list_filter = [AwaitingTransferFilter, "status", "gateway"]
+    search_fields = ["gateway_reference", "account__name", "account__reference", "public_id"]
+    list_select_related = ["account"]
+    date_hierarchy = "created_at"
+    readonly_fields = ["applied"]
+    inlines = [PaymentAllocationInline, PaymentEventInline]
+    action_form = TransferActionForm
+    actions = ["register_transfer"]
+
+    @admin.display(description=_("amount"))
+    def amount(self, payment: Payment) -> str:
+        return _money(payment.amount_minor, payment.currency)
+
+    @admin.display(description=_("applied to invoices"))
+    def applied(self, payment: Payment) -> str:
+        settlements = Settlement.objects.filter(kind=SettlementKind.PAYMENT, reference=f"payment:{payment.pk}")
+        lines = [
+            f"{s.invoice} {_money(s.amount_minor, payment.currency)}" for s in settlements.select_related("invoice")
+        ]
+        return ", ".join(lines) or "—"
+
+    def has_register_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("payments.change_payment"))
+
+    @admin.action(description=_("Register the bank transfer as received"), permissions=["register"])
+    def register_transfer(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        if queryset.count() != 1:
+            self.message_user(request, _("Register one transfer at a time."), messages.ERROR)
+            return
+        payment = queryset.get()
+        try:
+            amount = Money(Decimal(request.POST.get("amount") or ""), payment.currency)
+            received_on = dt.date.fromisoformat(str(request.POST.get("received_on") or today_utc().isoformat()))
+        except (ArithmeticError, ValueError):
+            self.message_user(
+                request, _("Type the amount received (in the payment's currency) and the date."), messages.ERROR
+            )
+            return
+        try:
+            transfer_register(
+                payment=payment,
+                amount=amount,
+                received_on=received_on,
+                by=request.user,  # type: ignore[arg-type]
+                note=str(request.POST.get("note", "")),
+            )
+        except PaymentsError as error:
+            self.message_user(request, _("Not registered: %(reason)s") % {"reason": error}, messages.ERROR)
+            return
+        self.message_user(request, _("Transfer %(reference)s registered.") % {"reference": payment.gateway_reference})
+
+
+@admin.register(PaymentEvent)
+class PaymentEventAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["at", "payment", "kind", "from_status", "to_status", "amount_minor", "source", "actor"]
+    list_filter = ["kind", "source"]
+    search_fields = ["payment__gateway_reference", "gateway_event_id", "account__reference"]
+    date_hierarchy = "at"
+
+
+@admin.register(ProcessedWebhook)
+class ProcessedWebhookAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["received_at", "gateway", "event_id", "event_type", "outcome", "payment"]
+    list_filter = ["gateway", "outcome", "event_type"]
+    search_fields = ["event_id"]
+    date_hierarchy = "received_at"
+
+
+# --- The reconciliation queue ---------------------------------------------------------------
+
+
+class ResolutionActionForm(ActionForm):
+    resolution = forms.CharField(label=_("What was done"), required=False, max_length=300)
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("open", _("Open")), ("resolved", _("Resolved"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(ReconciliationItem)
+class ReconciliationItemAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["created_at", "kind", "gateway", "account", "payment", "reference", "received", "resolved_at"]
+    list_filter = [OpenFilter, "kind", "gateway"]
+    search_fields = ["reference", "account__name", "account__reference"]
+    list_select_related = ["account", "payment"]
+    action_form = ResolutionActionForm
+    actions = ["resolve"]
+
+    @admin.display(description=_("received"))
+    def received(self, item: ReconciliationItem) -> str:
+        return _money(item.amount_minor, item.currency)
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("payments.change_reconciliationitem"))
+
+    @admin.action(description=_("Mark as resolved"), permissions=["resolve"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet[ReconciliationItem]) -> None:
+        resolution = str(request.POST.get("resolution", "")).strip()
+        if not resolution:
+            self.message_user(request, _("Type what was done next to the action."), messages.ERROR)
+            return
+        for item in queryset.order_by("pk"):
+            reconciliation_resolve(item=item, resolution=resolution, by=request.user)  # type: ignore[arg-type]
+        count = queryset.count()
+        self.message_user(
+            request, ngettext("%(count)d item resolved.", "%(count)d items resolved.", count) % {"count": count}
+        )
+
+
+# --- Account credit -------------------------------------------------------------------------
+
+
+class CreditAdjustmentForm(forms.ModelForm):
+    """Staff's manual adjustment: a signed amount in major units, with the reason."""
+
+    amount = forms.DecimalField(
+        label=_("Amount"),
+        max_digits=14,
+        decimal_places=3,
+        help_text=_("Positive adds credit, negative takes it back (never below a zero balance)."),
+    )
+
+    class Meta:
+        model = CreditEntry
+        fields = ["account", "currency", "note"]
+
+    def clean_currency(self) -> str:
+        currency = str(self.cleaned_data["currency"]).upper()
+        if not is_currency(currency):
+            raise forms.ValidationError(_("Not an ISO 4217 currency code."))
+        return currency
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not str(data.get("note", "")).strip():
+            self.add_error("note", _("Say why the credit changes."))
+        if data.get("amount") is not None and data.get("currency"):
+            try:
+                data["money"] = Money(data["amount"], data["currency"])
+            except ValueError:
+                self.add_error("amount", _("Too many decimals for this currency."))
+            else:
+                if not data["money"]:
+                    self.add_error("amount", _("Type an amount other than zero."))
+        return data
+
+
+@admin.register(CreditEntry)
+class CreditEntryAdmin(admin.ModelAdmin):
+    list_display = ["at", "account", "kind", "signed_amount", "invoice", "payment", "note", "by"]
+    list_filter = ["kind", "currency"]
+    search_fields = ["account__name", "account__reference", "note"]
+    list_select_related = ["account", "invoice", "payment", "by"]
+    date_hierarchy = "at"
+    form = CreditAdjustmentForm
+    change_list_template = "admin/payments/creditentry/change_list.html"
+
+    @admin.display(description=_("amount"))
+    def signed_amount(self, entry: CreditEntry) -> str:
+        return _money(entry.amount_minor, entry.currency)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Entries are never edited; the add form is the manual adjustment.
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is not None:
+            kwargs["fields"] = []
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None:
+            return [
+                "account",
+                "currency",
+                "signed_amount",
+                "kind",
+                "invoice",
+                "payment",
+                "once_key",
+                "note",
+                "by",
+                "at",
+            ]
+        return []
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except PaymentsError as error:
+            messages.error(request, _("Not saved: %(reason)s") % {"reason": error})
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request: HttpRequest, obj: CreditEntry, form: ModelForm, change: bool) -> None:
+        entry = credit_adjust(
+            account=form.cleaned_data["account"],
+            amount=form.cleaned_data["money"],
+            note=form.cleaned_data["note"],
+            by=request.user,  # type: ignore[arg-type]
+        )
+        obj.pk = entry.pk
+        obj._state.adding = False
+        obj.amount_minor, obj.kind, obj.at = entry.amount_minor, entry.kind, entry.at
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """Filtered to one account (?account__id__exact=N), the page shows its balances."""
+        extra_context = extra_context or {}
+        account_id = request.GET.get("account__id__exact", "")
+        account = Account.objects.filter(pk=account_id).first() if account_id.isdigit() else None
+        if account is not None:
+            extra_context["credit_account"] = account
+            extra_context["credit_balances"] = [money_display(balance) for balance in credit_balances(account=account)]
+        return super().changelist_view(request, extra_context)
+
+
+# --- Bank statements ------------------------------------------------------------------------
+
+
+class StatementUploadForm(forms.Form):
+    statement = forms.FileField(
+        label=_("Bank statement (CSV)"),
+        help_text=_(
+            "Columns: date, amount, currency, reference, and optionally payer and id; comma or semicolon separated."
+        ),
+    )
+
+
+@admin.register(BankStatementLine)
+class BankStatementLineAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = [
+        "booked_on",
+        "received",
+        "reference",
+        "payer",
+        "outcome",
+        "payment",
+        "statement_name",
+        "imported_at",
+    ]
+    list_filter = ["outcome", "currency"]
+    search_fields = ["reference", "payer", "bank_transaction_id"]
+    date_hierarchy = "booked_on"
+    change_list_template = "admin/payments/bankstatementline/change_list.html"
+
+    @admin.display(description=_("amount"))
+    def received(self, line: BankStatementLine) -> str:
+        return _money(line.amount_minor, line.currency)
+
+    def has_import_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("payments.add_bankstatementline"))
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("import/", self.admin_site.admin_view(self.import_view), name="payments_bankstatementline_import"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Upload a statement: matched transfers are registered, the rest listed for staff."""
+        if not self.has_import_permission(request):
+            return HttpResponseRedirect(reverse("admin:index"))
+        form = StatementUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["statement"]
+            try:
+                text = upload.read().decode("utf-8-sig")
+                report = statement_import(text=text, name=upload.name, by=request.user)  # type: ignore[arg-type]
+            except UnicodeDecodeError:
+                form.add_error("statement", _("The file is not UTF-8 text."))
+            except PaymentsError as error:
+                form.add_error("statement", _("Nothing imported: %(reason)s") % {"reason": error})
+            else:
+                self.message_user(
+                    request,
+                    _(
+                        "Imported %(lines)d lines: %(matched)d transfers registered, %(mismatch)d with another amount "
+                        "and %(unmatched)d without a payment (both in the reconciliation queue), %(already)d already "
+                        "registered; %(duplicates)d lines were imported before and %(skipped)d are not credits."
+                    )
+                    % {
+                        "lines": len(report.lines),
+                        "matched": report.count("matched"),
+                        "mismatch": report.count("mismatch"),
+                        "unmatched": report.count("unmatched"),
+                        "already": report.count("already_registered"),
+                        "duplicates": report.duplicates,
+                        "skipped": report.skipped,
+                    },
+                )
+                return HttpResponseRedirect(reverse("admin:payments_bankstatementline_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import a bank statement"),
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/payments/bankstatementline/import.html", context)
+
+
+# --- Saved methods and preferences ----------------------------------------------------------
+
+
+@admin.register(SavedPaymentMethod)
+class SavedPaymentMethodAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = [
+        "account",
+        "__str__",
+        "exp_month",
+        "exp_year",
+        "is_default",
+        "failure_code",
+        "removed_at",
+        "created_at",
+    ]
+    list_filter = ["gateway", "is_default", "failure_code"]
+    search_fields = ["account__name", "account__reference", "last4"]
+    list_select_related = ["account"]
+    exclude = ["token"]
+
+
+@admin.register(PaymentPreference)
+class PaymentPreferenceAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["account", "apply_credit", "autopay", "updated_at"]
+    list_filter = ["apply_credit", "autopay"]
+    search_fields = ["account__name", "account__reference"]
