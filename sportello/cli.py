@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         return demo(rest)
     if command == "serve":
         return serve(rest)
-    return _manage([command, *rest])
+    # Commands are spelled with hyphens on this command line (load-vat-rates), like Django's
+    # own spelling with underscores (load_vat_rates).
+    return _manage([command if command.startswith("-") else command.replace("-", "_"), *rest])
 
 
 if __name__ == "__main__":

@@ -79,3 +79,31 @@ class CurrencyMismatch(BillingError):
         super().__init__(f"expected {expected}, got {got}")
         self.expected = expected
         self.got = got
+
+
+class InvoiceHasPayments(BillingError):
+    """An invoice that has received money (payments or account credit) is not cancelled:
+    the customer is refunded first (the payments domain), then the invoice is credited."""
+
+    code = "invoice_has_payments"
+
+    def __init__(self, *, received_minor: int, currency: str) -> None:
+        super().__init__(f"received {received_minor} ({currency})")
+        self.received_minor = received_minor
+        self.currency = currency
+
+
+class QuoteExpired(BillingError):
+    """A quote past its validity date is no longer accepted, even before the daily job marks it."""
+
+    code = "quote_expired"
+
+    def __init__(self, *, valid_until: dt.date) -> None:
+        super().__init__(f"valid until {valid_until}")
+        self.valid_until = valid_until
+
+
+class NotAllowed(BillingError):
+    """The acting member's role does not allow this (e.g. a read-only member accepting a quote)."""
+
+    code = "not_allowed"

@@ -233,6 +233,37 @@ def _write_lines_and_taxes(
     )
 
 
+@dataclass(frozen=True)
+class PricedLines:
+    """Lines checked, taxed and figured by the rules every document shares."""
+
+    lines: list[NewLine]
+    decisions: list[TaxDecision]
+    figures: DocumentFigures
+    legal_notes: str
+
+
+def document_lines_price(
+    *, account: Account, lines: Sequence[NewLine], as_of: dt.date, currency: str, inclusive: bool
+) -> PricedLines:
+    """Check `lines`, decide their taxes for `account` on `as_of` and compute the figures:
+    the path `invoice_create` takes, for other documents (quotes) to take it too."""
+    if not is_currency(currency):
+        raise InvalidDocument("currency", "unknown")
+    if not lines:
+        raise InvalidDocument("lines", "required")
+    cleaned = [_clean_line(line, currency) for line in lines]
+    seller = seller_current()
+    decisions = [
+        line.tax or tax_decide(seller_country=seller.country, buyer=account, tax_class=line.tax_class, as_of=as_of)
+        for line in cleaned
+    ]
+    figures = _figures(cleaned, decisions, currency=currency, inclusive=inclusive)
+    with translation.override(account.language):
+        legal_notes = _legal_notes(decisions)
+    return PricedLines(lines=cleaned, decisions=decisions, figures=figures, legal_notes=legal_notes)
+
+
 @transaction.atomic
 def invoice_create(
     *,

@@ -202,10 +202,14 @@ def demo_load(*, as_of: dt.date | None = None) -> dict[str, int]:
     created["users"] = User.objects.count() - users_before
     _extras(created)
     _services(created, as_of=as_of or today_utc())
+    from sportello.demo.billing_documents import demo_quotes, demo_seller_and_rates
+
+    demo_seller_and_rates()
     _invoices(created, as_of=as_of or today_utc())
     _orders(created, as_of=as_of or today_utc())
     support_demo_load(created, as_of=as_of or today_utc(), staff=User.objects.get(email=STAFF.email))
     payments_demo_load(as_of=as_of or today_utc())
+    demo_quotes(as_of=as_of or today_utc())
     return created
 
 

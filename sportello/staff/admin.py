@@ -298,6 +298,7 @@ class WorkerHeartbeatAdmin(ReadOnlyAdmin):
 
 from sportello.staff import (  # noqa: F401,E402
     admin_api,
+    admin_billing,
     admin_billing_run,
     admin_catalog,
     admin_orders,

@@ -26,6 +26,7 @@ def test_the_housekeeping_job_is_registered():
     assert [(job.name, job.every) for job in periodic_jobs()] == [
         ("accounts.prune_sessions", "daily"),
         ("api.prune_idempotency_keys", "daily"),
+        ("billing.quotes_expire", "daily"),
         ("billing.run", "daily"),
         ("core.housekeeping", "daily"),
         ("notifications.retry_failed", "hourly"),
