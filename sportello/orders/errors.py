@@ -75,6 +75,17 @@ class OrderNotAllowed(OrdersError):
         self.reason = reason
 
 
+class OrderPartlyPaid(OrdersError):
+    """Money was already received on the order's invoice: it is refunded before cancelling."""
+
+    code = "partly_paid"
+
+    def __init__(self, *, received_minor: int, currency: str) -> None:
+        super().__init__(f"{received_minor} {currency} already received")
+        self.received_minor = received_minor
+        self.currency = currency
+
+
 class OrderNotFound(OrdersError):
     """Not one of the acting member's account's orders: the interface answers 404."""
 

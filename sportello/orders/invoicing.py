@@ -20,12 +20,14 @@ from django.utils import translation
 from django.utils.translation import gettext
 
 from sportello.accounts.models import User
-from sportello.billing.models import Invoice, InvoiceSource, LineKind, TaxCategory
+from sportello.billing.credit_notes import invoice_cancel
+from sportello.billing.errors import InvoiceHasPayments
+from sportello.billing.models import PAYABLE_STATUSES, Invoice, InvoiceSource, LineKind, TaxCategory
 from sportello.billing.services import NewLine, invoice_create, invoice_issue
 from sportello.billing.taxes import TaxDecision
 from sportello.core.formatting import date_display
 from sportello.core.money import Money
-from sportello.orders.errors import OrdersError
+from sportello.orders.errors import OrderPartlyPaid, OrdersError
 from sportello.orders.models import LineKind as OrderLineKind
 from sportello.orders.models import Order, OrderLine, OrderStatus
 
@@ -123,3 +125,24 @@ def order_invoice_paid(invoice: Invoice) -> None:
         return
     assert invoice.paid_date is not None  # set by the transition that calls this handler
     order_mark_paid(order=order, as_of=invoice.paid_date)
+
+
+def order_invoice_cancel(*, order: Order, reason: str, by: User | None) -> dict[str, str]:
+    """Cancel the invoice of an order being cancelled, in the same transaction: by a full
+    credit note when it carries a fiscal number (`billing.credit_notes.invoice_cancel`).
+    Refused (OrderPartlyPaid, and the whole cancellation with it) once money was received.
+    Returns what the order's event records."""
+    invoice = order.invoice
+    if invoice is None or invoice.status not in PAYABLE_STATUSES:
+        return {}
+    try:
+        cancellation = invoice_cancel(
+            invoice=invoice,
+            reason=reason or gettext("Order %(number)s cancelled") % {"number": order.number},
+            as_of=order.cancelled_at.date() if order.cancelled_at else order.as_of,
+            by=by,
+        )
+    except InvoiceHasPayments as error:
+        raise OrderPartlyPaid(received_minor=error.received_minor, currency=error.currency) from None
+    note = cancellation.credit_note
+    return {"invoice_cancelled": invoice.display_number, **({"credit_note": note.number} if note else {})}

@@ -37,7 +37,7 @@ from sportello.orders.errors import (
     PriceChanged,
     PromoRefused,
 )
-from sportello.orders.invoicing import order_invoice_issue
+from sportello.orders.invoicing import order_invoice_cancel, order_invoice_issue
 from sportello.orders.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -812,6 +812,7 @@ def order_cancel(*, order: Order, by: User | None, reason: str = "", acting: Mem
     order.status = _check(order, OrderTransition.CANCEL)
     order.cancelled_at = utc_now()
     order.save(update_fields=["status", "cancelled_at", "updated_at"])
+    invoice_data = order_invoice_cancel(order=order, reason=reason, by=by)
     cancelled = []
     for line in order.lines.filter(action=LineAction.ACTIVATE).select_related("service").order_by("position"):
         assert line.service is not None
@@ -824,7 +825,11 @@ def order_cancel(*, order: Order, by: User | None, reason: str = "", acting: Mem
         from_status=from_status,
         by=by,
         reason=reason,
-        data={"services_cancelled": cancelled, **({"as_customer": True} if acting is not None else {})},
+        data={
+            "services_cancelled": cancelled,
+            **invoice_data,
+            **({"as_customer": True} if acting is not None else {}),
+        },
     )
     return order
 

@@ -7,6 +7,7 @@ import pytest
 from sportello.billing.models import Invoice, Settlement
 from sportello.billing.selectors_portal import shown_status
 from sportello.demo.data import demo_load
+from sportello.orders.models import Order
 
 AS_OF = dt.date(2026, 3, 10)
 
@@ -44,3 +45,15 @@ def test_each_customer_gets_invoices_in_every_state_and_a_second_load_adds_none(
     assert {i.tax_minor for i in ferri} == {0}  # reverse charge: a valid Italian VAT number
     # The reverse-charge wording is printed on each (in Italian once the translations are in).
     assert all(i.legal_notes and "196" in i.legal_notes for i in ferri)
+
+
+@pytest.mark.django_db
+def test_each_demo_order_has_its_invoice_in_the_matching_state(settings):
+    settings.SPORTELLO_DEMO = True
+    demo_load(as_of=AS_OF)
+    orders = Order.objects.select_related("invoice").order_by("account__name")
+    assert [(o.account.name, o.status, o.invoice.status, o.invoice.total_minor == o.total_minor) for o in orders] == [
+        ("Bruno Tecnologia Ltda.", "cancelled", "cancelled", True),
+        ("Nubeclara Servicios Digitales S.L.", "awaiting_payment", "open", True),
+        ("Studio Ferri Consulenza S.r.l.", "active", "paid", True),
+    ]

@@ -9,8 +9,9 @@ import pytest
 from sportello.billing.models import Invoice, InvoiceSource, InvoiceStatus
 from sportello.billing.services import invoice_settle
 from sportello.core.money import Money
+from sportello.orders.errors import OrderPartlyPaid
 from sportello.orders.models import Order, OrderStatus
-from sportello.orders.services import order_accept
+from sportello.orders.services import order_accept, order_cancel
 from sportello.services.models import ServiceStatus
 
 from .conftest import AS_OF, fill_cart
@@ -80,3 +81,31 @@ def test_an_order_under_review_gets_its_invoice_when_staff_release_it(alice, cat
     assert order.status == OrderStatus.AWAITING_PAYMENT
     assert order.invoice is not None and order.invoice.total_minor == order.total_minor
     assert Order.objects.get(pk=order.pk).invoice_id == order.invoice.pk
+
+
+def test_cancelling_the_order_cancels_its_invoice_by_a_credit_note(alice, catalog):
+    fill_cart(alice, catalog)
+    order = place(alice)
+    invoice = order.invoice
+    order = order_cancel(order=order, by=alice.user, acting=alice, reason="Ordered by mistake.")
+    invoice.refresh_from_db()
+    note = invoice.credit_notes.get()
+    assert (order.status, invoice.status, note.total_minor, note.number) == (
+        OrderStatus.CANCELLED,
+        InvoiceStatus.CANCELLED,
+        invoice.total_minor,
+        "CN-2026-00001",
+    )
+    assert order.events.last().data["credit_note"] == "CN-2026-00001"
+
+
+def test_an_order_with_money_received_is_not_cancelled(alice, catalog):
+    fill_cart(alice, catalog)
+    order = place(alice)
+    invoice_settle(invoice=order.invoice, amount=Money("1.00", "EUR"), kind="payment", reference="p", settled_on=AS_OF)
+    before = (Order.objects.get(pk=order.pk).status, Invoice.objects.count(), order.invoice.events.count())
+    with pytest.raises(OrderPartlyPaid) as error:
+        order_cancel(order=order, by=alice.user, acting=alice)
+    assert (error.value.received_minor, error.value.currency) == (100, "EUR")
+    assert (Order.objects.get(pk=order.pk).status, Invoice.objects.count(), order.invoice.events.count()) == before
+    assert order.lines.get(position=1).service.status == ServiceStatus.PENDING

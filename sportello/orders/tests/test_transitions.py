@@ -116,7 +116,12 @@ def test_the_customer_cancels_an_awaiting_order_and_its_pending_services(alice, 
     order.refresh_from_db()
     service = Service.objects.get(account=alice.account)
     assert (order.status, service.status) == ("cancelled", "cancelled")
-    assert order.events.latest("id").data == {"services_cancelled": [service.pk], "as_customer": True}
+    assert order.events.latest("id").data == {
+        "services_cancelled": [service.pk],
+        "invoice_cancelled": "INV-2026-00001",
+        "credit_note": "CN-2026-00001",
+        "as_customer": True,
+    }
 
 
 def test_the_customer_cannot_cancel_an_order_under_review_nor_another_accounts(alice, bob, catalog):

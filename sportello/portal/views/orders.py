@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from sportello.accounts.models import Area
 from sportello.core.money import Money
-from sportello.orders.errors import IllegalOrderTransition, OrderNotAllowed, OrderNotFound
+from sportello.orders.errors import IllegalOrderTransition, OrderNotAllowed, OrderNotFound, OrderPartlyPaid
 from sportello.orders.models import Order, OrderLine, OrderStatus
 from sportello.orders.selectors import order_events_of, order_lines_of, order_money, order_summaries, orders_visible_to
 from sportello.orders.services import order_cancel
@@ -149,6 +149,11 @@ def order_cancel_view(request: MemberRequest, number: str) -> HttpResponse:
             raise Http404 from None
         except OrderNotAllowed:
             messages.error(request, _("Your role lets you see orders, but not cancel them."))
+        except OrderPartlyPaid:
+            messages.error(
+                request,
+                _("This order cannot be cancelled: part of it is already paid. Please contact us to be refunded."),
+            )
         except IllegalOrderTransition as error:
             messages.error(
                 request,
