@@ -238,7 +238,7 @@ def _reminder_send(*, invoice: Invoice, stage: int, as_of: dt.date, run: Billing
                 }
             email_send(
                 template="billing_reminder",
-                kind=EmailKind.ACCOUNT,
+                kind=EmailKind.REMINDER,
                 to_email=contact.email,
                 language=language,
                 account=account,

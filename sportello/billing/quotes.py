@@ -61,9 +61,10 @@ from sportello.core.models import AUDIT_ACTIONS
 from sportello.core.money import Money
 from sportello.core.services import audit_record
 from sportello.core.time import utc_now
+from sportello.notifications.models import EmailKind
 
 # The email log's kind for quotes sent to a customer.
-QUOTE_EMAIL_KIND = "quote"
+QUOTE_EMAIL_KIND = EmailKind.QUOTE
 
 AUDIT_ACTIONS.update(
     {

@@ -23,6 +23,12 @@ class EmailKind(models.TextChoices):
     ACCOUNT = "account", _("Account notice")
     LIST = "list", _("Requested list")
     SUPPORT = "support", _("Support")
+    INVOICE = "invoice", _("Invoice")
+    REMINDER = "reminder", _("Payment reminder")
+    QUOTE = "quote", _("Quote")
+    RECEIPT = "receipt", _("Payment receipt")
+    PAYMENT = "payment", _("Payment notice")
+    ORDER = "order", _("Order")
 
 
 class EmailLog(models.Model):
