@@ -221,6 +221,13 @@ PAYMENTS_BANK_TRANSFER_CLEARING_DAYS = env.integer("PAYMENTS_BANK_TRANSFER_CLEAR
 # What a customer may add to their account credit at once, in major units of their currency.
 PAYMENTS_FUNDS_MIN = env.integer("PAYMENTS_FUNDS_MIN", 5, minimum=0)
 PAYMENTS_FUNDS_MAX = env.integer("PAYMENTS_FUNDS_MAX", 10000, minimum=1)
+# Stripe (hosted Checkout, saved cards, refunds): offered only when both the secret API key and
+# the webhook endpoint's signing secret are set. Stripe is told to send events to
+# /payments/webhooks/stripe/. The SDK retries a failed call this many times, with the same
+# idempotency key.
+PAYMENTS_STRIPE_SECRET_KEY = env.string("PAYMENTS_STRIPE_SECRET_KEY", "")
+PAYMENTS_STRIPE_WEBHOOK_SECRET = env.string("PAYMENTS_STRIPE_WEBHOOK_SECRET", "")
+PAYMENTS_STRIPE_NETWORK_RETRIES = env.integer("PAYMENTS_STRIPE_NETWORK_RETRIES", 2, minimum=0, maximum=5)
 # The daily billing run. Reminders: days from the due date (negative before it), each sent once.
 BILLING_REMINDER_DAYS = env.string("BILLING_REMINDER_DAYS", "-7,0,3,10")
 # Late fee, charged once per overdue invoice this many days after its due date: a fixed

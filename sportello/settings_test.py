@@ -23,3 +23,7 @@ MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend
 # is shared like the database cache is in production; tests clear it between them.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STAFF_REQUIRE_MFA = False
+# Stripe is off unless a test configures it (with a replaying HTTP client): keys in the
+# developer's environment never reach the tests.
+PAYMENTS_STRIPE_SECRET_KEY = ""
+PAYMENTS_STRIPE_WEBHOOK_SECRET = ""

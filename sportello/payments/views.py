@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sportello.core.money import Money
 from sportello.core.time import utc_now
 from sportello.payments import testcard
-from sportello.payments.errors import MethodUnavailable, WebhookRejected
+from sportello.payments.errors import GatewayError, MethodUnavailable, WebhookRejected
 from sportello.payments.models import TestcardCheckout, TestcardMode, TestcardStatus
 from sportello.payments.services import webhook_receive
 
@@ -42,6 +42,10 @@ def webhook(request: HttpRequest, gateway: str) -> HttpResponse:
         raise Http404 from None
     except WebhookRejected as refused:
         return JsonResponse({"error": refused.reason}, status=400)
+    except GatewayError as failed:
+        # Reading the event needed the gateway (a saved card's details) and it did not answer:
+        # nothing was recorded, and the gateway sends the event again later.
+        return JsonResponse({"error": failed.reason}, status=503 if failed.retryable else 400)
     return JsonResponse({"outcome": result.outcome})
 
 

@@ -112,6 +112,8 @@ class Gateway(ABC):
     clearing: ClassVar[str | Promise]
     # Whether the customer is sent to the gateway's page (cards) or shown instructions.
     redirects: ClassVar[bool] = True
+    # Whether it keeps cards for off-session charges (`setup_start`, `charge_saved`).
+    saves_methods: ClassVar[bool] = False
 
     def available(self, *, currency: str) -> bool:
         """Whether this gateway is switched on and can collect `currency`."""

@@ -50,6 +50,7 @@ class TestcardGateway(Gateway):
     code = "testcard"
     label = _("Card")
     clearing = _("Immediately")
+    saves_methods = True
 
     def available(self, *, currency: str) -> bool:
         return testcard.enabled()

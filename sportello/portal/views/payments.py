@@ -39,7 +39,7 @@ from sportello.billing.selectors import invoices_visible_to
 from sportello.core.formatting import money_display
 from sportello.core.money import Money
 from sportello.core.time import utc_now
-from sportello.payments.adapters import gateway_get, gateways_available
+from sportello.payments.adapters import gateway_get, gateway_saving_methods, gateways_available
 from sportello.payments.adapters.bank_transfer import rf_display
 from sportello.payments.errors import (
     GatewayError,
@@ -85,6 +85,7 @@ FAILURES = {
     "expired_card": gettext_lazy("Your card has expired. No money was taken: use another card."),
     "authentication_failed": gettext_lazy("The payment was not confirmed with your bank. No money was taken."),
     "cancelled": gettext_lazy("You cancelled the payment. No money was taken."),
+    "expired": gettext_lazy("The payment page expired before the payment was made. No money was taken."),
 }
 
 
@@ -502,7 +503,7 @@ def payment_methods(request: MemberRequest) -> HttpResponse:
         "form": form,
         "preference": preference,
         "needs_card": preference.autopay and not usable_default,
-        "can_add": any(gateway.code == Gateway.TESTCARD for gateway in gateways_available(currency=account.currency)),
+        "can_add": gateway_saving_methods(currency=account.currency) is not None,
         "may_change": membership.can_change,
         "active_nav": "billing",
         "billing_tab": "methods",
@@ -517,8 +518,12 @@ def payment_method_add(request: MemberRequest) -> HttpResponse:
     if not request.membership.can_change:
         raise Http404
     back = request.build_absolute_uri(reverse("portal:payment-methods"))
+    account = request.membership.account
+    gateway = gateway_saving_methods(currency=account.currency)
     try:
-        page = method_setup_begin(account=request.membership.account, gateway=Gateway.TESTCARD, return_url=back)
+        if gateway is None:
+            raise MethodUnavailable(gateway="")
+        page = method_setup_begin(account=account, gateway=gateway.code, return_url=back)
     except (GatewayError, MethodUnavailable) as refused:
         messages.error(request, refusal_message(refused))
         return redirect("portal:payment-methods")
