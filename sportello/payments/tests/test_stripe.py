@@ -459,7 +459,7 @@ def saved_card(alice: Membership) -> SavedPaymentMethod:
     )
 
 
-def expect_charge(stripe_api: ReplayClient, payment_pk: int, response: str, *, status: int = 200) -> None:
+def expect_charge(stripe_api: ReplayClient, response: str, *, status: int = 200) -> None:
     stripe_api.expect("get", f"/v1/payment_methods/{CARD}", "payment_method_card")
     stripe_api.expect(
         "post",
@@ -475,20 +475,21 @@ def expect_charge(stripe_api: ReplayClient, payment_pk: int, response: str, *, s
             "confirm": "true",
             "metadata[sportello_flow]": "off_session",
         },
-        idempotency_key=f"payment-{payment_pk}",
     )
 
 
-def next_payment_pk() -> int:
-    last = Payment.objects.order_by("-pk").first()
-    return (last.pk if last else 0) + 1
+def charged_once_with_our_key(stripe_api: ReplayClient, payment: Payment) -> bool:
+    """The charge carried an idempotency key built from the payment's row: a retried task
+    cannot charge twice."""
+    charges = [sent for sent in stripe_api.sent if sent.path == "/v1/payment_intents"]
+    return [sent.headers.get("idempotency-key") for sent in charges] == [f"payment-{payment.pk}"]
 
 
 def test_auto_pay_charges_the_saved_card_off_session_once(
     stripe_api: ReplayClient, alice: Membership, make_invoice: Callable[..., Invoice], saved_card: SavedPaymentMethod
 ) -> None:
     invoice = make_invoice("100.00")
-    expect_charge(stripe_api, next_payment_pk(), "payment_intent_succeeded")
+    expect_charge(stripe_api, "payment_intent_succeeded")
     payment = invoice_autopay(invoice_id=invoice.pk, as_of=DAY)
     assert payment is not None
     assert (payment.status, payment.gateway_reference, payment.method_label, payment.saved_method) == (
@@ -497,6 +498,7 @@ def test_auto_pay_charges_the_saved_card_off_session_once(
         "Visa •••• 4242",
         saved_card,
     )
+    assert charged_once_with_our_key(stripe_api, payment)
     assert invoice_status(invoice) == InvoiceStatus.PAID
     settled = money_state()
     # Stripe's webhook for the same charge, and the task run again: nothing more.
@@ -526,7 +528,7 @@ def test_a_refused_off_session_charge_leaves_the_invoice_open(
     flagged: bool,
 ) -> None:
     invoice = make_invoice("100.00")
-    expect_charge(stripe_api, next_payment_pk(), response, status=402)
+    expect_charge(stripe_api, response, status=402)
     payment = invoice_autopay(invoice_id=invoice.pk, as_of=DAY)
     assert payment is not None
     assert (payment.status, payment.failure_code, payment.gateway_reference) == (
@@ -534,6 +536,7 @@ def test_a_refused_off_session_charge_leaves_the_invoice_open(
         code,
         "pi_3QxT9vLkdIwHu7ix0c4Mh7Yd",
     )
+    assert charged_once_with_our_key(stripe_api, payment)
     assert invoice_status(invoice) == InvoiceStatus.OPEN
     saved_card.refresh_from_db()
     assert saved_card.failure_code == (code if flagged else "")
