@@ -243,8 +243,9 @@ class StripeGateway(Gateway):
         try:
             session = client().v1.checkout.sessions.create(
                 params,  # type: ignore[arg-type]
-                # Our own row's id: a retried start gets the same session back, never a second one.
-                options={"idempotency_key": f"sportello-checkout-{request.payment_id}"},
+                # The payment's own random id: a retried start gets the same session back, never a
+                # second one, and no other installation sharing the Stripe account has this key.
+                options={"idempotency_key": f"sportello-checkout-{request.public_id}"},
             )
         except stripe_sdk.StripeError as error:
             raise gateway_error(error) from None
@@ -333,7 +334,9 @@ class StripeGateway(Gateway):
 
     def _customer_for(self, customer_reference: str) -> str:
         """The Stripe Customer the account's cards are attached to: the one of a card saved
-        before, else a new one (its idempotency key makes a double click create one customer)."""
+        before, else a new one. (No idempotency key of ours: account references are not unique
+        across installations that might share a Stripe account, and a customer too many is
+        harmless where someone else's would not be.)"""
         from sportello.payments.models import SavedPaymentMethod
 
         earlier = (
@@ -351,8 +354,7 @@ class StripeGateway(Gateway):
             if customer:
                 return customer
         created = stripe.v1.customers.create(
-            {"description": customer_reference, "metadata": {"sportello_account": customer_reference}},
-            options={"idempotency_key": f"sportello-customer-{customer_reference}"},
+            {"description": customer_reference, "metadata": {"sportello_account": customer_reference}}
         )
         return _id(created)
 
@@ -497,6 +499,11 @@ class StripeGateway(Gateway):
             return GatewayOutcome(kind="pending", gateway_reference=str(intent.get("id") or ""))
         try:
             method = self._payment_method(token)
+        except stripe_sdk.InvalidRequestError as error:
+            if _error_body(error).get("code") == "resource_missing":
+                # Detached or deleted since: nothing to keep, and nothing for Stripe to resend.
+                return GatewayOutcome(kind="pending", gateway_reference=str(intent.get("id") or ""))
+            raise gateway_error(error) from None
         except stripe_sdk.StripeError as error:
             raise gateway_error(error) from None
         card = _dict(method.get("card"))

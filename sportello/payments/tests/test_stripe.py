@@ -186,7 +186,7 @@ def test_paying_sends_the_customer_to_stripe_checkout_and_no_card_field_is_ours(
     assert sent.params["success_url"] == sent.params["cancel_url"] == result_url
     assert sent.params["client_reference_id"] == sent.params["metadata[sportello_payment]"] == str(payment.public_id)
     # Our own row's id: a retried start gets the same session from Stripe.
-    assert sent.headers["idempotency-key"] == f"sportello-checkout-{payment.pk}"
+    assert sent.headers["idempotency-key"] == f"sportello-checkout-{payment.public_id}"
     assert invoice_status(invoice) == InvoiceStatus.OPEN
 
 
@@ -376,7 +376,6 @@ def save_card(stripe_api: ReplayClient, alice_client: Client, alice: Membership,
             "/v1/customers",
             "customer",
             params={"metadata[sportello_account]": alice.account.reference},
-            idempotency_key=f"sportello-customer-{alice.account.reference}",
         )
     else:
         stripe_api.expect("get", f"/v1/payment_methods/{CARD}", "payment_method_card")
@@ -439,6 +438,14 @@ def test_a_setup_webhook_while_stripe_is_unreachable_is_answered_503_and_records
     response = client.post(WEBHOOK, body, content_type="application/json", headers=headers)
     assert response.status_code == 503
     assert (ProcessedWebhook.objects.count(), SavedPaymentMethod.objects.count()) == (0, 0)
+
+
+def test_a_setup_webhook_for_a_card_since_removed_at_stripe_saves_nothing(
+    stripe_api: ReplayClient, alice: Membership
+) -> None:
+    stripe_api.expect("get", f"/v1/payment_methods/{CARD}", "error_payment_method_missing", status=404)
+    assert deliver("setup_intent.succeeded", setup_succeeded(alice), event_id="evt_gone") == "ignored"
+    assert SavedPaymentMethod.objects.count() == 0
 
 
 # --- Auto-pay: off-session charges ------------------------------------------------------------
