@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from sportello.payments.adapters.bank_transfer import BankTransferGateway
 from sportello.payments.adapters.base import Gateway
+from sportello.payments.adapters.pix import PixGateway
 from sportello.payments.adapters.testcard import TestcardGateway
 from sportello.payments.errors import MethodUnavailable
 
 GATEWAYS: dict[str, type[Gateway]] = {
     TestcardGateway.code: TestcardGateway,
     BankTransferGateway.code: BankTransferGateway,
+    PixGateway.code: PixGateway,
 }
 
 
