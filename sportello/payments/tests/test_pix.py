@@ -62,16 +62,22 @@ E2E_2 = "E00038166202611221001ZYXWVUTSRQ2"
 
 
 @pytest.fixture(autouse=True)
-def _pix_on(settings: Any, seller: Seller, monkeypatch: pytest.MonkeyPatch) -> None:
+def _pix_on(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     settings.PAYMENTS_PIX_WEBHOOK_SECRET = SECRET
     settings.PAYMENTS_PIX_EXPIRY_MINUTES = 60
-    Seller.objects.filter(pk=seller.pk).update(pix_key=PIX_KEY, pix_city="Recife")
     monkeypatch.setattr("sportello.payments.adapters.pix.utc_now", Clock(NOW))
     monkeypatch.setattr("sportello.portal.views.payments.utc_now", Clock(NOW))
 
 
 @pytest.fixture
-def brl_invoice(bob: Membership, billing_setup: None) -> Invoice:
+def pix_seller(seller: Seller) -> Seller:
+    Seller.objects.filter(pk=seller.pk).update(pix_key=PIX_KEY, pix_city="Recife")
+    seller.refresh_from_db()
+    return seller
+
+
+@pytest.fixture
+def brl_invoice(bob: Membership, billing_setup: None, pix_seller: Seller) -> Invoice:
     return issued_invoice(bob.account, "100.00")  # R$ 100.00, no tax (a customer outside the EU)
 
 
@@ -130,13 +136,13 @@ def recorded() -> tuple[object, ...]:
 # --- Offering and starting ------------------------------------------------------------------
 
 
-def test_it_is_offered_for_brl_when_the_seller_has_a_pix_key(settings: Any, seller: Seller) -> None:
+def test_it_is_offered_for_brl_when_the_seller_has_a_pix_key(settings: Any, pix_seller: Seller) -> None:
     assert "pix" in [gateway.code for gateway in gateways_available(currency="BRL")]
     assert "pix" not in [gateway.code for gateway in gateways_available(currency="EUR")]
     settings.PAYMENTS_PIX_ENABLED = False
     assert "pix" not in [gateway.code for gateway in gateways_available(currency="BRL")]
     settings.PAYMENTS_PIX_ENABLED = True
-    Seller.objects.filter(pk=seller.pk).update(pix_key="")
+    Seller.objects.filter(pk=pix_seller.pk).update(pix_key="")
     assert "pix" not in [gateway.code for gateway in gateways_available(currency="BRL")]
 
 
@@ -197,7 +203,7 @@ def test_the_pay_page_offers_pix_and_shows_the_code_and_its_qr(
     assert f">{payment.instructions['code']}</textarea>" in result.replace("&amp;", "&")
     assert payment.gateway_reference in result and "R$" in result and "100.00" in result
     assert 'src="data:image/svg+xml' in result and 'data-copy="pix-code"' in result
-    assert "2026" in result  # the time to pay by, in the account's zone
+    assert "22 Nov 2026, 12:00:00" in result  # the time to pay by (11:00 UTC), in the account's zone
 
 
 def test_the_pay_page_of_a_eur_invoice_offers_no_pix(
@@ -537,7 +543,7 @@ def test_staff_register_a_pix_in_the_back_office(admin_client: Client, bob: Memb
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_same_notification_delivered_three_times_at_once_pays_once(
-    on_postgresql: None, bob: Membership, billing_setup: None, seller: Seller
+    on_postgresql: None, bob: Membership, billing_setup: None, pix_seller: Seller
 ) -> None:
     from sportello.payments.tests.test_concurrency import race
 
@@ -560,7 +566,7 @@ def test_the_same_notification_delivered_three_times_at_once_pays_once(
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_staff_and_the_notification_at_once_pay_once(
-    on_postgresql: None, bob: Membership, billing_setup: None, seller: Seller, admin_user: Any
+    on_postgresql: None, bob: Membership, billing_setup: None, pix_seller: Seller, admin_user: Any
 ) -> None:
     from sportello.payments.tests.test_concurrency import race
 
@@ -576,3 +582,20 @@ def test_staff_and_the_notification_at_once_pay_once(
     assert ProcessedWebhook.objects.filter(gateway="pix", event_id=E2E).count() == 1
     assert PaymentEvent.objects.filter(payment=payment, kind="succeeded").count() == 1
     assert list(Settlement.objects.values_list("amount_minor", flat=True)) == [10000]
+
+
+# --- The demo -------------------------------------------------------------------------------
+
+
+def test_the_brazilian_demo_customer_can_pay_an_open_invoice_with_pix(demo_data: None) -> None:
+    """With the demo's own seller, whose PIX key is part of the demo data."""
+    from sportello.demo.data import BRUNO
+    from sportello.payments.selectors import invoices_payable_by
+
+    owner = Membership.objects.filter(account__name=BRUNO, role="owner").select_related("account").first()
+    assert owner is not None and owner.account.currency == "BRL"
+    payable = invoices_payable_by(membership=owner)
+    assert payable and "pix" in [gateway.code for gateway in gateways_available(currency="BRL")]
+    payment = pix_payment(owner, payable[:1])
+    assert payment.instructions["key"] == "7d9f0335-8dcc-4054-9bf9-0dbd61d36906"
+    assert payment.instructions["code"].startswith("000201")
