@@ -228,6 +228,13 @@ PAYMENTS_FUNDS_MAX = env.integer("PAYMENTS_FUNDS_MAX", 10000, minimum=1)
 PAYMENTS_STRIPE_SECRET_KEY = env.string("PAYMENTS_STRIPE_SECRET_KEY", "")
 PAYMENTS_STRIPE_WEBHOOK_SECRET = env.string("PAYMENTS_STRIPE_WEBHOOK_SECRET", "")
 PAYMENTS_STRIPE_NETWORK_RETRIES = env.integer("PAYMENTS_STRIPE_NETWORK_RETRIES", 2, minimum=0, maximum=5)
+# PIX (BRL only) to the seller's PIX key (billing.Seller): a BR Code with a txid of its own per
+# payment, confirmed by the PSP's notification (POST /payments/webhooks/pix/, header Pix-Signature,
+# signed with PAYMENTS_PIX_WEBHOOK_SECRET; empty: notifications refused) or by staff. Customers
+# are asked to pay within PAYMENTS_PIX_EXPIRY_MINUTES.
+PAYMENTS_PIX_ENABLED = env.boolean("PAYMENTS_PIX_ENABLED", True)
+PAYMENTS_PIX_WEBHOOK_SECRET = env.string("PAYMENTS_PIX_WEBHOOK_SECRET", "")
+PAYMENTS_PIX_EXPIRY_MINUTES = env.integer("PAYMENTS_PIX_EXPIRY_MINUTES", 1440, minimum=5, maximum=43200)
 # The daily billing run. Reminders: days from the due date (negative before it), each sent once.
 BILLING_REMINDER_DAYS = env.string("BILLING_REMINDER_DAYS", "-7,0,3,10")
 # Late fee, charged once per overdue invoice this many days after its due date: a fixed

@@ -101,3 +101,15 @@ class StatementInvalid(PaymentsError):
         super().__init__(f"line {line}: {reason}")
         self.line = line
         self.reason = reason
+
+
+class TransactionIdInvalid(PaymentsError):
+    """A gateway's id of a transaction, typed by staff, that is not well formed ("format") or
+    already registered ("in_use")."""
+
+    code = "transaction_id_invalid"
+
+    def __init__(self, *, reason: str, transaction_id: str) -> None:
+        super().__init__(f"{transaction_id}: {reason}")
+        self.reason = reason
+        self.transaction_id = transaction_id

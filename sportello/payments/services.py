@@ -50,6 +50,7 @@ from sportello.core.time import utc_now
 from sportello.payments.adapters import gateway_get
 from sportello.payments.adapters.bank_transfer import rf_references_in
 from sportello.payments.adapters.base import GatewayOutcome, PaymentRequest
+from sportello.payments.adapters.pix import end_to_end_id_valid
 from sportello.payments.errors import (
     GatewayError,
     IllegalTransition,
@@ -61,6 +62,7 @@ from sportello.payments.errors import (
     NothingToPay,
     PaymentsError,
     StatementInvalid,
+    TransactionIdInvalid,
     WebhookRejected,
 )
 from sportello.payments.models import (
@@ -696,12 +698,18 @@ def webhook_receive(
 ) -> OutcomeResult:
     """A gateway's notification: verified (signature, freshness) before anything is read,
     recorded once per (gateway, event id), then acted on. Raises WebhookRejected (a 4xx,
-    nothing recorded) or MethodUnavailable (an unknown gateway)."""
+    nothing recorded) or MethodUnavailable (an unknown gateway). A notification of several
+    events answers with their outcomes, comma separated."""
     now = now or utc_now()
-    outcome = gateway_get(gateway).webhook_parse(body=body, headers=headers, now=now)
-    if not outcome.event_id:
+    outcomes = gateway_get(gateway).webhook_parse_all(body=body, headers=headers, now=now)
+    if not outcomes or any(not outcome.event_id for outcome in outcomes):
         raise WebhookRejected("malformed")
-    return _webhook_record(gateway=gateway, outcome=outcome, now=now)
+    # One transaction per event: a notification reporting several (PIX) that fails half way
+    # is sent again, and the events already acted on are then duplicates.
+    results = [_webhook_record(gateway=gateway, outcome=outcome, now=now) for outcome in outcomes]
+    if len(results) == 1:
+        return results[0]
+    return OutcomeResult(",".join(sorted({result.outcome for result in results})))
 
 
 def payment_refresh(*, payment: Payment, as_of: dt.date) -> Payment:
@@ -1228,3 +1236,86 @@ def reconciliation_resolve(*, item: ReconciliationItem, resolution: str, by: Use
             data={"resolution": resolution[:300]},
         )
     return item
+
+
+# --- PIX ------------------------------------------------------------------------------------
+
+# What a PSP's notification of a PIX may have done that leaves its money for staff to apply.
+PIX_LEFT_FOR_STAFF = frozenset({"flagged", "unknown_payment"})
+
+
+@transaction.atomic
+def pix_register(
+    *,
+    payment: Payment,
+    end_to_end_id: str,
+    amount: Money,
+    received_on: dt.date,
+    by: User | None,
+    note: str = "",
+) -> Payment:
+    """Staff say a PIX arrived for `payment` (seen on the PSP's statement when no notification
+    came), with the transfer's endToEndId and the amount received: less pays the invoices
+    partly, in due-date order; more becomes credit, as with bank transfers.
+
+    Each endToEndId pays once, whichever way it comes: it is recorded under the same unique
+    (gateway, event id) as the PSP's notification of it, inserted first (before the account
+    lock, in the order the webhook takes them). A notification arriving later is then a
+    duplicate, and a second registration collides. A notification of it that applied nothing
+    (another amount, an unknown txid: flagged for staff) is what staff resolve here, so that
+    record is taken over rather than refused.
+    """
+    end_to_end_id = end_to_end_id.strip()
+    if not end_to_end_id_valid(end_to_end_id):
+        raise TransactionIdInvalid(reason="format", transaction_id=end_to_end_id[:40])
+    try:
+        with transaction.atomic():
+            record = ProcessedWebhook.objects.create(
+                gateway=Gateway.PIX,
+                event_id=end_to_end_id,
+                event_type="pix.staff",
+                received_at=utc_now(),
+                outcome="received",
+            )
+    except IntegrityError:
+        record = ProcessedWebhook.objects.select_for_update().get(gateway=Gateway.PIX, event_id=end_to_end_id)
+        if record.outcome not in PIX_LEFT_FOR_STAFF:
+            raise TransactionIdInvalid(reason="in_use", transaction_id=end_to_end_id) from None
+    _lock_account(payment.account)
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.gateway != Gateway.PIX:
+        raise MethodUnavailable(gateway=payment.gateway)
+    if amount.currency != payment.currency:
+        raise InvalidAmount("currency")
+    if amount.minor <= 0:
+        raise InvalidAmount("not_positive")
+    if payment.status not in PAYMENT_TRANSITIONS[PaymentEventKind.SUCCEEDED]:
+        raise IllegalTransition(event=PaymentEventKind.SUCCEEDED, from_status=payment.status)
+    details: dict[str, Any] = {"end_to_end_id": end_to_end_id}
+    if note:
+        details["note"] = note[:300]
+    _succeed(
+        payment,
+        received_minor=amount.minor,
+        method_label="",
+        as_of=received_on,
+        source="staff",
+        by=by,
+        gateway_event_id=end_to_end_id,
+        data=details,
+    )
+    record.outcome, record.payment = "applied", payment
+    record.save(update_fields=["outcome", "payment"])
+    audit_record(
+        action="payment.pix_registered",
+        actor=by,
+        account=payment.account,
+        target=payment,
+        data={
+            "amount_minor": amount.minor,
+            "currency": amount.currency,
+            "txid": payment.gateway_reference,
+            "end_to_end_id": end_to_end_id,
+        },
+    )
+    return payment

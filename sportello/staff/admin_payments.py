@@ -2,7 +2,7 @@
 
 Payments, their events, processed webhooks and the credit ledger are records: staff read
 them here and never edit them. What staff may do goes through the payments services, each
-audited: register a bank transfer that arrived (with the amount that arrived), import a
+audited: register a bank transfer or a PIX that arrived (with the amount that arrived), import a
 bank statement, adjust an account's credit with a reason, and close items of the
 reconciliation queue (mismatched notifications, unknown payments, unmatched transfers).
 """
@@ -29,7 +29,7 @@ from sportello.billing.models import Settlement, SettlementKind
 from sportello.core.formatting import money_display
 from sportello.core.money import CurrencyError, Money, is_currency
 from sportello.core.time import today_utc
-from sportello.payments.errors import PaymentsError
+from sportello.payments.errors import PaymentsError, TransactionIdInvalid
 from sportello.payments.models import (
     BankStatementLine,
     CreditEntry,
@@ -46,6 +46,7 @@ from sportello.payments.models import (
 from sportello.payments.selectors import credit_balances
 from sportello.payments.services import (
     credit_adjust,
+    pix_register,
     reconciliation_resolve,
     statement_import,
     transfer_register,
@@ -106,6 +107,7 @@ class TransferActionForm(ActionForm):
     amount = forms.DecimalField(label=_("Amount received"), required=False, max_digits=14, decimal_places=3)
     received_on = forms.DateField(label=_("Received on (YYYY-MM-DD)"), required=False)
     note = forms.CharField(label=_("Note"), required=False, max_length=300)
+    end_to_end_id = forms.CharField(label=_("PIX endToEndId"), required=False, max_length=40)
 
 
 class AwaitingTransferFilter(admin.SimpleListFilter):
@@ -123,17 +125,32 @@ class AwaitingTransferFilter(admin.SimpleListFilter):
         return queryset
 
 
+class AwaitingPixFilter(admin.SimpleListFilter):
+    """PIX codes shown to customers that neither the PSP's notification nor staff have confirmed."""
+
+    title = _("PIX")
+    parameter_name = "pix"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("awaiting", _("Awaiting confirmation"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "awaiting":
+            return queryset.filter(gateway=Gateway.PIX, status=PaymentStatus.INITIATED)
+        return queryset
+
+
 @admin.register(Payment)
 class PaymentAdmin(_ViewOnly, admin.ModelAdmin):
     list_display = ["created_at", "account", "gateway", "gateway_reference", "amount", "status", "method_label"]
-    list_filter = [AwaitingTransferFilter, "status", "gateway"]
+    list_filter = [AwaitingTransferFilter, AwaitingPixFilter, "status", "gateway"]
     search_fields = ["gateway_reference", "account__name", "account__reference", "public_id"]
     list_select_related = ["account"]
     date_hierarchy = "created_at"
     readonly_fields = ["applied"]
     inlines = [PaymentAllocationInline, PaymentEventInline]
     action_form = TransferActionForm
-    actions = ["register_transfer"]
+    actions = ["register_transfer", "register_pix"]
 
     @admin.display(description=_("amount"))
     def amount(self, payment: Payment) -> str:
@@ -176,6 +193,45 @@ class PaymentAdmin(_ViewOnly, admin.ModelAdmin):
             self.message_user(request, _("Not registered: %(reason)s") % {"reason": error}, messages.ERROR)
             return
         self.message_user(request, _("Transfer %(reference)s registered.") % {"reference": payment.gateway_reference})
+
+    @admin.action(description=_("Register the PIX payment as received"), permissions=["register"])
+    def register_pix(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:
+        """From the PSP's statement: the endToEndId of the PIX, and what arrived (empty: the
+        amount asked)."""
+        if queryset.count() != 1:
+            self.message_user(request, _("Register one PIX payment at a time."), messages.ERROR)
+            return
+        payment = queryset.get()
+        try:
+            typed = str(request.POST.get("amount") or "").strip()
+            amount = Money(Decimal(typed), payment.currency) if typed else None
+            received_on = dt.date.fromisoformat(str(request.POST.get("received_on") or today_utc().isoformat()))
+        except (ArithmeticError, ValueError):
+            self.message_user(
+                request, _("Type the amount received (in the payment's currency) and the date."), messages.ERROR
+            )
+            return
+        try:
+            pix_register(
+                payment=payment,
+                end_to_end_id=str(request.POST.get("end_to_end_id", "")),
+                amount=amount or Money.from_minor(payment.amount_minor, payment.currency),
+                received_on=received_on,
+                by=request.user,  # type: ignore[arg-type]
+                note=str(request.POST.get("note", "")),
+            )
+        except TransactionIdInvalid as error:
+            message = (
+                _("Not registered: this endToEndId is already registered.")
+                if error.reason == "in_use"
+                else _("Not registered: type the PIX endToEndId (E followed by 31 letters and digits).")
+            )
+            self.message_user(request, message, messages.ERROR)
+            return
+        except PaymentsError as error:
+            self.message_user(request, _("Not registered: %(reason)s") % {"reason": error}, messages.ERROR)
+            return
+        self.message_user(request, _("PIX %(reference)s registered.") % {"reference": payment.gateway_reference})
 
 
 @admin.register(PaymentEvent)

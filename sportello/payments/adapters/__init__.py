@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sportello.payments.adapters.bank_transfer import BankTransferGateway
 from sportello.payments.adapters.base import Gateway
+from sportello.payments.adapters.pix import PixGateway
 from sportello.payments.adapters.stripe import StripeGateway
 from sportello.payments.adapters.testcard import TestcardGateway
 from sportello.payments.errors import MethodUnavailable
@@ -12,6 +13,7 @@ GATEWAYS: dict[str, type[Gateway]] = {
     StripeGateway.code: StripeGateway,
     TestcardGateway.code: TestcardGateway,
     BankTransferGateway.code: BankTransferGateway,
+    PixGateway.code: PixGateway,
 }
 
 

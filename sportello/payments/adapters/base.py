@@ -144,6 +144,11 @@ class Gateway(ABC):
         """Verify a notification's signature and freshness and read it, or raise WebhookRejected."""
         raise WebhookRejected("not_supported")
 
+    def webhook_parse_all(self, *, body: bytes, headers: Mapping[str, str], now: dt.datetime) -> list[GatewayOutcome]:
+        """Every outcome one notification reports (PIX groups several payments in one); most
+        gateways report one. Verified and read like `webhook_parse`."""
+        return [self.webhook_parse(body=body, headers=headers, now=now)]
+
 
 # --- Signed notifications -------------------------------------------------------------------
 

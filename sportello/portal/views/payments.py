@@ -1,4 +1,4 @@
-"""Paying: one invoice or several at once, by card, bank transfer or account credit; the
+"""Paying: one invoice or several at once, by card, bank transfer, PIX or account credit; the
 result of a payment; account credit with its history and adding funds.
 
 Card numbers never reach these pages (PCI DSS SAQ-A): a card payment sends the customer to
@@ -35,6 +35,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from sportello.accounts.models import Area
 from sportello.billing.errors import BillingError
 from sportello.billing.models import Invoice, InvoiceSource
+from sportello.billing.payment_codes import payment_qr
 from sportello.billing.selectors import invoices_visible_to
 from sportello.core.formatting import money_display
 from sportello.core.money import Money
@@ -306,6 +307,26 @@ def epc_qr(payment: Payment) -> str | None:
     return str(qr.svg_data_uri(scale=4, border=2))
 
 
+def pix_code(payment: Payment) -> dict[str, Any] | None:
+    """What the customer needs to pay a PIX payment still waiting: the copy-and-paste code, its
+    QR (an SVG data URI), the txid and until when to pay; None once the time has passed."""
+    instructions = payment.instructions
+    if not instructions.get("code"):
+        return None
+    expires_at = dt.datetime.fromisoformat(instructions["expires_at"])
+    if utc_now() >= expires_at:
+        return None
+    qr = payment_qr(instructions["code"])
+    return {
+        "code": instructions["code"],
+        "txid": instructions["txid"],
+        "key": instructions.get("key", ""),
+        "beneficiary": instructions.get("beneficiary", ""),
+        "expires_at": expires_at,
+        "qr": str(qr.svg_data_uri(scale=4, border=4)),
+    }
+
+
 @member_required(Area.BILLING)
 @require_safe
 def payment_detail(request: MemberRequest, public_id: str) -> HttpResponse:
@@ -352,6 +373,8 @@ def payment_detail(request: MemberRequest, public_id: str) -> HttpResponse:
         "awaiting_transfer": payment.gateway == Gateway.BANK_TRANSFER and payment.status == PaymentStatus.INITIATED,
         "instructions": instructions,
         "qr": epc_qr(payment) if payment.gateway == Gateway.BANK_TRANSFER else None,
+        "awaiting_pix": payment.gateway == Gateway.PIX and payment.status == PaymentStatus.INITIATED,
+        "pix": pix_code(payment) if payment.gateway == Gateway.PIX else None,
         "may_pay": request.membership.can_change,
         "active_nav": "billing",
     }

@@ -31,3 +31,23 @@ document.addEventListener("allauth.error", (event) => {
   region.textContent = region.dataset.passkeyError || "The passkey could not be used.";
   region.hidden = false;
 });
+
+// Copy buttons (hidden until this file runs): data-copy names the field whose text is copied;
+// the element with the same data-copy-status says it was, in the page's language.
+for (const button of document.querySelectorAll("button[data-copy]")) {
+  const name = button.dataset.copy;
+  const source = document.getElementById(name);
+  if (!source) continue;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    const text = "value" in source ? source.value : source.textContent;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch {
+      source.select?.();
+      document.execCommand("copy");
+    }
+    const status = document.querySelector(`[data-copy-status="${name}"]`);
+    if (status) status.textContent = button.dataset.copied || "";
+  });
+}
