@@ -101,3 +101,13 @@ class StatementInvalid(PaymentsError):
         super().__init__(f"line {line}: {reason}")
         self.line = line
         self.reason = reason
+
+
+class ServiceAutopayRefused(PaymentsError):
+    """Auto-pay cannot be set for this service: another account's, or one that no longer runs."""
+
+    code = "service_autopay_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
