@@ -51,7 +51,6 @@ from sportello.core.effects import after_commit
 from sportello.core.money import CurrencyError, Money, currency_exponent
 from sportello.core.services import audit_record
 from sportello.core.time import utc_now
-from sportello.services.models import Service, ServiceStatus
 from sportello.payments.adapters import gateway_get
 from sportello.payments.adapters.bank_transfer import rf_references_in
 from sportello.payments.adapters.base import GatewayOutcome, PaymentRequest
@@ -97,6 +96,7 @@ from sportello.payments.selectors import (
     payment_received_minor,
     payment_refunded_minor,
 )
+from sportello.services.models import Service, ServiceStatus
 
 logger = logging.getLogger(__name__)
 
