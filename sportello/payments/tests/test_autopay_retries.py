@@ -238,10 +238,7 @@ def test_ungrouped_renewals_are_charged_service_by_service(
     payment_preference_set(account=alice.account, apply_credit=True, autopay=True, by=None)
     service_autopay_set(account=alice.account, service=kept, autopay=False, by=None)
     run(DAY0, django_capture_on_commit_callbacks)
-    paid = {
-        line_service: status
-        for line_service, status in Invoice.objects.values_list("lines__service", "status").distinct()
-    }
+    paid = dict(Invoice.objects.values_list("lines__service", "status").distinct())
     assert paid == {kept.pk: InvoiceStatus.OPEN, charged.pk: InvoiceStatus.PAID}
 
 
