@@ -845,7 +845,7 @@ def _bill_with_retries(batch: RenewalBatch, due: QuerySet[Service], account_ids:
         yield from _bill_with_retries(batch, due, [account_id])
 
 
-RunStep = Callable[..., None]
+RunStep = Callable[..., object]
 _RUN_STEPS: list[RunStep] = []
 
 
@@ -861,7 +861,8 @@ def on_billing_run(step: RunStep) -> RunStep:
 
 def billing_run(*, as_of: dt.date, partition: Partition | None = None, progress: Progress | None = None) -> RunSummary:
     """The daily billing run for `as_of` over the accounts of `partition` (all by default):
-    renewal invoices, then dunning. Idempotent per date; see this module's docstring."""
+    renewal invoices, the registered steps (auto-pay retries), then dunning. Idempotent per
+    date; see this module's docstring."""
     from sportello.billing.dunning import dunning_run
 
     run = _run_open(as_of=as_of, partition=partition)

@@ -1017,9 +1017,11 @@ def method_saved_record(*, gateway: str, outcome: GatewayOutcome) -> OutcomeResu
     default = SavedPaymentMethod.objects.filter(account=account, is_default=True, removed_at__isnull=True).first()
     # A card given while the default one is flagged or expired replaces it as the default:
     # that is what the client area asked the customer to do.
-    replaces = default is not None and not autopay_method_usable(method=default, as_of=utc_now().date())
-    if replaces:
-        SavedPaymentMethod.objects.filter(pk=default.pk).update(is_default=False)
+    replaced = (
+        default if default is not None and not autopay_method_usable(method=default, as_of=utc_now().date()) else None
+    )
+    if replaced is not None:
+        SavedPaymentMethod.objects.filter(pk=replaced.pk).update(is_default=False)
     try:
         with transaction.atomic():
             method = SavedPaymentMethod.objects.create(
@@ -1030,11 +1032,11 @@ def method_saved_record(*, gateway: str, outcome: GatewayOutcome) -> OutcomeResu
                 last4=saved.last4[:4],
                 exp_month=saved.exp_month,
                 exp_year=saved.exp_year,
-                is_default=default is None or replaces,
+                is_default=default is None or replaced is not None,
             )
     except IntegrityError:
-        if replaces:
-            SavedPaymentMethod.objects.filter(pk=default.pk).update(is_default=True)
+        if replaced is not None:
+            SavedPaymentMethod.objects.filter(pk=replaced.pk).update(is_default=True)
         return OutcomeResult("ignored")
     audit_record(action="payment_method.added", account=account, target=method, data={"card": str(method)})
     return OutcomeResult("applied")

@@ -14,7 +14,7 @@ from django.test import Client
 
 from sportello.accounts.models import Account, Membership
 from sportello.billing.models import BillingPreference, BillingRun, Invoice, InvoiceStatus, ReminderSent
-from sportello.billing.run import RunSummary, billing_run
+from sportello.billing.run import Partition, RunSummary, billing_run
 from sportello.billing.selectors import invoice_paid_minor
 from sportello.billing.tests.run_helpers import DUE, RUN_DAY, service_for
 from sportello.catalog.models import Cycle
@@ -189,6 +189,27 @@ def test_a_declined_card_is_flagged_and_a_new_card_is_charged_on_the_next_retry_
     assert (summary.autopay_retries, summary.autopay_retries_paid, charges()) == (1, 1, [DAY0, day(3)])
     assert Payment.objects.get(started_on=day(3)).saved_method == new
     assert Invoice.objects.get().status == InvoiceStatus.PAID
+
+
+def test_each_partition_retries_its_own_accounts(
+    alice: Membership, catalog: Catalog, django_capture_on_commit_callbacks: Any
+) -> None:
+    accounts = [alice.account, make_member("carla@example.org", "Carla S.L.").account]
+    for account in accounts:
+        service_for(account, catalog.prices[("basic", "EUR", Cycle.MONTHLY)])
+        card_for(account, "insufficient_funds")
+        payment_preference_set(account=account, apply_credit=True, autopay=True, by=None)
+    run(DAY0, django_capture_on_commit_callbacks)
+    retried = {}
+    for index in (0, 1):
+        with django_capture_on_commit_callbacks(execute=True):
+            billing_run(as_of=day(1), partition=Partition(index=index, count=2))
+        retried[index] = set(AutopayRetry.objects.values_list("account_id", flat=True)) - set().union(*retried.values())
+    assert retried == {index: {a.pk for a in accounts if a.pk % 2 == index} for index in (0, 1)}
+    assert [BillingRun.objects.get(as_of=day(1), partition=f"{i}/2").autopay_retries for i in (0, 1)] == [
+        len(retried[0]),
+        len(retried[1]),
+    ]
 
 
 # --- Auto-pay per service -------------------------------------------------------------------
