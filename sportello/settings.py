@@ -247,6 +247,9 @@ BILLING_LATE_FEE_AFTER_DAYS = env.integer("BILLING_LATE_FEE_AFTER_DAYS", 1, mini
 BILLING_RUN_BATCH = env.integer("BILLING_RUN_BATCH", 2000, minimum=1, maximum=100000)
 # Days a sent quote stays valid unless staff choose another date.
 BILLING_QUOTE_VALID_DAYS = env.integer("BILLING_QUOTE_VALID_DAYS", 30, minimum=1, maximum=365)
+# Auto-pay: after an automatic charge fails, the billing run charges again this many days
+# after the first failure, once each ("1,3,7"; empty: no retries), then leaves it to reminders.
+PAYMENTS_AUTOPAY_RETRY_DAYS = env.day_offsets("PAYMENTS_AUTOPAY_RETRY_DAYS", "1,3,7")
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

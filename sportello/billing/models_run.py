@@ -52,6 +52,9 @@ class BillingRun(TimestampedModel):
     services_terminated = models.PositiveIntegerField(_("services terminated"), default=0)
     # Expired or cancelled at the end of their period (no renewal asked for).
     services_ended = models.PositiveIntegerField(_("services ended"), default=0)
+    # Failed automatic charges charged again on their retry day (payments' step), and how many paid.
+    autopay_retries = models.PositiveIntegerField(_("auto-pay retries"), default=0)
+    autopay_retries_paid = models.PositiveIntegerField(_("auto-pay retries paid"), default=0)
     # [{"account": id, "service": id, "invoice": id, "step": ..., "error": ...}], newest last, capped.
     errors = models.JSONField(_("errors"), default=list, blank=True)
 

@@ -13,7 +13,9 @@ benchmark call. For the accounts of its partition it:
    renewal, `Service.pending_*`), its options as sold, and overage: for each metric the
    plan prices (`catalog.OveragePrice`), the usage above the plan's quota in the last
    ended period (`usage_window`), billed in arrears.
-2. Runs dunning (reminders, overdue, late fees, suspension, termination, period ends).
+2. Runs the steps other domains register with `on_billing_run` (payments: auto-pay
+   retries), so that a retry that pays comes before dunning looks at the invoice.
+3. Runs dunning (reminders, overdue, late fees, suspension, termination, period ends).
 
 Idempotency and crashes. Accounts are taken in id order, in batches of whole accounts
 (about BILLING_RUN_BATCH services); each batch is one transaction that locks its accounts,
@@ -147,6 +149,8 @@ class RunSummary:
     services_suspended: int = 0
     services_terminated: int = 0
     services_ended: int = 0
+    autopay_retries: int = 0
+    autopay_retries_paid: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -162,6 +166,8 @@ class RunSummary:
             "services_suspended": self.services_suspended,
             "services_terminated": self.services_terminated,
             "services_ended": self.services_ended,
+            "autopay_retries": self.autopay_retries,
+            "autopay_retries_paid": self.autopay_retries_paid,
             "errors": len(self.errors),
         }
 
@@ -839,9 +845,24 @@ def _bill_with_retries(batch: RenewalBatch, due: QuerySet[Service], account_ids:
         yield from _bill_with_retries(batch, due, [account_id])
 
 
+RunStep = Callable[..., object]
+_RUN_STEPS: list[RunStep] = []
+
+
+def on_billing_run(step: RunStep) -> RunStep:
+    """Register `step(*, as_of, run, partition, summary)` to run in every billing run, after
+    renewals and before dunning. Domains that act on the daily run (payments' auto-pay
+    retries) register here from their AppConfig.ready(), so billing never imports them. A
+    step must be idempotent per date and partition, like the rest of the run."""
+    if step not in _RUN_STEPS:
+        _RUN_STEPS.append(step)
+    return step
+
+
 def billing_run(*, as_of: dt.date, partition: Partition | None = None, progress: Progress | None = None) -> RunSummary:
     """The daily billing run for `as_of` over the accounts of `partition` (all by default):
-    renewal invoices, then dunning. Idempotent per date; see this module's docstring."""
+    renewal invoices, the registered steps (auto-pay retries), then dunning. Idempotent per
+    date; see this module's docstring."""
     from sportello.billing.dunning import dunning_run
 
     run = _run_open(as_of=as_of, partition=partition)
@@ -849,6 +870,8 @@ def billing_run(*, as_of: dt.date, partition: Partition | None = None, progress:
     failed = True
     try:
         renewals_run(as_of=as_of, run=run, partition=partition, summary=summary, progress=progress)
+        for step in _RUN_STEPS:
+            step(as_of=as_of, run=run, partition=partition, summary=summary)
         dunning_run(as_of=as_of, run=run, partition=partition, summary=summary)
         failed = False
     finally:

@@ -78,6 +78,26 @@ class Env:
             return default
         return [item.strip() for item in value.split(",") if item.strip()]
 
+    def day_offsets(self, name: str, default: str, *, minimum: int = 1, maximum: int = 365) -> tuple[int, ...]:
+        """A comma-separated list of whole days, such as "1,3,7", as a sorted tuple without
+        repeats; empty means none."""
+        raw = self.raw(name)
+        value = default if raw is None else raw
+        days: set[int] = set()
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            try:
+                day = int(part.strip())
+            except ValueError:
+                raise SettingError(
+                    f"{name} must be whole days separated by commas, such as {default}, not {value!r}"
+                ) from None
+            if not minimum <= day <= maximum:
+                raise SettingError(f"{name} days must be from {minimum} to {maximum}, not {day}")
+            days.add(day)
+        return tuple(sorted(days))
+
     def choice(self, name: str, default: str, choices: list[str]) -> str:
         value = self.string(name, default)
         if value not in choices:

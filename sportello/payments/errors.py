@@ -113,3 +113,13 @@ class TransactionIdInvalid(PaymentsError):
         super().__init__(f"{transaction_id}: {reason}")
         self.reason = reason
         self.transaction_id = transaction_id
+
+
+class ServiceAutopayRefused(PaymentsError):
+    """Auto-pay cannot be set for this service: another account's, or one that no longer runs."""
+
+    code = "service_autopay_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

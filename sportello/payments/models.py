@@ -392,6 +392,85 @@ class PaymentPreference(TimestampedModel):
         return str(self.account)
 
 
+class ServicePaymentPreference(TimestampedModel):
+    """Auto-pay for one service, where the customer set it apart from the account's
+    (`PaymentPreference.autopay`): a service without a row follows the account.
+
+    Which invoices auto-pay charges (`payments.services.invoice_autopay_allowed`): with the
+    account's auto-pay on, every invoice except one whose lines bill services and all of
+    those services have auto-pay off here. A grouped renewal invoice that bills services with
+    auto-pay on and off is one document with one balance: it is charged in full.
+    """
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, related_name="+", verbose_name=_("account")
+    )
+    service = models.OneToOneField(
+        "services.Service", on_delete=models.PROTECT, related_name="payment_preference", verbose_name=_("service")
+    )
+    autopay = models.BooleanField(_("automatic payment"), default=True)
+
+    objects = AccountOwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("service payment preference")
+        verbose_name_plural = _("service payment preferences")
+
+    def __str__(self) -> str:
+        return str(self.service_id)
+
+
+class AutopayRetryOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", _("Paid")
+    FAILED = "failed", _("Failed")
+    # Claimed by a run that has not recorded the charge's answer (yet, or ever if it died).
+    STARTED = "started", _("Started")
+    # Nothing charged: no default card that works, or nothing left to pay.
+    SKIPPED = "skipped", _("Nothing charged")
+
+
+class AutopayRetry(models.Model):
+    """A retry of a failed automatic charge, made by the billing run of `retried_on`.
+
+    Day 0 is the business date of the invoice's first failed automatic charge; the retries
+    fall on the days after it that PAYMENTS_AUTOPAY_RETRY_DAYS lists. The row is inserted
+    before the card is charged and is unique per (invoice, date): a second run of the same
+    date, at the same time or later, collides here and charges nothing.
+    """
+
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, related_name="+", verbose_name=_("account")
+    )
+    invoice = models.ForeignKey(
+        "billing.Invoice", on_delete=models.PROTECT, related_name="autopay_retries", verbose_name=_("invoice")
+    )
+    # The date of the first failed automatic charge (day 0).
+    first_failed_on = models.DateField(_("first failure"))
+    # Days after the first failure: one of PAYMENTS_AUTOPAY_RETRY_DAYS.
+    day = models.PositiveSmallIntegerField(_("day of the retry"))
+    retried_on = models.DateField(_("retried on"))
+    payment = models.ForeignKey(
+        Payment, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("payment")
+    )
+    outcome = models.CharField(
+        _("outcome"), max_length=16, choices=AutopayRetryOutcome.choices, default=AutopayRetryOutcome.STARTED
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = AccountOwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("auto-pay retry")
+        verbose_name_plural = _("auto-pay retries")
+        ordering = ["invoice", "retried_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "retried_on"], name="autopay_retry_once_per_invoice_and_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} +{self.day}"
+
+
 # --- Bank statements ------------------------------------------------------------------------
 
 

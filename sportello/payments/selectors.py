@@ -3,6 +3,8 @@ account's payment or credit is simply not there (a 404 at the interface)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db.models import QuerySet, Sum
 
 from sportello.accounts.models import Account
@@ -19,7 +21,9 @@ from sportello.payments.models import (
     PaymentStatus,
     ReconciliationItem,
     SavedPaymentMethod,
+    ServicePaymentPreference,
 )
+from sportello.services.models import Service
 
 
 def credit_balance(*, account: Account, currency: str) -> Money:
@@ -102,3 +106,25 @@ def payment_preference_of(*, account: Account) -> PaymentPreference:
 
 def methods_visible_to(*, membership: ActingMembership) -> QuerySet[SavedPaymentMethod]:
     return SavedPaymentMethod.objects.visible_to(membership).filter(removed_at__isnull=True)
+
+
+def autopay_method_usable(*, method: SavedPaymentMethod, as_of: dt.date) -> bool:
+    """Whether auto-pay may charge `method` on `as_of`: not flagged by a refused charge, not expired."""
+    return not method.failure_code and not method.expired_on(as_of)
+
+
+def methods_failing_of(*, membership: ActingMembership, as_of: dt.date) -> list[SavedPaymentMethod]:
+    """The account's saved cards the customer should replace: refused by the last charge
+    (flagged) or past their expiry month on `as_of`; the default first."""
+    return [
+        method
+        for method in methods_visible_to(membership=membership)
+        if not autopay_method_usable(method=method, as_of=as_of)
+    ]
+
+
+def service_autopay_of(*, service: Service) -> bool:
+    """Whether auto-pay may charge this service's invoices, as far as the service decides
+    (the account's own auto-pay comes first: `payment_preference_of`)."""
+    preference = ServicePaymentPreference.objects.filter(service_id=service.pk).first()
+    return preference.autopay if preference is not None else True

@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import logging
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -25,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Min, Sum
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -35,11 +36,14 @@ from sportello.billing.models import (
     PAYABLE_STATUSES,
     DocumentKind,
     Invoice,
+    InvoiceLine,
     InvoiceSource,
     LineKind,
     SettlementKind,
     TaxCategory,
 )
+from sportello.billing.models_run import BillingRun
+from sportello.billing.run import Partition, RunSummary, in_partition, run_count, run_error
 from sportello.billing.selectors import invoice_balance_minor
 from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_lock, invoice_settle
 from sportello.billing.taxes import TaxDecision
@@ -61,12 +65,15 @@ from sportello.payments.errors import (
     MixedCurrencies,
     NothingToPay,
     PaymentsError,
+    ServiceAutopayRefused,
     StatementInvalid,
     TransactionIdInvalid,
     WebhookRejected,
 )
 from sportello.payments.models import (
     PAYMENT_TRANSITIONS,
+    AutopayRetry,
+    AutopayRetryOutcome,
     BankStatementLine,
     CreditEntry,
     CreditKind,
@@ -81,14 +88,19 @@ from sportello.payments.models import (
     ReconciliationItem,
     ReconciliationKind,
     SavedPaymentMethod,
+    ServicePaymentPreference,
     StatementLineOutcome,
 )
 from sportello.payments.selectors import (
+    autopay_method_usable,
     credit_balance,
     payment_preference_of,
     payment_received_minor,
     payment_refunded_minor,
 )
+from sportello.services.models import Service, ServiceStatus
+
+logger = logging.getLogger(__name__)
 
 CREDIT = "credit"  # the method that pays from the account's credit; not a gateway
 
@@ -1010,7 +1022,14 @@ def method_saved_record(*, gateway: str, outcome: GatewayOutcome) -> OutcomeResu
     if saved is None or account is None:
         return OutcomeResult("ignored")
     account = _lock_account(account)
-    has_default = SavedPaymentMethod.objects.filter(account=account, is_default=True, removed_at__isnull=True).exists()
+    default = SavedPaymentMethod.objects.filter(account=account, is_default=True, removed_at__isnull=True).first()
+    # A card given while the default one is flagged or expired replaces it as the default:
+    # that is what the client area asked the customer to do.
+    replaced = (
+        default if default is not None and not autopay_method_usable(method=default, as_of=utc_now().date()) else None
+    )
+    if replaced is not None:
+        SavedPaymentMethod.objects.filter(pk=replaced.pk).update(is_default=False)
     try:
         with transaction.atomic():
             method = SavedPaymentMethod.objects.create(
@@ -1021,9 +1040,11 @@ def method_saved_record(*, gateway: str, outcome: GatewayOutcome) -> OutcomeResu
                 last4=saved.last4[:4],
                 exp_month=saved.exp_month,
                 exp_year=saved.exp_year,
-                is_default=not has_default,
+                is_default=default is None or replaced is not None,
             )
     except IntegrityError:
+        if replaced is not None:
+            SavedPaymentMethod.objects.filter(pk=replaced.pk).update(is_default=True)
         return OutcomeResult("ignored")
     audit_record(action="payment_method.added", account=account, target=method, data={"card": str(method)})
     return OutcomeResult("applied")
@@ -1087,6 +1108,65 @@ def payment_preference_set(
     return preference
 
 
+@transaction.atomic
+def service_autopay_set(
+    *, account: Account, service: Service, autopay: bool, by: User | None
+) -> ServicePaymentPreference:
+    """Turn auto-pay on or off for one service of `account` (see `ServicePaymentPreference`
+    for which invoices that keeps from being charged). Refused, changing nothing, for another
+    account's service or one that no longer runs."""
+    account = _lock_account(account)
+    try:
+        service = Service.objects.get(pk=service.pk, account_id=account.pk)
+    except Service.DoesNotExist:
+        raise ServiceAutopayRefused("not_found") from None
+    if service.status not in (ServiceStatus.PENDING, ServiceStatus.ACTIVE, ServiceStatus.SUSPENDED):
+        raise ServiceAutopayRefused("service_ended")
+    preference, _created = ServicePaymentPreference.objects.get_or_create(
+        service=service, defaults={"account": account, "autopay": autopay}
+    )
+    if preference.autopay != autopay:
+        preference.autopay = autopay
+        preference.save(update_fields=["autopay", "updated_at"])
+    audit_record(
+        action="payment_preference.service_changed",
+        actor=by,
+        account=account,
+        target=service,
+        data={"autopay": autopay},
+    )
+    return preference
+
+
+def invoices_kept_from_autopay(invoice_ids: Sequence[int]) -> set[int]:
+    """The invoices among `invoice_ids` that auto-pay must not charge whatever the account
+    says: those whose lines bill services and all of those services have auto-pay off
+    (`ServicePaymentPreference`). Invoices without service lines follow the account. Two
+    queries for a whole batch."""
+    services_of: dict[int, set[int]] = {}
+    for invoice_id, service_id in InvoiceLine.objects.filter(
+        invoice_id__in=invoice_ids, service_id__isnull=False
+    ).values_list("invoice_id", "service_id"):
+        services_of.setdefault(invoice_id, set()).add(service_id)
+    if not services_of:
+        return set()
+    every_service = set().union(*services_of.values())
+    off = set(
+        ServicePaymentPreference.objects.filter(service_id__in=every_service, autopay=False).values_list(
+            "service_id", flat=True
+        )
+    )
+    return {invoice_id for invoice_id, services in services_of.items() if services <= off}
+
+
+def invoice_autopay_allowed(*, invoice: Invoice) -> bool:
+    """Whether auto-pay may charge `invoice`: the account's auto-pay is on and the invoice is
+    not kept from it by its services' own setting (`invoices_kept_from_autopay`)."""
+    if not payment_preference_of(account=invoice.account).autopay:
+        return False
+    return invoice.pk not in invoices_kept_from_autopay([invoice.pk])
+
+
 # Refusals that only the customer can fix: the card is flagged and they are asked to replace it.
 CARD_PROBLEMS = frozenset({"expired_card", "card_declined", "authentication_required", "no_such_card"})
 
@@ -1098,7 +1178,8 @@ def invoices_issued_pay_automatically(invoices: Sequence[Invoice]) -> None:
     Runs inside the issuing transaction, which holds the accounts' locks, so credit spent here
     cannot be spent by anyone else at the same time. Funds invoices are never paid from credit.
     A whole billing-run batch comes at once: the accounts with credit or auto-pay are found in
-    two queries, and only their invoices are looked at one by one.
+    two queries, the invoices their services keep from auto-pay in two more, and only their
+    invoices are looked at one by one.
     """
     payable = [
         invoice
@@ -1118,11 +1199,14 @@ def invoices_issued_pay_automatically(invoices: Sequence[Invoice]) -> None:
         .annotate(total=Sum("amount_minor"))
         .filter(total__gt=0)
     }
+    autopay_accounts = {account_id for account_id, preference in preferences.items() if preference.autopay}
+    kept = invoices_kept_from_autopay([invoice.pk for invoice in payable if invoice.account_id in autopay_accounts])
     for invoice in payable:
         preference = preferences.get(invoice.account_id) or PaymentPreference(account_id=invoice.account_id)
         spend = preference.apply_credit and (invoice.account_id, invoice.currency) in with_credit
-        if spend or preference.autopay:
-            _invoice_pay_automatically(invoice, apply_credit=spend, autopay=preference.autopay)
+        autopay = preference.autopay and invoice.pk not in kept
+        if spend or autopay:
+            _invoice_pay_automatically(invoice, apply_credit=spend, autopay=autopay)
 
 
 def _invoice_pay_automatically(invoice: Invoice, *, apply_credit: bool, autopay: bool) -> None:
@@ -1154,16 +1238,16 @@ def invoice_autopay(*, invoice_id: int, as_of: dt.date) -> Payment | None:
     task, or the billing run calling again, charges nothing twice; the gateway call carries
     its own idempotency key built from the payment's id. A refusal the customer must fix
     (expired or declined card) flags the method, so the client area asks for another card;
-    what comes next (retries on later days, reminders) is the billing run's.
+    what comes next (retries on later days, reminders) is the billing run's
+    (`autopay_retries_run`). Nothing is charged when auto-pay no longer applies to the
+    invoice (`invoice_autopay_allowed`).
     """
     invoice = Invoice.objects.select_related("account").get(pk=invoice_id)
     account = invoice.account
-    if not payment_preference_of(account=account).autopay:
+    if not invoice_autopay_allowed(invoice=invoice):
         return None
-    method = SavedPaymentMethod.objects.filter(
-        account=account, is_default=True, removed_at__isnull=True, failure_code=""
-    ).first()
-    if method is None or method.expired_on(as_of):
+    method = SavedPaymentMethod.objects.filter(account=account, is_default=True, removed_at__isnull=True).first()
+    if method is None or not autopay_method_usable(method=method, as_of=as_of):
         return None
     try:
         plan = payment_create(
@@ -1211,6 +1295,91 @@ def _charge_record(payment: Payment, *, method: SavedPaymentMethod, outcome: Gat
         SavedPaymentMethod.objects.filter(pk=method.pk).update(failure_code=outcome.failure_code[:64])
     elif outcome.kind == "succeeded" and method.failure_code:
         SavedPaymentMethod.objects.filter(pk=method.pk).update(failure_code="")
+
+
+def autopay_first_failures(*, as_of: dt.date, partition: Partition | None = None) -> dict[int, dt.date]:
+    """{invoice id: day 0} of the unpaid invoices with a retry due on `as_of`: day 0 is the
+    business date (`Payment.started_on`) of the invoice's earliest failed automatic charge
+    (a payment with a saved method), and a retry is due when `as_of` is day 0 plus one of
+    PAYMENTS_AUTOPAY_RETRY_DAYS. In `partition`'s accounts (the billing run's share)."""
+    days = tuple(settings.PAYMENTS_AUTOPAY_RETRY_DAYS)
+    if not days:
+        return {}
+    failed = PaymentAllocation.objects.filter(
+        payment__saved_method__isnull=False,
+        payment__status=PaymentStatus.FAILED,
+        invoice__kind=DocumentKind.INVOICE,
+        invoice__status__in=PAYABLE_STATUSES,
+    )
+    firsts = (
+        in_partition(failed, partition, field="invoice__account_id")
+        .values("invoice_id")
+        .annotate(first=Min("payment__started_on"))
+        .filter(first__in=[as_of - dt.timedelta(days=day) for day in days])
+        .order_by("invoice_id")
+    )
+    return {row["invoice_id"]: row["first"] for row in firsts}
+
+
+def autopay_retry(*, invoice: Invoice, first_failed_on: dt.date, as_of: dt.date) -> AutopayRetry | None:
+    """The retry of `invoice`'s failed automatic charge due on `as_of`: claimed by inserting
+    its row (unique per invoice and date: a second run of the date, concurrent or later,
+    gets None and charges nothing), then the default card charged (`invoice_autopay`), and
+    the outcome written on the row. None too when auto-pay no longer applies to the invoice.
+
+    The claim commits before the gateway is called (which must not happen in a transaction):
+    a process killed in between leaves the retry "started" and charges nothing more that
+    day, never twice."""
+    if not invoice_autopay_allowed(invoice=invoice):
+        return None
+    try:
+        with transaction.atomic():
+            retry = AutopayRetry.objects.create(
+                account_id=invoice.account_id,
+                invoice=invoice,
+                first_failed_on=first_failed_on,
+                day=(as_of - first_failed_on).days,
+                retried_on=as_of,
+            )
+    except IntegrityError:
+        return None
+    payment = invoice_autopay(invoice_id=invoice.pk, as_of=as_of)
+    if payment is None:
+        retry.outcome = AutopayRetryOutcome.SKIPPED
+    elif payment.status == PaymentStatus.SUCCEEDED:
+        retry.outcome = AutopayRetryOutcome.SUCCEEDED
+    else:
+        retry.outcome = AutopayRetryOutcome.FAILED
+    retry.payment = payment
+    AutopayRetry.objects.filter(pk=retry.pk).update(outcome=retry.outcome, payment=payment)
+    return retry
+
+
+def autopay_retries_run(*, as_of: dt.date, run: BillingRun, partition: Partition | None, summary: RunSummary) -> int:
+    """The billing run's auto-pay step (registered with `billing.run.on_billing_run`): retry
+    each failed automatic charge whose retry day is `as_of` (`autopay_first_failures`), once.
+
+    After the last day of PAYMENTS_AUTOPAY_RETRY_DAYS nothing more is charged: the invoice is
+    left to the reminders, which the run sends whatever auto-pay did. The report counts the
+    retries that charged a card and those that paid."""
+    tried = 0
+    for invoice_id, first_failed_on in autopay_first_failures(as_of=as_of, partition=partition).items():
+        invoice = Invoice.objects.select_related("account").get(pk=invoice_id)
+        try:
+            retry = autopay_retry(invoice=invoice, first_failed_on=first_failed_on, as_of=as_of)
+        except Exception as error:
+            logger.exception("billing run: auto-pay retry %s", invoice_id)
+            run_error(run, step="autopay_retry", account=invoice.account_id, invoice=invoice_id, error=str(error))
+            continue
+        if retry is None or retry.payment is None:
+            continue
+        tried += 1
+        paid = int(retry.outcome == AutopayRetryOutcome.SUCCEEDED)
+        with transaction.atomic():
+            run_count(run, {"autopay_retries": 1, "autopay_retries_paid": paid})
+        summary.autopay_retries += 1
+        summary.autopay_retries_paid += paid
+    return tried
 
 
 # --- The back office's queue ----------------------------------------------------------------

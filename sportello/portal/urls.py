@@ -1,6 +1,7 @@
 from django.urls import path
 
 from sportello.portal.views import (
+    autopay,
     billing,
     documents,
     emails,
@@ -38,4 +39,5 @@ urlpatterns = [
     *security.urlpatterns,
     *tokens.urlpatterns,
     *emails.urlpatterns,
+    *autopay.urlpatterns,
 ]

@@ -63,6 +63,7 @@ class BillingRunAdmin(ReadOnlyAdmin):
                 ]
             },
         ),
+        (_("Automatic payment"), {"fields": ["autopay_retries", "autopay_retries_paid"]}),
         (_("Errors"), {"fields": ["errors_display"]}),
     ]
     readonly_fields = [
@@ -82,6 +83,8 @@ class BillingRunAdmin(ReadOnlyAdmin):
         "services_terminated",
         "services_ended",
         "errors_display",
+        "autopay_retries",
+        "autopay_retries_paid",
     ]
 
     @admin.display(description=_("invoiced"))

@@ -31,6 +31,7 @@ from sportello.core.money import CurrencyError, Money, is_currency
 from sportello.core.time import today_utc
 from sportello.payments.errors import PaymentsError, TransactionIdInvalid
 from sportello.payments.models import (
+    AutopayRetry,
     BankStatementLine,
     CreditEntry,
     Gateway,
@@ -42,6 +43,7 @@ from sportello.payments.models import (
     ProcessedWebhook,
     ReconciliationItem,
     SavedPaymentMethod,
+    ServicePaymentPreference,
 )
 from sportello.payments.selectors import credit_balances
 from sportello.payments.services import (
@@ -523,3 +525,19 @@ class PaymentPreferenceAdmin(_ViewOnly, admin.ModelAdmin):
     list_display = ["account", "apply_credit", "autopay", "updated_at"]
     list_filter = ["apply_credit", "autopay"]
     search_fields = ["account__name", "account__reference"]
+
+
+@admin.register(ServicePaymentPreference)
+class ServicePaymentPreferenceAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["service", "account", "autopay", "updated_at"]
+    list_filter = ["autopay"]
+    search_fields = ["account__name", "account__reference"]
+    list_select_related = ["account", "service__plan__product"]
+
+
+@admin.register(AutopayRetry)
+class AutopayRetryAdmin(_ViewOnly, admin.ModelAdmin):
+    list_display = ["invoice", "account", "first_failed_on", "day", "retried_on", "outcome", "payment"]
+    list_filter = ["outcome", "retried_on"]
+    search_fields = ["account__name", "account__reference", "invoice__number", "invoice__proforma_number"]
+    list_select_related = ["account", "invoice", "payment"]

@@ -74,6 +74,15 @@ def test_it_reads_secrets_from_files(tmp_path):
             {"BILLING_NUMBERING": "sometimes"},
             "sportello: configuration error: BILLING_NUMBERING must be one of issue, payment, not 'sometimes'",
         ),
+        (
+            {"PAYMENTS_AUTOPAY_RETRY_DAYS": "1,three"},
+            "sportello: configuration error: PAYMENTS_AUTOPAY_RETRY_DAYS must be whole days separated by commas,"
+            " such as 1,3,7, not '1,three'",
+        ),
+        (
+            {"PAYMENTS_AUTOPAY_RETRY_DAYS": "0,3"},
+            "sportello: configuration error: PAYMENTS_AUTOPAY_RETRY_DAYS days must be from 1 to 365, not 0",
+        ),
     ],
 )
 def test_a_bad_setting_stops_start_up_with_one_line(tmp_path, variables, line):
@@ -91,3 +100,11 @@ def test_a_bad_setting_stops_start_up_with_one_line(tmp_path, variables, line):
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith(line)
+
+
+@pytest.mark.parametrize(
+    ("environ", "days"),
+    [({}, (1, 3, 7)), ({"RETRY": "7, 1,3,3"}, (1, 3, 7)), ({"RETRY": ""}, ()), ({"RETRY": "2"}, (2,))],
+)
+def test_it_reads_day_offsets_sorted_once_each(environ, days):
+    assert Env(environ).day_offsets("RETRY", "1,3,7") == days

@@ -65,6 +65,8 @@ class Command(BaseCommand):
             "services_suspended",
             "services_terminated",
             "services_ended",
+            "autopay_retries",
+            "autopay_retries_paid",
             "errors",
         ):
             self.stdout.write(f"  {key.replace('_', ' ')}: {data[key]}")
