@@ -357,14 +357,14 @@ class InvoiceAdmin(admin.ModelAdmin):
             return gettext("%(amount)s owed back") % {
                 "amount": _money(credit_note_unapplied_minor(credit_note=obj), obj.currency)
             }
-        if obj.status == InvoiceStatus.DRAFT:
+        if not obj.is_issued:
             return "—"
         return _money(invoice_balance_minor(invoice=obj), obj.currency)
 
     @admin.display(description=_("Operations"))
     def operations(self, obj: Invoice) -> str:
         links = []
-        if obj.kind == DocumentKind.INVOICE and obj.status != InvoiceStatus.DRAFT:
+        if obj.kind == DocumentKind.INVOICE and obj.is_issued:
             if obj.number and invoice_creditable_minor(invoice=obj) > 0:
                 links.append(
                     (reverse("admin:billing_invoice_credit_note", args=[obj.pk]), gettext("Issue a credit note"))

@@ -322,3 +322,21 @@ def test_an_inclusive_invoice_shows_prices_before_tax_on_the_page_and_the_printa
             False,
         ]
         assert "€3.99" in page and "€22.99" in page
+
+
+def test_a_cancelled_draft_is_never_shown_to_the_customer(alice_client: Client, alice: Membership) -> None:
+    from sportello.billing.credit_notes import invoice_cancel
+
+    draft = invoice_create(
+        account=alice.account,
+        lines=[NewLine(description="Discarded hosting", quantity=Decimal(1), unit_price=Decimal("9.00"))],
+        as_of=DAY,
+    )
+    invoice_cancel(invoice=draft, reason="Wrong customer", as_of=DAY)
+    for name, params in (("portal:invoices", {"status": "all"}), ("portal:invoices-csv", {"status": "all"})):
+        response = alice_client.get(reverse(name), params)
+        assert response.status_code == 200 and "Discarded hosting" not in response.content.decode("utf-8-sig")
+    listing = alice_client.get(reverse("portal:invoices"), {"status": "cancelled"}).content.decode()
+    assert "€10.89" not in listing
+    statement = alice_client.get(reverse("portal:statement-csv"), {"start": "2026-01-01", "end": "2026-12-31"})
+    assert "10.89" not in statement.content.decode("utf-8-sig")
