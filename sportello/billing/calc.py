@@ -11,13 +11,24 @@ The rule (DESIGN.md, "Money"), applied through `core.money.round_money` (half-up
      largest remainder, so the lines' net amounts add up to it exactly.
 3. Document: net = sum of the taxable amounts, tax = sum of the taxes, total = net + tax.
    Sums of rounded figures are never rounded again.
+
+What a line prints (art. 226 (8)-(9) of Directive 2006/112/EC: the unit price before tax
+and the taxable amount), `line_before_tax`, from the figures above and nothing else:
+- prices without tax: the unit price and discount as entered; the line's net is its amount;
+- prices with tax: the line's net is its share from rule 2; the discount before tax is
+  round(discount x 100 / (100 + rate)); the unit price before tax is (net + that discount)
+  / quantity, with the fewest decimals (at least the currency's) for which
+  round(quantity x unit price) - discount gives the net back exactly. So each printed line
+  reads quantity x unit price - discount = net, and the nets add up to the taxable amount
+  of their rate: the allotment's cents show in the unit price (three identical lines of
+  10.00 with 21 % tax print 8.27, 8.26 and 8.26), never in a total.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from sportello.core.money import Money, currency_exponent, round_money
 
@@ -91,6 +102,54 @@ def line_amount_minor(*, quantity: Decimal, unit_price: Decimal, discount_minor:
     exponent = currency_exponent(currency)
     gross = round_money(Decimal(quantity) * Decimal(unit_price), currency)
     return int(gross.scaleb(exponent)) - int(discount_minor)
+
+
+@dataclass(frozen=True, slots=True)
+class LineBeforeTax:
+    """A line as it prints: before tax, whichever way its prices were entered."""
+
+    unit_price: Decimal
+    discount_minor: int
+    net_minor: int
+
+
+# The most decimals a unit price before tax is shown with: far past the point where the
+# largest quantity a line may hold gives its net back exactly.
+MAX_UNIT_DECIMALS = 24
+
+
+def line_before_tax(
+    *,
+    quantity: Decimal,
+    unit_price: Decimal,
+    discount_minor: int,
+    net_minor: int,
+    tax_rate: Decimal,
+    currency: str,
+    prices_include_tax: bool,
+) -> LineBeforeTax:
+    """The unit price, discount and net a line prints, by the rule in this module's docstring,
+    from its stored figures (`net_minor` is the line's share of its rate's taxable amount)."""
+    if not prices_include_tax:
+        return LineBeforeTax(unit_price=Decimal(unit_price), discount_minor=int(discount_minor), net_minor=net_minor)
+    exponent = currency_exponent(currency)
+    rate = Decimal(tax_rate)
+    discount = int(discount_minor)
+    if discount:
+        discount = int(
+            round_money(Decimal(discount).scaleb(-exponent) * HUNDRED / (HUNDRED + rate), currency).scaleb(exponent)
+        )
+    # Enough digits for the largest quantity at the most decimals (the default context has 28).
+    with localcontext() as context:
+        context.prec = 64
+        exact = Decimal(net_minor + discount).scaleb(-exponent) / Decimal(quantity)
+        shown = exact
+        for decimals in range(max(exponent, 0), MAX_UNIT_DECIMALS + 1):
+            shown = exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+            back = line_amount_minor(quantity=quantity, unit_price=shown, discount_minor=discount, currency=currency)
+            if back == net_minor:
+                break
+    return LineBeforeTax(unit_price=shown, discount_minor=discount, net_minor=net_minor)
 
 
 def tax_on_minor(*, base_minor: int, rate: Decimal, currency: str, included: bool) -> int:

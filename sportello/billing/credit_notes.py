@@ -32,9 +32,10 @@ into account credit or a refund. The credit note itself is never payable: it is 
 settled in the transaction that issues it, so reminders, late fees and dunning never see it.
 
 Cancelling (`invoice_cancel`):
-- A draft has no number and no legal existence: it is deleted (with the periods it would
-  have billed, which become billable again) and the audit log keeps its figures and reason.
-  The model's "issued has a number" constraint does not allow a cancelled status without one.
+- A draft has no number and no legal existence: it is kept, as cancelled, with no number
+  and no issue date (none is taken, so numbering stays gapless) and no credit note, for
+  staff to see what was discarded and why; the periods it would have billed become
+  billable again. Customers never see it (`InvoiceQuerySet.issued`).
 - An issued invoice that has received no money is cancelled by a credit note for all that
   has not been credited yet, applied to its balance; it is cancelled, not paid, so the
   handlers that act on payment (renewing services, carrying out orders) do not run.
@@ -54,7 +55,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import ProtectedError, Sum
+from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import User
@@ -449,8 +450,6 @@ class Cancellation:
     invoice: Invoice
     # The credit note that cancelled it; None for a draft or a payment request.
     credit_note: Invoice | None
-    # A draft is deleted rather than kept as cancelled (it never had a number).
-    deleted: bool = False
 
 
 @transaction.atomic
@@ -462,7 +461,7 @@ def invoice_cancel(*, invoice: Invoice, reason: str, as_of: dt.date, by: User | 
     if invoice.kind != DocumentKind.INVOICE or invoice.status not in INVOICE_TRANSITIONS[InvoiceTransition.CANCEL]:
         raise IllegalTransition(transition=InvoiceTransition.CANCEL, from_status=invoice.status)
     if invoice.status == InvoiceStatus.DRAFT:
-        return _draft_delete(invoice, reason=reason, by=by)
+        return _draft_cancel(invoice, reason=reason, by=by)
     received = int(
         Settlement.objects.filter(invoice_id=invoice.pk, kind__in=MONEY_SETTLEMENTS).aggregate(
             total=Sum("amount_minor")
@@ -502,7 +501,8 @@ def invoice_cancel(*, invoice: Invoice, reason: str, as_of: dt.date, by: User | 
     return Cancellation(invoice=invoice, credit_note=note)
 
 
-def _draft_delete(invoice: Invoice, *, reason: str, by: User | None) -> Cancellation:
+def _draft_cancel(invoice: Invoice, *, reason: str, by: User | None) -> Cancellation:
+    """Keep the draft (already locked) as cancelled: no number, no issue date, no credit note."""
     data = {
         "draft": invoice.pk,
         "total_minor": invoice.total_minor,
@@ -512,12 +512,13 @@ def _draft_delete(invoice: Invoice, *, reason: str, by: User | None) -> Cancella
     }
     # The periods it would have billed are billable again.
     BilledPeriod.objects.filter(invoice_id=invoice.pk).delete()
-    try:
-        with transaction.atomic():
-            invoice.delete()
-    except ProtectedError:
-        raise InvalidDocument("invoice", "referenced") from None
-    # Not on the account's activity log: a draft never existed for the customer.
-    audit_record(action="billing.draft_cancelled", actor=by, data={"account_id": invoice.account_id, **data})
     invoice.status = InvoiceStatus.CANCELLED
-    return Cancellation(invoice=invoice, credit_note=None, deleted=True)
+    invoice.save(update_fields=["status", "updated_at"])
+    invoice_event_record(
+        invoice, transition=InvoiceTransition.CANCEL, from_status=InvoiceStatus.DRAFT, by=by, data={"reason": reason}
+    )
+    # Not on the account's activity log: a draft never existed for the customer.
+    audit_record(
+        action="billing.draft_cancelled", actor=by, target=invoice, data={"account_id": invoice.account_id, **data}
+    )
+    return Cancellation(invoice=invoice, credit_note=None)

@@ -228,7 +228,9 @@ class InvoiceSource(models.TextChoices):
 
 class InvoiceQuerySet(AccountOwnedQuerySet):
     def issued(self) -> InvoiceQuerySet:
-        return self.exclude(status=InvoiceStatus.DRAFT)
+        """Documents that were issued: neither drafts nor drafts cancelled before issue
+        (which never had a number or an issue date, and never existed for the customer)."""
+        return self.exclude(status=InvoiceStatus.DRAFT).filter(issue_date__isnull=False)
 
 
 class Invoice(TimestampedModel):
@@ -335,9 +337,18 @@ class Invoice(TimestampedModel):
                 | models.Q(kind=DocumentKind.INVOICE, corrects__isnull=True),
                 name="invoice_credit_note_corrects_one",
             ),
-            # Out of draft, a document has an issue date and either a fiscal or a payment-request number.
+            # Out of draft, a document has an issue date and either a fiscal or a payment-request
+            # number; but a draft cancelled before issue stays as it was: no date, no number of
+            # any series (so numbering stays gapless: it never took one).
             models.CheckConstraint(
                 condition=models.Q(status=InvoiceStatus.DRAFT)
+                | models.Q(
+                    status=InvoiceStatus.CANCELLED,
+                    issue_date__isnull=True,
+                    number="",
+                    proforma_number="",
+                    sequence__isnull=True,
+                )
                 | (models.Q(issue_date__isnull=False) & (~models.Q(number="") | ~models.Q(proforma_number=""))),
                 name="invoice_issued_has_number",
             ),
@@ -354,6 +365,11 @@ class Invoice(TimestampedModel):
     @property
     def is_credit_note(self) -> bool:
         return self.kind == DocumentKind.CREDIT_NOTE
+
+    @property
+    def is_issued(self) -> bool:
+        """Issued at some point (whatever its status now); False for a draft, also a cancelled one."""
+        return self.status != InvoiceStatus.DRAFT and self.issue_date is not None
 
 
 class LineKind(models.TextChoices):

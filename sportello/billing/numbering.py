@@ -1,8 +1,8 @@
 """Document numbers: gapless and unique per series and year, also under concurrency.
 
 The next number is taken inside the transaction that issues the document, by locking the
-series' `DocumentCounter` row for that year (SELECT ... FOR UPDATE; SQLite's IMMEDIATE
-transactions serialise writers anyway). Whoever holds the lock gets the next numbers; a
+series' `DocumentCounter` row for that year (`core.counters.counter_take`: SELECT ... FOR
+UPDATE; SQLite's IMMEDIATE transactions serialise writers anyway). Whoever holds the lock gets the next numbers; a
 rollback gives them back with everything else, so no number is ever skipped or reused.
 The unique constraint on (series, year, sequence) is the last guard.
 """
@@ -10,9 +10,9 @@ The unique constraint on (series, year, sequence) is the last guard.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 
 from sportello.billing.models import DocumentCounter
+from sportello.core.counters import counter_take
 
 
 def series_of(kind: str) -> str:
@@ -32,21 +32,4 @@ def numbers_take(*, series: str, year: int, count: int = 1) -> int:
     locked until it commits: documents issued concurrently queue here and get the next
     numbers in turn.
     """
-    if count < 1:
-        raise ValueError("count must be at least 1")
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("numbers are taken inside the transaction that issues the documents")
-    counter = DocumentCounter.objects.select_for_update().filter(series=series, year=year).first()
-    if counter is None:
-        # First document of the year: create the row; if another transaction created it
-        # meanwhile, the unique constraint says so and we lock theirs.
-        try:
-            with transaction.atomic():
-                DocumentCounter.objects.create(series=series, year=year, last_sequence=0)
-        except IntegrityError:
-            pass
-        counter = DocumentCounter.objects.select_for_update().get(series=series, year=year)
-    first = counter.last_sequence + 1
-    counter.last_sequence += count
-    counter.save(update_fields=["last_sequence"])
-    return first
+    return counter_take(DocumentCounter, key={"series": series, "year": year}, field="last_sequence", count=count)

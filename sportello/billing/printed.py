@@ -1,17 +1,20 @@
 """What a document prints, as text in its own language: the single source of the PDF and of
 the printable page, so that both say exactly the same thing.
 
-Every figure comes from the stored document: line amounts, the tax summary and the totals
+Every figure comes from the stored document: line nets, the tax summary and the totals
 are the minor units written at issue (`billing.calc`), shown through
-`core.formatting.money_display`; nothing is added up or rounded again here. Parties are
+`core.formatting.money_display`; nothing is added up or rounded again here (the unit
+price and discount before tax of a line entered with tax come from its stored net, by
+`calc.line_before_tax`, the same wherever the line is shown). Parties are
 the ones frozen on the document at issue (`Invoice.seller` / `Invoice.buyer`), so a later
 change to the account or the seller never changes what an issued document says.
 
 The content follows art. 226 of Directive 2006/112/EC: issue date; sequential number;
 both parties' names, addresses and VAT ids; quantity and nature of each line with its
 period; date of supply when it differs from the issue date; unit price before tax and
-any discount; the rate; the taxable amount and the tax per rate; the exemption or reverse
-charge wording (`legal_notes`); on a credit note, the invoice it corrects (art. 219).
+any discount (`calc.line_before_tax`, also when prices were entered with tax); the rate;
+the taxable amount and the tax per rate; the exemption or reverse charge wording
+(`legal_notes`); on a credit note, the invoice it corrects (art. 219).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from sportello.billing.models import (
     TaxCategory,
 )
 from sportello.billing.payment_codes import PaymentCodeError, epc_payload, pix_payload
-from sportello.billing.selectors import invoice_balance_minor, seller_current
+from sportello.billing.selectors import document_lines_shown, invoice_balance_minor, seller_current
 from sportello.billing.services import buyer_printed, seller_printed
 from sportello.core.formatting import babel_locale, date_display, money_display
 from sportello.core.money import Money, currency_exponent
@@ -222,30 +225,31 @@ def party_printed(heading: str, printed: dict[str, object], language: str, *, se
 # --- Lines and taxes ---------------------------------------------------------------------------
 
 
-def _columns(inclusive: bool) -> PrintedColumns:
+def _columns() -> PrintedColumns:
+    # Unit prices, discounts and amounts print before tax, however the prices were entered.
     return PrintedColumns(
         description=_("Description"),
         quantity=_("Qty"),
-        unit_price=_("Unit price (tax incl.)") if inclusive else _("Unit price"),
+        unit_price=_("Unit price"),
         discount=_("Discount"),
         rate=pgettext("tax rate column", "Tax"),
         amount=_("Net amount"),
     )
 
 
-def _lines(lines: list[DocumentLine], currency: str, language: str) -> tuple[PrintedLine, ...]:
+def _lines(document: Invoice | Quote, language: str) -> tuple[PrintedLine, ...]:
+    currency = document.currency
     return tuple(
         PrintedLine(
-            description=line.description,
-            period=_period(line, language),
-            quantity=_decimal_display(line.quantity, language),
-            unit_price=unit_price_display(line.unit_price, currency, language),
-            discount=minor_display(line.discount_minor, currency, language) if line.discount_minor else "",
-            rate=rate_display(line.tax_rate, language),
-            # Tax-exclusive: the stored net share (equal to the amount when prices exclude tax).
-            amount=minor_display(line.net_minor, currency, language),
+            description=shown.line.description,
+            period=_period(shown.line, language),
+            quantity=_decimal_display(shown.line.quantity, language),
+            unit_price=unit_price_display(shown.unit_price, currency, language),
+            discount=minor_display(shown.discount_minor, currency, language) if shown.discount_minor else "",
+            rate=rate_display(shown.line.tax_rate, language),
+            amount=minor_display(shown.net_minor, currency, language),
         )
-        for line in lines
+        for shown in document_lines_shown(document=document)
     )
 
 
@@ -384,8 +388,8 @@ def invoice_printed(invoice: Invoice) -> PrintedDocument:
             facts=tuple(facts),
             seller=party_printed(_("From"), seller, language, seller=True),
             buyer=party_printed(_("Bill to"), invoice.buyer or {}, language, seller=False),
-            columns=_columns(invoice.prices_include_tax),
-            lines=_lines(list(invoice.lines.all()), invoice.currency, language),
+            columns=_columns(),
+            lines=_lines(invoice, language),
             tax_heading=_tax_heading(),
             taxes=_taxes(list(invoice.taxes.all()), invoice.currency, language),
             totals=_totals(invoice.net_minor, invoice.tax_minor, invoice.total_minor, invoice.currency, language),
@@ -422,8 +426,8 @@ def quote_printed(quote: Quote) -> PrintedDocument:
             facts=tuple(facts),
             seller=party_printed(_("From"), seller, language, seller=True),
             buyer=party_printed(_("For"), buyer, language, seller=False),
-            columns=_columns(quote.prices_include_tax),
-            lines=_lines(list(quote.lines.all()), quote.currency, language),
+            columns=_columns(),
+            lines=_lines(quote, language),
             tax_heading=_tax_heading(),
             taxes=_taxes(list(quote.taxes.all()), quote.currency, language),
             totals=_totals(quote.net_minor, quote.tax_minor, quote.total_minor, quote.currency, language),

@@ -31,7 +31,7 @@ Speed. Work is set-based per batch: a handful of queries whatever its size (serv
 their plan, product and prices; preferences; previous billed periods; usage summed per
 window in one grouped query; bulk inserts), and figures and taxes through the same
 functions `invoice_create` uses (`taxes.tax_decide`, `calc.document_figures` via
-`services._figures`), with tax decisions cached per (buyer's country, region, VAT id, tax class).
+`services.new_lines_figures`), with tax decisions cached per (buyer's country, region, VAT id, tax class).
 """
 
 from __future__ import annotations
@@ -72,13 +72,14 @@ from sportello.billing.models import (
 from sportello.billing.numbering import number_format, numbers_take, series_of
 from sportello.billing.selectors import seller_current
 from sportello.billing.services import (
-    _ISSUED_HANDLERS,
     NewLine,
-    _clean_line,
-    _figures,
-    _legal_notes,
-    _mark_paid,
     buyer_printed,
+    invoice_mark_paid,
+    invoices_issued_handle,
+    issued_handlers_registered,
+    legal_notes_compose,
+    new_line_clean,
+    new_lines_figures,
     numbering_at_payment,
     seller_printed,
 )
@@ -600,7 +601,7 @@ class RenewalBatch:
         built: list[tuple[Draft, list[NewLine], list[TaxDecision], DocumentFigures, str]] = []
         for draft in drafts:
             account = draft.account
-            cleaned = [_clean_line(line, draft.currency) for line in draft.lines]
+            cleaned = [new_line_clean(line, draft.currency) for line in draft.lines]
             decisions = [self.taxes.decide(account, line.tax_class) for line in cleaned]
             # Figures depend on the numbers and rates alone, and most renewals repeat a few
             # plans: computed once per distinct set of lines (the same function, memoised).
@@ -613,14 +614,14 @@ class RenewalBatch:
             if figures is None:
                 if len(self.figures) >= FIGURES_CACHE_SIZE:
                     self.figures.clear()  # usage makes many documents unique: keep memory flat
-                figures = self.figures[figures_key] = _figures(
+                figures = self.figures[figures_key] = new_lines_figures(
                     cleaned, decisions, currency=draft.currency, inclusive=inclusive
                 )
             notes_key = (account.language, tuple(decisions))
             legal_notes = self.legal_notes.get(notes_key)
             if legal_notes is None:
                 with translation.override(account.language):
-                    legal_notes = self.legal_notes[notes_key] = _legal_notes(decisions)
+                    legal_notes = self.legal_notes[notes_key] = legal_notes_compose(decisions)
             built.append((draft, cleaned, decisions, figures, legal_notes))
 
         # Numbers last, just before the inserts: the counter stays locked until commit.
@@ -733,14 +734,13 @@ class RenewalBatch:
         run_count(self.run, {"services_billed": len(periods), "invoices_issued": len(ids)}, totals=result.totals)
 
         zero = {invoice_id for invoice_id, built_row in zip(ids, built, strict=True) if built_row[3].total_minor == 0}
-        if _ISSUED_HANDLERS or zero:
+        if issued_handlers_registered() or zero:
             issued = list(Invoice.objects.filter(pk__in=ids).order_by("pk"))
             for invoice in issued:
                 if invoice.pk in zero:
-                    _mark_paid(invoice, settled_on=as_of, by=None)  # nothing to pay: paid at once, as on issue
-            for batch_handler in _ISSUED_HANDLERS:
-                # The whole batch at once: PDFs, account credit and auto-pay in a few queries.
-                batch_handler(issued)
+                    invoice_mark_paid(invoice, settled_on=as_of, by=None)  # nothing to pay: paid at once, as on issue
+            # The whole batch at once: PDFs, account credit and auto-pay in a few queries.
+            invoices_issued_handle(issued)
         return ids
 
 

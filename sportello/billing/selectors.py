@@ -3,10 +3,14 @@ account's document is simply not there (a 404 at the interface)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.conf import settings
 from django.db.models import Sum
 
-from sportello.billing.models import Invoice, InvoiceQuerySet, Quote, QuoteStatus, Seller, Settlement
+from sportello.billing.calc import line_before_tax
+from sportello.billing.models import DocumentLine, Invoice, InvoiceQuerySet, Quote, QuoteStatus, Seller, Settlement
 from sportello.core.tenancy import AccountOwnedQuerySet, ActingMembership
 
 
@@ -35,3 +39,38 @@ def invoices_visible_to(*, membership: ActingMembership) -> InvoiceQuerySet:
 
 def quotes_visible_to(*, membership: ActingMembership) -> AccountOwnedQuerySet:
     return Quote.objects.visible_to(membership).exclude(status=QuoteStatus.DRAFT)
+
+
+@dataclass(frozen=True)
+class LineShown:
+    """A document's line with what it prints: unit price, discount and net, all before tax
+    (`calc.line_before_tax`), the same on the page, the printable page and the PDF."""
+
+    line: DocumentLine
+    unit_price: Decimal
+    discount_minor: int
+    net_minor: int
+
+
+def document_lines_shown(*, document: Invoice | Quote) -> list[LineShown]:
+    """The lines of an invoice, credit note or quote, in order, with their figures before tax."""
+    shown = []
+    for line in document.lines.all():
+        figures = line_before_tax(
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount_minor=line.discount_minor,
+            net_minor=line.net_minor,
+            tax_rate=line.tax_rate,
+            currency=document.currency,
+            prices_include_tax=document.prices_include_tax,
+        )
+        shown.append(
+            LineShown(
+                line=line,
+                unit_price=figures.unit_price,
+                discount_minor=figures.discount_minor,
+                net_minor=figures.net_minor,
+            )
+        )
+    return shown

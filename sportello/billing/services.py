@@ -128,7 +128,12 @@ def _decimal(value: object, name: str) -> Decimal:
     return number
 
 
-def _clean_line(line: NewLine, currency: str) -> NewLine:
+def new_line_clean(line: NewLine, currency: str) -> NewLine:
+    """`line` checked and normalised as every document stores it: a description (stripped,
+    at most 500 characters), a positive quantity and a non-negative unit price with at most
+    six decimals (the columns' scale), quantity x price within `MAX_AMOUNT`, a non-negative
+    discount and a period that ends after it starts. Refusals raise `InvalidDocument`
+    naming the field. `currency` is the document's (the caller has checked it)."""
     if not line.description.strip():
         raise InvalidDocument("description", "required")
     quantity = _decimal(line.quantity, "quantity")
@@ -160,9 +165,12 @@ def _clean_line(line: NewLine, currency: str) -> NewLine:
     )
 
 
-def _figures(
+def new_lines_figures(
     lines: Sequence[NewLine], decisions: Sequence[TaxDecision], *, currency: str, inclusive: bool
 ) -> DocumentFigures:
+    """The figures of a document of cleaned `lines` with their tax `decisions` (one each, in
+    order), by the one rounding rule of `billing.calc.document_figures`. A line that cannot
+    be priced raises `InvalidDocument` on `lines.<position>` with calc's code."""
     inputs = [
         LineInput(
             quantity=line.quantity,
@@ -181,8 +189,10 @@ def _figures(
         raise InvalidDocument(f"lines.{error.position}", error.code) from None
 
 
-def _legal_notes(decisions: Sequence[TaxDecision]) -> str:
-    """The wording every exemption, reverse charge or out-of-scope line requires, once each."""
+def legal_notes_compose(decisions: Sequence[TaxDecision]) -> str:
+    """The wording every exemption, reverse charge or out-of-scope line requires, once each,
+    in the order the lines first need it, one per line. Call it with the document's language
+    active: the wordings are lazy translations."""
     notes: list[str] = []
     for decision in decisions:
         text = str(decision.exemption_text)
@@ -252,15 +262,15 @@ def document_lines_price(
         raise InvalidDocument("currency", "unknown")
     if not lines:
         raise InvalidDocument("lines", "required")
-    cleaned = [_clean_line(line, currency) for line in lines]
+    cleaned = [new_line_clean(line, currency) for line in lines]
     seller = seller_current()
     decisions = [
         line.tax or tax_decide(seller_country=seller.country, buyer=account, tax_class=line.tax_class, as_of=as_of)
         for line in cleaned
     ]
-    figures = _figures(cleaned, decisions, currency=currency, inclusive=inclusive)
+    figures = new_lines_figures(cleaned, decisions, currency=currency, inclusive=inclusive)
     with translation.override(account.language):
-        legal_notes = _legal_notes(decisions)
+        legal_notes = legal_notes_compose(decisions)
     return PricedLines(lines=cleaned, decisions=decisions, figures=figures, legal_notes=legal_notes)
 
 
@@ -291,15 +301,15 @@ def invoice_create(
     if not lines:
         raise InvalidDocument("lines", "required")
     inclusive = settings.BILLING_PRICES_INCLUDE_TAX if prices_include_tax is None else prices_include_tax
-    cleaned = [_clean_line(line, currency) for line in lines]
+    cleaned = [new_line_clean(line, currency) for line in lines]
     seller = seller_current()
     decisions = [
         line.tax or tax_decide(seller_country=seller.country, buyer=account, tax_class=line.tax_class, as_of=as_of)
         for line in cleaned
     ]
-    figures = _figures(cleaned, decisions, currency=currency, inclusive=inclusive)
+    figures = new_lines_figures(cleaned, decisions, currency=currency, inclusive=inclusive)
     with translation.override(account.language):
-        legal_notes = _legal_notes(decisions)
+        legal_notes = legal_notes_compose(decisions)
     invoice = Invoice.objects.create(
         account=account,
         kind=kind,
@@ -404,9 +414,8 @@ def invoice_issue(
         data={"number": invoice.display_number, "total_minor": invoice.total_minor},
     )
     if invoice.total_minor == 0 and invoice.kind == DocumentKind.INVOICE:
-        _mark_paid(invoice, settled_on=as_of, by=by)
-    for batch_handler in _ISSUED_HANDLERS:
-        batch_handler([invoice])
+        invoice_mark_paid(invoice, settled_on=as_of, by=by)
+    invoices_issued_handle([invoice])
     return invoice
 
 
@@ -443,7 +452,27 @@ def on_invoices_issued(handler: InvoicesHandler) -> InvoicesHandler:
     return handler
 
 
-def _mark_paid(invoice: Invoice, *, settled_on: dt.date, by: User | None) -> None:
+def issued_handlers_registered() -> bool:
+    """Whether any `on_invoices_issued` handler is registered: a batch writer (the billing
+    run) reads its invoices back only when one is, or when it has some to mark paid."""
+    return bool(_ISSUED_HANDLERS)
+
+
+def invoices_issued_handle(invoices: Sequence[Invoice]) -> None:
+    """Run the `on_invoices_issued` handlers on `invoices`, issued together in the current
+    transaction, in registration order."""
+    for batch_handler in _ISSUED_HANDLERS:
+        batch_handler(invoices)
+
+
+def invoice_mark_paid(invoice: Invoice, *, settled_on: dt.date, by: User | None) -> None:
+    """Mark `invoice` paid on `settled_on` and run the `on_invoice_paid` handlers.
+
+    Not a service of its own: it runs inside the transaction of whoever found the balance
+    settled (`invoice_settle`, a zero total at issue, the billing run), which already holds
+    the invoice's lock and has checked the transition. With numbering at payment, the
+    invoice takes its fiscal number here. Records the settle event.
+    """
     from_status = invoice.status
     invoice.status = InvoiceStatus.PAID
     invoice.paid_date = settled_on
@@ -503,7 +532,7 @@ def invoice_settle(
     except IntegrityError:
         raise InvalidDocument("reference", "already_applied") from None
     if amount.minor == balance:
-        _mark_paid(invoice, settled_on=settled_on, by=by)
+        invoice_mark_paid(invoice, settled_on=settled_on, by=by)
     elif invoice.status == InvoiceStatus.OPEN:
         from_status = invoice.status
         invoice.status = InvoiceStatus.PARTIALLY_PAID

@@ -541,9 +541,11 @@ def _services(created: dict[str, int], *, as_of: dt.date) -> None:
 # For each customer, in its currency and language, invoices in every state a customer meets:
 # paid (by card or transfer), fully credited by a credit note, overdue (unpaid past its due
 # date), partially paid, open, and a partial credit note on a paid invoice. Created through
-# billing.services with dates counted from `as_of`, issued in date order across customers so
-# that numbers follow dates, as EU numbering rules expect. A second load finds each document
-# by its first line's description (date-free) and adds only what is missing.
+# billing.services (credit notes through billing.credit_notes, which settle and close them as
+# staff's would be) with dates counted from `as_of`, issued in date order across customers so
+# that numbers follow dates, as EU numbering rules expect. A second load finds each invoice
+# by its first line's description (date-free), each credit note by the invoice it corrects,
+# and adds only what is missing.
 
 
 @dataclass(frozen=True)
@@ -568,8 +570,10 @@ class DemoInvoice:
 class DemoCreditNote:
     key: str
     corrects: str
-    description: str
-    prices: dict[str, str]
+    # The reason printed on the note ("{domain}" as above).
+    reason: str
+    # Positions of the corrected invoice's lines credited in full; empty: every line.
+    lines: tuple[int, ...]
     issued: int
 
 
@@ -627,12 +631,10 @@ DEMO_INVOICES = (
     ),
 )
 DEMO_CREDIT_NOTES = (
-    DemoCreditNote(
-        "ssl-cancel", "ssl", "Cancelled: SSL certificate, 1 year — {domain}", {"EUR": "49.00", "BRL": "245.00"}, -58
-    ),
-    DemoCreditNote(
-        "hosting-credit", "hosting", "Service credit for downtime — {domain}", {"EUR": "2.00", "BRL": "10.00"}, -30
-    ),
+    # The whole invoice, before it was paid: the note settles it.
+    DemoCreditNote("ssl-cancel", "ssl", "Cancelled: SSL certificate, 1 year — {domain}", (), -58),
+    # The backup add-on of a paid invoice: owed back to the customer.
+    DemoCreditNote("hosting-credit", "hosting", "Service credit for downtime: backups — {domain}", (1,), -30),
 )
 
 
@@ -666,9 +668,9 @@ def _billing_setup(as_of: dt.date) -> None:
 
 
 def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
+    from sportello.billing.credit_notes import CreditLine, credit_note_create
     from sportello.billing.models import DocumentKind, Invoice, InvoiceLine, SettlementKind
     from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_settle
-    from sportello.billing.taxes import TaxDecision
     from sportello.core.money import Money
 
     created.setdefault("invoices", 0)
@@ -679,7 +681,9 @@ def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
         return as_of + dt.timedelta(days=offset)
 
     def existing(account: Account, description: str) -> Invoice | None:
-        line = InvoiceLine.objects.filter(invoice__account=account, position=0, description=description).first()
+        line = InvoiceLine.objects.filter(
+            invoice__account=account, invoice__kind=DocumentKind.INVOICE, position=0, description=description
+        ).first()
         return line.invoice if line else None
 
     # Every document of every customer, issued in date order so that numbers follow dates.
@@ -690,51 +694,26 @@ def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
     for _issued, _order, account, spec in sorted(steps, key=lambda step: (step[0], step[1])):
         domain = DEMO_DOMAINS[account.name]
         currency = account.currency
-        description = spec.description.format(domain=domain)
-        if existing(account, description) is not None:
-            continue
         if isinstance(spec, DemoCreditNote):
             corrected_spec = next(item for item in DEMO_INVOICES if item.key == spec.corrects)
             corrected = existing(account, corrected_spec.description.format(domain=domain))
             assert corrected is not None, f"{spec.key} corrects an invoice issued before it"
-            first = corrected.lines.order_by("position").first()
-            assert first is not None
-            exemption = corrected.taxes.filter(category=first.tax_category, rate=first.tax_rate).first()
-            # A credit note repeats the tax of the line it corrects.
-            tax = TaxDecision(
-                rate=first.tax_rate,
-                category=first.tax_category,
-                name=first.tax_name,
-                reverse_charge=first.tax_category == "AE",
-                exemption_text=exemption.exemption_text if exemption else "",
-            )
-            note = invoice_create(
-                account=account,
-                kind=DocumentKind.CREDIT_NOTE,
-                corrects=corrected,
-                lines=[
-                    NewLine(
-                        description=description,
-                        quantity=Decimal(1),
-                        unit_price=Decimal(spec.prices[currency]),
-                        tax=tax,
-                        corrects_line_id=first.pk,
-                    )
-                ],
+            # One demo note per invoice at most: found again as "the note correcting it".
+            if Invoice.objects.filter(kind=DocumentKind.CREDIT_NOTE, corrects=corrected).exists():
+                continue
+            # Through the credit-note service: it copies the corrected lines and their tax,
+            # settles what the invoice still owed and marks the note itself settled.
+            line_ids = list(corrected.lines.order_by("position", "pk").values_list("pk", flat=True))
+            credit_note_create(
+                invoice=corrected,
+                lines=[CreditLine(line_id=line_ids[position]) for position in spec.lines] or None,
+                reason=spec.reason.format(domain=domain),
                 as_of=day(spec.issued),
             )
-            note = invoice_issue(invoice=note, as_of=day(spec.issued))
             created["credit_notes"] += 1
-            if note.total_minor == corrected.total_minor:
-                # The full credit note settles what the invoice still owed.
-                invoice_settle(
-                    invoice=corrected,
-                    amount=Money.from_minor(note.total_minor, currency),
-                    kind=SettlementKind.CREDIT_NOTE,
-                    reference=note.display_number,
-                    settled_on=day(spec.issued),
-                    credit_note=note,
-                )
+            continue
+        description = spec.description.format(domain=domain)
+        if existing(account, description) is not None:
             continue
         start = day(spec.issued)
         period_end = add_months(start, spec.months) if spec.months else None

@@ -411,7 +411,7 @@ def _demo_invoice(account: Account, key: str) -> Invoice:
     spec = next(item for item in DEMO_INVOICES if item.key == key)
     description = spec.description.format(domain=DEMO_DOMAINS[account.name])
     line = InvoiceLine.objects.select_related("invoice").get(
-        invoice__account=account, position=0, description=description
+        invoice__account=account, invoice__kind="invoice", position=0, description=description
     )
     return line.invoice
 

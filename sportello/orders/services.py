@@ -24,6 +24,7 @@ from sportello.accounts.models import Account, Area, Membership, User
 from sportello.catalog.errors import CatalogError
 from sportello.catalog.models import AddOn, ConfigurableOption, Plan
 from sportello.catalog.selectors import addon_price_current
+from sportello.core.counters import counter_take
 from sportello.core.money import Money
 from sportello.core.time import utc_now
 from sportello.orders.errors import (
@@ -245,16 +246,10 @@ def cart_promo_remove(*, acting: Membership) -> None:
 
 
 def _next_number(year: int) -> str:
-    """O-<year>-<six digits>: the year's counter row, locked, incremented; unique and never reused."""
-    try:
-        with transaction.atomic():
-            OrderCounter.objects.get_or_create(year=year)
-    except IntegrityError:  # created meanwhile by a concurrent order: it is there now
-        pass
-    counter = OrderCounter.objects.select_for_update().get(year=year)
-    counter.last_number += 1
-    counter.save(update_fields=["last_number"])
-    return f"O-{year}-{counter.last_number:06d}"
+    """O-<year>-<six digits>: the year's counter row, locked, moved on (`core.counters`);
+    unique and never reused, taken in the transaction that writes the order."""
+    number = counter_take(OrderCounter, key={"year": year}, field="last_number")
+    return f"O-{year}-{number:06d}"
 
 
 def _event(

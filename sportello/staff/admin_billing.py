@@ -11,6 +11,7 @@ changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -243,6 +244,23 @@ class ReasonActionForm(ActionForm):
 # --- Invoices and credit notes ------------------------------------------------------------
 
 
+def _each_through_service(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, objects: Iterable[Any], service: Callable[[Any], object]
+) -> int:
+    """An admin action's loop: `service(obj)` for each object in turn, each its own
+    transaction; a refusal is shown next to the object and the others go on. Returns how
+    many went through."""
+    done = 0
+    for obj in objects:
+        try:
+            service(obj)
+        except BillingError as error:
+            modeladmin.message_user(request, f"{obj}: {refusal_message(error)}", messages.ERROR)
+        else:
+            done += 1
+    return done
+
+
 def _money(minor: int, currency: str) -> str:
     return money_display(Money.from_minor(minor, currency))
 
@@ -339,14 +357,14 @@ class InvoiceAdmin(admin.ModelAdmin):
             return gettext("%(amount)s owed back") % {
                 "amount": _money(credit_note_unapplied_minor(credit_note=obj), obj.currency)
             }
-        if obj.status == InvoiceStatus.DRAFT:
+        if not obj.is_issued:
             return "—"
         return _money(invoice_balance_minor(invoice=obj), obj.currency)
 
     @admin.display(description=_("Operations"))
     def operations(self, obj: Invoice) -> str:
         links = []
-        if obj.kind == DocumentKind.INVOICE and obj.status != InvoiceStatus.DRAFT:
+        if obj.kind == DocumentKind.INVOICE and obj.is_issued:
             if obj.number and invoice_creditable_minor(invoice=obj) > 0:
                 links.append(
                     (reverse("admin:billing_invoice_credit_note", args=[obj.pk]), gettext("Issue a credit note"))
@@ -485,14 +503,12 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Issue the selected drafts (dated today)"), permissions=["transition"])
     def issue(self, request: HttpRequest, queryset: QuerySet[Invoice]) -> None:
-        done = 0
-        for invoice in queryset.filter(status=InvoiceStatus.DRAFT).order_by("pk"):
-            try:
-                invoice_issue(invoice=invoice, as_of=today_utc(), by=request.user)  # type: ignore[arg-type]
-            except BillingError as error:
-                self.message_user(request, f"{invoice}: {refusal_message(error)}", messages.ERROR)
-            else:
-                done += 1
+        done = _each_through_service(
+            self,
+            request,
+            queryset.filter(status=InvoiceStatus.DRAFT).order_by("pk"),
+            lambda invoice: invoice_issue(invoice=invoice, as_of=today_utc(), by=request.user),  # type: ignore[arg-type]
+        )
         if done:
             self.message_user(
                 request, ngettext("%(count)d invoice issued.", "%(count)d invoices issued.", done) % {"count": done}
@@ -504,14 +520,12 @@ class InvoiceAdmin(admin.ModelAdmin):
         if not reason:
             self.message_user(request, gettext("Type the reason for this change next to the action."), messages.ERROR)
             return
-        done = 0
-        for invoice in queryset.order_by("pk"):
-            try:
-                invoice_cancel(invoice=invoice, reason=reason, as_of=today_utc(), by=request.user)  # type: ignore[arg-type]
-            except BillingError as error:
-                self.message_user(request, f"{invoice}: {refusal_message(error)}", messages.ERROR)
-            else:
-                done += 1
+        done = _each_through_service(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda invoice: invoice_cancel(invoice=invoice, reason=reason, as_of=today_utc(), by=request.user),  # type: ignore[arg-type]
+        )
         if done:
             self.message_user(
                 request,
@@ -623,14 +637,12 @@ class QuoteAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Send the selected drafts to the customer (dated today)"), permissions=["transition"])
     def send(self, request: HttpRequest, queryset: QuerySet[Quote]) -> None:
-        done = 0
-        for quote in queryset.order_by("pk"):
-            try:
-                quote_send(quote=quote, as_of=today_utc(), by=request.user)  # type: ignore[arg-type]
-            except BillingError as error:
-                self.message_user(request, f"{quote}: {refusal_message(error)}", messages.ERROR)
-            else:
-                done += 1
+        done = _each_through_service(
+            self,
+            request,
+            queryset.order_by("pk"),
+            lambda quote: quote_send(quote=quote, as_of=today_utc(), by=request.user),  # type: ignore[arg-type]
+        )
         if done:
             self.message_user(
                 request, ngettext("%(count)d quote sent.", "%(count)d quotes sent.", done) % {"count": done}

@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from sportello.billing.models import Invoice, InvoiceStatus, Quote, QuoteStatus
+from sportello.billing.models import Invoice, Quote, QuoteStatus
 from sportello.billing.pdf import invoice_pdf_file, quote_pdf
 from sportello.billing.printed import invoice_printed, quote_printed
 from sportello.portal.views.documents import pdf_response
@@ -27,7 +27,7 @@ from sportello.portal.views.documents import pdf_response
 @permission_required("billing.view_invoice", raise_exception=True)
 @require_safe
 def staff_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
-    invoice = get_object_or_404(Invoice.objects.exclude(status=InvoiceStatus.DRAFT), pk=invoice_id)
+    invoice = get_object_or_404(Invoice.objects.issued(), pk=invoice_id)
     return pdf_response(invoice_pdf_file(invoice=invoice), invoice_printed(invoice).filename)
 
 
@@ -40,7 +40,8 @@ def staff_quote_pdf(request: HttpRequest, quote_id: int) -> HttpResponse:
 
 
 def invoice_pdf_link(invoice: Invoice) -> SafeString | str:
-    """A "PDF" link for an issued invoice or credit note in the back office; empty for drafts."""
-    if invoice.status == InvoiceStatus.DRAFT:
+    """A "PDF" link for an issued invoice or credit note in the back office; empty for drafts
+    (also those cancelled before issue)."""
+    if not invoice.is_issued:
         return ""
     return format_html('<a href="{}">{}</a>', reverse("staff-invoice-pdf", args=[invoice.pk]), _("PDF"))

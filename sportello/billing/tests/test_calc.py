@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sportello.billing.calc import FiguresError, LineInput, document_figures
+from sportello.billing.calc import FiguresError, LineInput, document_figures, line_amount_minor, line_before_tax
 from sportello.core.money import currency_exponent
 
 
@@ -141,3 +141,97 @@ def test_total_is_always_lines_plus_taxes(document: tuple[str, bool, list[LineIn
         exact = Decimal(tax.taxable_minor) * tax.rate / 100
         # Each rate's tax is within half a minor unit of the exact figure (one rounding only).
         assert abs(Decimal(tax.tax_minor) - exact) <= Decimal("0.5") or inclusive
+
+
+def before_tax(lines: list[LineInput], *, currency: str = "EUR", inclusive: bool = True) -> list[tuple[str, int, int]]:
+    figures = document_figures(lines, currency=currency, prices_include_tax=inclusive)
+    shown = [
+        line_before_tax(
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount_minor=line.discount_minor,
+            net_minor=lf.net_minor,
+            tax_rate=line.tax_rate,
+            currency=currency,
+            prices_include_tax=inclusive,
+        )
+        for line, lf in zip(lines, figures.lines, strict=True)
+    ]
+    return [(str(s.unit_price), s.discount_minor, s.net_minor) for s in shown]
+
+
+def test_an_inclusive_line_prints_its_unit_price_before_tax() -> None:
+    # 2 x 12.10 with 21 % included: 24.20 gross, 4.20 tax, 20.00 net, 10.00 a unit.
+    assert before_tax([line("2", "12.10")]) == [("10.00", 0, 2000)]
+
+
+def test_the_allotted_cents_show_in_the_unit_price_never_in_a_total() -> None:
+    # Three lines of 10.00 share a net of 24.79 as 8.27 + 8.26 + 8.26 (the rule's example).
+    assert before_tax([line("1", "10.00")] * 3) == [("8.27", 0, 827), ("8.26", 0, 826), ("8.26", 0, 826)]
+
+
+def test_an_inclusive_discount_prints_before_tax_too() -> None:
+    # 12.10 less 1.21 included: 10.89 gross -> 1.89 tax, 9.00 net; discount 1.00, unit 10.00.
+    assert before_tax([line("1", "12.10", discount=121)]) == [("10.00", 100, 900)]
+
+
+def test_a_unit_price_takes_the_decimals_it_needs_to_give_the_net_back() -> None:
+    # 3 x 12.10: 36.30 gross, 6.30 tax, 30.00 net: 10.00 a unit. 3 x 11.00: 33.00 gross,
+    # 5.73 tax, 27.27 net: 9.09 a unit. 7 x 1.00: 7.00 -> 1.21 tax, 5.79 net = 7 x 0.827142...:
+    # 7 x 0.83 = 5.81 misses it, 7 x 0.827 = 5.789 gives 5.79 back.
+    assert before_tax([line("3", "12.10")]) == [("10.00", 0, 3000)]
+    assert before_tax([line("3", "11.00")]) == [("9.09", 0, 2727)]
+    assert before_tax([line("7", "1.00")]) == [("0.827", 0, 579)]
+
+
+def test_zero_decimal_and_three_decimal_currencies_keep_their_own_decimals() -> None:
+    assert before_tax([line("1", "1100", "10")], currency="JPY") == [("1000", 0, 1000)]
+    assert before_tax([line("1", "1.050", "5")], currency="KWD") == [("1.000", 0, 1000)]
+
+
+def test_prices_without_tax_print_as_entered() -> None:
+    assert before_tax([line("3", "0.045", discount=2)], inclusive=False) == [("0.045", 2, 12)]
+
+
+def test_a_fully_discounted_inclusive_line_prints_its_price_and_discount_before_tax() -> None:
+    assert before_tax([line("1", "12.10", discount=1210), line("1", "1.00")]) == [
+        ("10.00", 1000, 0),
+        ("0.83", 0, 83),
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(documents())
+def test_every_printed_line_reads_quantity_times_unit_price_less_discount_equals_its_net(
+    document: tuple[str, bool, list[LineInput]],
+) -> None:
+    currency, inclusive, lines = document
+    figures = document_figures(lines, currency=currency, prices_include_tax=inclusive)
+    exponent = currency_exponent(currency)
+    for line_input, lf in zip(lines, figures.lines, strict=True):
+        shown = line_before_tax(
+            quantity=line_input.quantity,
+            unit_price=line_input.unit_price,
+            discount_minor=line_input.discount_minor,
+            net_minor=lf.net_minor,
+            tax_rate=line_input.tax_rate,
+            currency=currency,
+            prices_include_tax=inclusive,
+        )
+        assert shown.net_minor == lf.net_minor
+        assert shown.unit_price >= 0 and 0 <= shown.discount_minor <= line_input.discount_minor
+        if inclusive:
+            assert -shown.unit_price.as_tuple().exponent >= exponent  # type: ignore[operator]
+        assert (
+            line_amount_minor(
+                quantity=line_input.quantity,
+                unit_price=shown.unit_price,
+                discount_minor=shown.discount_minor,
+                currency=currency,
+            )
+            == lf.net_minor
+        )
+        if not inclusive:
+            assert (shown.unit_price, shown.discount_minor) == (line_input.unit_price, line_input.discount_minor)
+    # The printed nets still add up to each rate's taxable amount and to the document's net.
+    assert sum(lf.net_minor for lf in figures.lines) == figures.net_minor

@@ -6,6 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -247,7 +248,7 @@ def test_cancelling_an_issued_invoice_issues_a_full_credit_note(alice: Membershi
 
         services._PAID_HANDLERS.remove(handler)
     assert seen == []
-    assert result.credit_note is not None and result.deleted is False
+    assert result.credit_note is not None
     assert (result.invoice.status, result.credit_note.number, result.credit_note.total_minor) == (
         InvoiceStatus.CANCELLED,
         "CN-2026-00002",
@@ -280,11 +281,32 @@ def test_an_invoice_with_payments_is_not_cancelled(alice: Membership, billing_se
     assert snapshot() == before
 
 
-def test_a_cancelled_draft_uses_no_number(alice: Membership, billing_setup: None, settings: object) -> None:
+def test_a_cancelled_draft_stays_cancelled_and_uses_no_number(
+    alice: Membership, billing_setup: None, settings: object
+) -> None:
     draft = invoice_create(account=alice.account, lines=[line("Hosting", "100.00")], as_of=DAY)
     result = invoice_cancel(invoice=draft, reason="Wrong customer", as_of=DAY)
-    assert (result.deleted, result.credit_note, result.invoice.status) == (True, None, "cancelled")
-    assert not Invoice.objects.exists() and not DocumentCounter.objects.exists()
+    assert (result.invoice.pk, result.credit_note, result.invoice.status) == (draft.pk, None, "cancelled")
+    kept = Invoice.objects.get(pk=draft.pk)
+    # Kept for staff as it was, cancelled: no number of any series, no issue date, no credit note.
+    assert (kept.status, kept.number, kept.proforma_number, kept.sequence, kept.issue_date, kept.total_minor) == (
+        "cancelled",
+        "",
+        "",
+        None,
+        None,
+        12100,
+    )
+    assert kept.lines.count() == 1 and not Invoice.objects.filter(corrects=kept).exists()
+    assert not DocumentCounter.objects.exists()
+    assert not kept.is_issued and not Invoice.objects.issued().exists()
+    event = kept.events.get()
+    assert (event.transition, event.from_status, event.to_status, event.data) == (
+        "cancel",
+        "draft",
+        "cancelled",
+        {"reason": "Wrong customer"},
+    )
     audit = AuditEvent.objects.get(action="billing.draft_cancelled")
     # Kept from the customer's activity log: the draft never existed for them.
     assert (audit.data["total_minor"], audit.data["reason"], audit.data["account_id"], audit.account_id) == (
@@ -293,9 +315,39 @@ def test_a_cancelled_draft_uses_no_number(alice: Membership, billing_setup: None
         alice.account_id,
         None,
     )
+    assert audit.target == f"billing.invoice:{draft.pk}"
     assert BilledPeriod.objects.count() == 0
     following = issued(alice, line("Hosting", "100.00"))
     assert following.number == "INV-2026-00001"
+    # Cancelled is final: neither issued nor cancelled again.
+    before = snapshot()
+    with pytest.raises(IllegalTransition):
+        invoice_issue(invoice=kept, as_of=DAY)
+    with pytest.raises(IllegalTransition):
+        invoice_cancel(invoice=kept, reason="Twice", as_of=DAY)
+    assert snapshot() == before
+
+
+def test_a_cancelled_draft_with_numbering_at_payment_takes_no_payment_request_number(
+    alice: Membership, billing_setup: None, settings: object
+) -> None:
+    settings.BILLING_NUMBERING = "payment"  # type: ignore[attr-defined]
+    draft = invoice_create(account=alice.account, lines=[line("Hosting", "100.00")], as_of=DAY)
+    invoice_cancel(invoice=draft, reason="Duplicate", as_of=DAY)
+    assert Invoice.objects.filter(pk=draft.pk, status="cancelled", proforma_number="").exists()
+    assert not DocumentCounter.objects.exists()
+    assert issued(alice, line("Hosting", "100.00")).proforma_number == "PRO-2026-00001"
+
+
+def test_the_database_refuses_a_cancelled_document_with_a_date_but_no_number(
+    alice: Membership, billing_setup: None
+) -> None:
+    draft = invoice_create(account=alice.account, lines=[line("Hosting", "100.00")], as_of=DAY)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Invoice.objects.filter(pk=draft.pk).update(status="cancelled", issue_date=DAY)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Invoice.objects.filter(pk=draft.pk).update(status="open")
+    assert Invoice.objects.get(pk=draft.pk).status == "draft"
 
 
 def test_a_payment_request_is_cancelled_without_a_credit_note(

@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from sportello.accounts.models import Account, Membership
 from sportello.billing import pdf as billing_pdf
-from sportello.billing.calc import LineInput, document_figures
+from sportello.billing.calc import LineInput, document_figures, line_amount_minor
 from sportello.billing.models import (
     DocumentKind,
     Invoice,
@@ -39,7 +39,8 @@ from sportello.billing.pdf import (
     quote_pdf,
     statement_pdf,
 )
-from sportello.billing.printed import country_name, invoice_printed, minor_display, rate_display
+from sportello.billing.printed import country_name, invoice_printed, minor_display, rate_display, unit_price_display
+from sportello.billing.selectors import document_lines_shown
 from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_settle
 from sportello.billing.taxes import TaxDecision
 from sportello.conftest import make_member
@@ -418,3 +419,44 @@ def test_the_pdf_shows_the_stored_total(
     assert shown(minor_display(invoice.total_minor, currency, "en")) in text.split("Total\n", 1)[1]
     assert shown(minor_display(invoice.net_minor, currency, "en")) in text
     assert shown(minor_display(invoice.tax_minor, currency, "en")) in text
+    # Each line before tax (art. 226): quantity x unit price = its net, however prices were entered.
+    rows = text.split("Net amount", 1)[1]
+    for line in document_lines_shown(document=invoice):
+        assert (
+            line_amount_minor(
+                quantity=line.line.quantity,
+                unit_price=line.unit_price,
+                discount_minor=line.discount_minor,
+                currency=currency,
+            )
+            == line.net_minor
+        )
+        assert shown(unit_price_display(line.unit_price, currency, "en")) in rows
+        assert shown(minor_display(line.net_minor, currency, "en")) in rows
+    for tax in invoice.taxes.all():
+        assert tax.taxable_minor == sum(
+            line.net_minor
+            for line in invoice.lines.all()
+            if (line.tax_category, line.tax_rate) == (tax.category, tax.rate)
+        )
+        assert shown(minor_display(tax.taxable_minor, currency, "en")) in text
+
+
+def test_an_inclusive_invoice_prints_unit_prices_and_amounts_before_tax(alice: Membership, billing_setup: None) -> None:
+    lines = [
+        NewLine(description="Hosting Pro", quantity=Decimal(2), unit_price=Decimal("12.10")),
+        NewLine(description="Backup", quantity=Decimal(1), unit_price=Decimal("12.10"), discount_minor=121),
+        NewLine(description="Mailbox", quantity=Decimal(7), unit_price=Decimal("1.00")),
+    ]
+    invoice = issue(alice.account, lines, prices_include_tax=True)
+    # 24.20 + 10.89 + 7.00 = 42.09 with 21 % included: tax 7.30, net 34.79 shared by largest remainder.
+    assert (invoice.net_minor, invoice.tax_minor, invoice.total_minor) == (3479, 730, 4209)
+    assert [line.net_minor for line in invoice.lines.all()] == [2000, 900, 579]
+    text = text_of(invoice_pdf(invoice))
+    rows = text.split("Net amount", 1)[1].split("Taxable amount", 1)[0]
+    assert "Unit price (tax incl.)" not in text
+    for figure in ("€10.00", "€20.00", "€1.00", "€9.00", "€0.827", "€5.79"):
+        assert figure in rows
+    assert "€12.10" not in rows and "€24.20" not in rows and "€1.21" not in rows
+    # The tax summary and totals are the stored ones, unchanged.
+    assert "€34.79" in text and "€7.30" in text and "€42.09" in text

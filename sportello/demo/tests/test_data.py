@@ -66,3 +66,29 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
     assert len(set(roles.values())) == 5  # every role is shown somewhere
     assert not User.objects.get(email="sofia@example.com").has_usable_password()
     assert Contact.objects.filter(is_billing_default=True).count() == 3
+    # The demo's credit notes come from the credit-note service: each corrects its invoice,
+    # is settled (never left open to pay), and settles what the invoice still owed.
+    from sportello.billing.credit_notes import credit_note_applied_minor, credit_note_unapplied_minor
+    from sportello.billing.models import Invoice
+
+    notes = Invoice.objects.filter(kind="credit_note", corrects__source="manual").order_by("account__name", "pk")
+    assert [
+        (
+            note.account.currency,
+            note.status,
+            note.corrects.status,
+            note.total_minor,
+            credit_note_applied_minor(credit_note=note),
+            credit_note_unapplied_minor(credit_note=note),
+            note.notes.split(" — ")[0],
+        )
+        for note in notes.select_related("account", "corrects")
+    ] == [
+        ("BRL", "paid", "paid", 24500, 24500, 0, "Cancelled: SSL certificate, 1 year"),
+        ("BRL", "paid", "paid", 990, 0, 990, "Service credit for downtime: backups"),
+        ("EUR", "paid", "paid", 5929, 5929, 0, "Cancelled: SSL certificate, 1 year"),
+        ("EUR", "paid", "paid", 242, 0, 242, "Service credit for downtime: backups"),
+        ("EUR", "paid", "paid", 4900, 4900, 0, "Cancelled: SSL certificate, 1 year"),
+        ("EUR", "paid", "paid", 200, 0, 200, "Service credit for downtime: backups"),
+    ]
+    assert all(note.lines.filter(corrects_line__invoice=note.corrects).count() == note.lines.count() for note in notes)

@@ -14,13 +14,20 @@ from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from sportello.accounts.models import Membership, Role, User
 from sportello.accounts.services import membership_add
 from sportello.billing.models import DocumentKind, Invoice, Quote, QuoteLine, QuoteStatus, QuoteTax
+from sportello.billing.printed import minor_display, unit_price_display
+from sportello.billing.selectors import document_lines_shown
 from sportello.billing.services import NewLine, invoice_create, invoice_issue
+from sportello.billing.taxes import TaxDecision
 from sportello.billing.tests.conftest import billing_setup, seller, tax_rates  # noqa: F401 (fixtures)
+from sportello.core.money import Money
+from sportello.portal.csv_export import plain_amount
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("billing_setup")]
 DAY = dt.date(2026, 3, 2)
@@ -231,3 +238,105 @@ def test_it_downloads_the_statement_as_a_pdf(client: Client, alice: Membership, 
     membership_add(account=alice.account, user=bob, role=Role.TECHNICAL)
     bob_client.force_login(bob)
     assert bob_client.get(url).status_code == 404
+
+
+def plain(text: str) -> str:
+    return text.replace("\xa0", " ").replace("\u202f", " ")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    currency=st.sampled_from(["EUR", "JPY", "KWD"]),
+    inclusive=st.booleans(),
+    lines=st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=12),
+            st.decimals(min_value=Decimal("0"), max_value=Decimal("999.999"), places=3),
+            st.sampled_from([Decimal(21), Decimal(10), Decimal(0)]),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+)
+def test_the_page_the_printable_page_the_pdf_and_the_csv_show_the_same_figures(
+    alice_client: Client, alice: Membership, currency: str, inclusive: bool, lines: list[Any]
+) -> None:
+    new_lines = [
+        NewLine(
+            description=f"Line {n}",
+            quantity=Decimal(quantity),
+            unit_price=price,
+            tax=TaxDecision(
+                rate=rate, category="S" if rate else "E", name=f"Tax {rate}", reverse_charge=False, exemption_text=""
+            ),
+        )
+        for n, (quantity, price, rate) in enumerate(lines)
+    ]
+    draft = invoice_create(
+        account=alice.account, lines=new_lines, as_of=DAY, currency=currency, prices_include_tax=inclusive
+    )
+    invoice = invoice_issue(invoice=draft, as_of=DAY)
+    number = invoice.number
+    page = plain(alice_client.get(reverse("portal:invoice", args=[number])).content.decode())
+    printable = plain(alice_client.get(reverse("portal:invoice-print", args=[number])).content.decode())
+    pdf = plain(text_of(alice_client.get(reverse("portal:invoice-pdf", args=[number])).content))
+    for shown in (page, printable, pdf):
+        for figure in (invoice.net_minor, invoice.tax_minor, invoice.total_minor):
+            assert plain(minor_display(figure, currency, "en")) in shown
+        # Every line before tax: the same unit price and net amount everywhere.
+        for line in document_lines_shown(document=invoice):
+            assert plain(unit_price_display(line.unit_price, currency, "en")) in shown
+            assert plain(minor_display(line.net_minor, currency, "en")) in shown
+        for tax in invoice.taxes.all():
+            assert plain(minor_display(tax.taxable_minor, currency, "en")) in shown
+    csv_rows = alice_client.get(reverse("portal:invoices-csv"), {"status": "all"}).content.decode("utf-8-sig")
+    row = next(r for r in csv_rows.splitlines() if f",{number}," in r)
+    assert f",{plain_amount(Money.from_minor(invoice.total_minor, currency))}," in row
+    assert invoice.total_minor == invoice.net_minor + invoice.tax_minor
+    assert invoice.net_minor == sum(line.net_minor for line in invoice.lines.all())
+
+
+def test_an_inclusive_invoice_shows_prices_before_tax_on_the_page_and_the_printable_page(
+    alice_client: Client, alice: Membership
+) -> None:
+    draft = invoice_create(
+        account=alice.account,
+        lines=[
+            NewLine(description="Hosting Pro", quantity=Decimal(2), unit_price=Decimal("12.10"), discount_minor=121)
+        ],
+        as_of=DAY,
+        prices_include_tax=True,
+    )
+    invoice = invoice_issue(invoice=draft, as_of=DAY)
+    # 24.20 - 1.21 = 22.99 with 21 % included: tax 3.99, net 19.00; discount 1.00 before tax.
+    assert (invoice.net_minor, invoice.tax_minor, invoice.total_minor) == (1900, 399, 2299)
+    for name in ("portal:invoice", "portal:invoice-print"):
+        page = alice_client.get(reverse(name, args=[invoice.number])).content.decode()
+        lines = page.split("Hosting Pro", 1)[1].split("</tr>", 1)[0]
+        assert [figure in lines for figure in ("€10.00", "€1.00", "€19.00", "€12.10", "€1.21", "€22.99")] == [
+            True,
+            True,
+            True,
+            False,
+            False,
+            False,
+        ]
+        assert "€3.99" in page and "€22.99" in page
+
+
+def test_a_cancelled_draft_is_never_shown_to_the_customer(alice_client: Client, alice: Membership) -> None:
+    from sportello.billing.credit_notes import invoice_cancel
+
+    draft = invoice_create(
+        account=alice.account,
+        lines=[NewLine(description="Discarded hosting", quantity=Decimal(1), unit_price=Decimal("9.00"))],
+        as_of=DAY,
+    )
+    invoice_cancel(invoice=draft, reason="Wrong customer", as_of=DAY)
+    for name, params in (("portal:invoices", {"status": "all"}), ("portal:invoices-csv", {"status": "all"})):
+        response = alice_client.get(reverse(name), params)
+        assert response.status_code == 200 and "Discarded hosting" not in response.content.decode("utf-8-sig")
+    listing = alice_client.get(reverse("portal:invoices"), {"status": "cancelled"}).content.decode()
+    assert "€10.89" not in listing
+    statement = alice_client.get(reverse("portal:statement-csv"), {"start": "2026-01-01", "end": "2026-12-31"})
+    assert "10.89" not in statement.content.decode("utf-8-sig")

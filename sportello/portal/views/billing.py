@@ -34,6 +34,7 @@ from django.views.decorators.http import require_POST, require_safe
 
 from sportello.accounts.models import Account, Area
 from sportello.billing.models import DocumentKind, Invoice, InvoiceQuerySet, InvoiceStatus, Settlement
+from sportello.billing.selectors import document_lines_shown
 from sportello.billing.selectors_portal import (
     DEFAULT_SORT,
     STATUS_GROUP_KEYS,
@@ -335,7 +336,8 @@ def _document_page(request: MemberRequest, number: str, kind: str) -> HttpRespon
     context = {
         "document": document,
         "state": document_state(document, as_of=as_of),
-        "lines": list(document.lines.all()),
+        # Unit prices, discounts and amounts before tax, as the printable page and PDF show them.
+        "lines": document_lines_shown(document=document),
         "taxes": list(document.taxes.all()),
         "settlements": [(s, settlement_method_label(s)) for s in settlements],
         "credit_notes": list(credit_notes_of(membership=membership, invoice=document)),

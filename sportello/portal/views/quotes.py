@@ -29,9 +29,9 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from sportello.accounts.models import Area
 from sportello.billing.errors import BillingError, IllegalTransition, InvalidDocument, NotAllowed, QuoteExpired
-from sportello.billing.models import Quote, QuoteLine, QuoteStatus, QuoteTax
+from sportello.billing.models import DocumentLine, Quote, QuoteStatus, QuoteTax
 from sportello.billing.quotes import may_decide, quote_accept, quote_decline
-from sportello.billing.selectors import quotes_visible_to
+from sportello.billing.selectors import document_lines_shown, quotes_visible_to
 from sportello.core.formatting import babel_locale, date_display
 from sportello.core.money import Money
 from sportello.core.time import utc_now
@@ -169,7 +169,7 @@ def quote_list(request: MemberRequest) -> HttpResponse:
 
 @dataclass(frozen=True)
 class LineRow:
-    line: QuoteLine
+    line: DocumentLine
     unit_price: str
     discount: Money | None
     amount: Money
@@ -197,13 +197,14 @@ def _quote_context(request: MemberRequest, quote: Quote, as_of: dt.date) -> dict
         "quote": quote,
         "row": row,
         "lines": [
+            # Before tax, as the quote's PDF prints them (`billing.calc.line_before_tax`).
             LineRow(
-                line=line,
-                unit_price=unit_price_display(line.unit_price, currency),
-                discount=Money.from_minor(line.discount_minor, currency) if line.discount_minor else None,
-                amount=Money.from_minor(line.amount_minor, currency),
+                line=shown.line,
+                unit_price=unit_price_display(shown.unit_price, currency),
+                discount=Money.from_minor(shown.discount_minor, currency) if shown.discount_minor else None,
+                amount=Money.from_minor(shown.net_minor, currency),
             )
-            for line in quote.lines.order_by("position", "pk")
+            for shown in document_lines_shown(document=quote)
         ],
         "taxes": [
             TaxRow(

@@ -193,3 +193,27 @@ def test_every_billing_page_of_the_back_office_renders(staff_client: Client, ali
         assert staff_client.get(url).status_code == 200, url
     credit_page = staff_client.get(pages[3]).content.decode()
     assert "Up to €121.00 can still be credited." in credit_page and "Hosting (× 1)" in credit_page
+
+
+def test_a_draft_cancelled_by_staff_stays_listed_as_cancelled_without_a_number(
+    staff_client: Client, alice: Membership
+) -> None:
+    draft = invoice_create(
+        account=alice.account,
+        lines=[NewLine(description="Hosting for the wrong customer", quantity=Decimal(1), unit_price=Decimal("9.00"))],
+        as_of=DAY,
+    )
+    response = staff_client.post(
+        reverse("admin:billing_invoice_changelist"),
+        {"action": "cancel", "reason": "Wrong customer", "_selected_action": [str(draft.pk)]},
+    )
+    assert response.status_code == 302
+    assert state() == ([(draft.pk, "cancelled", "", 1089)], [])
+    assert not Invoice.objects.filter(kind="credit_note").exists()
+    listing = staff_client.get(reverse("admin:billing_invoice_changelist")).content.decode()
+    assert f"draft {draft.pk}" in listing and "Cancelled" in listing
+    page = staff_client.get(reverse("admin:billing_invoice_change", args=[draft.pk]))
+    assert page.status_code == 200 and "Hosting for the wrong customer" in page.content.decode()
+    # Never a document: no PDF, no balance, no operations.
+    assert staff_client.get(reverse("staff-invoice-pdf", args=[draft.pk])).status_code == 404
+    assert reverse("admin:billing_invoice_credit_note", args=[draft.pk]) not in listing

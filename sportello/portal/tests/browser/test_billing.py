@@ -43,10 +43,14 @@ def violations_of(page: Page, screen: str) -> list[str]:
 
 
 def number_of(description: str) -> str:
-    """The demo invoice of Nubeclara (entered by staff, not an order's or a quote's) whose
-    first line starts with `description`."""
+    """The demo invoice of Nubeclara (entered by staff, not an order's or a quote's, nor a
+    credit note, which copies the lines it corrects) whose first line starts with `description`."""
     invoice = Invoice.objects.get(
-        account__name=NUBECLARA, source="manual", lines__position=0, lines__description__startswith=description
+        account__name=NUBECLARA,
+        kind="invoice",
+        source="manual",
+        lines__position=0,
+        lines__description__startswith=description,
     )
     return invoice.display_number
 
