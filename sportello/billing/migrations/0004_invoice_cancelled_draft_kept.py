@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0002_billingrun_latefee_dunningsuspension_remindersent'),
+        ('billing', '0003_billing_run_autopay_retries'),
     ]
 
     operations = [
