@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.test import Client
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from sportello.accounts.models import Membership, Role, User
 from sportello.accounts.services import account_create, membership_add
@@ -21,6 +23,13 @@ from sportello.accounts.services import account_create, membership_add
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 PASSWORD = "correct-horse-battery-staple"
+
+# Property tests check values, not speed: on a loaded machine (two cores running the suite in
+# parallel) generating or running an example may be slow, which is no failure of the property.
+hypothesis_settings.register_profile(
+    "sportello", deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+hypothesis_settings.load_profile("sportello")
 
 
 @pytest.fixture(autouse=True)

@@ -379,7 +379,9 @@ step = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     currency=st.sampled_from(sorted(CURRENCIES)),
     inclusive=st.booleans(),

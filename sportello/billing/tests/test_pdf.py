@@ -385,7 +385,9 @@ CURRENCIES = st.sampled_from(["EUR", "JPY", "KWD"])
 RATES = st.sampled_from([(Decimal(21), "S"), (Decimal(10), "S"), (Decimal("7.5"), "S"), (Decimal(0), "E")])
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     currency=CURRENCIES,
     inclusive=st.booleans(),

@@ -32,7 +32,9 @@ def promo(kind: str, percent: Decimal | None, amounts: dict[str, int]) -> PromoC
     return code
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     lines=st.lists(line_strategy, min_size=1, max_size=6),
     currency=st.sampled_from(["EUR", "JPY", "KWD"]),

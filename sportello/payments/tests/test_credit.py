@@ -181,7 +181,9 @@ operation = st.one_of(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(operations=st.lists(operation, min_size=1, max_size=8))
 def test_the_balance_is_the_sum_of_the_ledger_and_never_negative(
     alice: Membership, billing_setup: None, operations: list[tuple[str, int]]

@@ -383,7 +383,9 @@ def test_allocation_never_loses_or_invents_money(amount: int, balances: list[int
         assert parts == balances
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     nets=st.lists(st.integers(min_value=1, max_value=50_000), min_size=1, max_size=3),
     paid_meanwhile=st.lists(st.booleans(), min_size=3, max_size=3),
