@@ -573,7 +573,7 @@ def test_a_service_and_an_invoice_at_once_are_refused_with_a_reason(
         new_request(department=finance.pk, invoice=alice_invoice.pk, service=alice_service.pk),
     )
     assert response.status_code == 400
-    assert "A request can be about one service or one invoice, not both." in response.content.decode()
+    assert "A request can be about one thing only: a service, an invoice or an order." in response.content.decode()
     assert counts() == (0, 0, 0)
     assert EmailLog.objects.count() == 0
 
