@@ -274,7 +274,7 @@ def _service_choices(request: MemberRequest) -> list[tuple[Any, Any]]:
     """The services a request can be about. Domains are services of a domain product: they
     are listed under their own heading ("Domains", by domain name first), for members with
     the services or the domains area; the other services for members with the services area.
-    Without any domain the list is flat, as before there were domains to tell apart."""
+    Without any domain the list stays flat: there is nothing to tell apart."""
     membership = request.membership
     with_services = membership.has_area(Area.SERVICES)
     if not (with_services or membership.has_area(Area.DOMAINS)):
@@ -282,11 +282,11 @@ def _service_choices(request: MemberRequest) -> list[tuple[Any, Any]]:
     services: list[tuple[int, str]] = []
     domains: list[tuple[int, str]] = []
     for s in services_visible_to(membership=membership):
-        name = f"{s.plan.product.name} {s.plan.name}"
         if s.plan.product.kind == ProductKind.DOMAIN:
-            domains.append((s.pk, f"{s.label} · {name}" if s.label else name))
+            # The domain name is what customers know a domain by; the product says which kind.
+            domains.append((s.pk, f"{s.label} · {s.plan.product.name}" if s.label else s.plan.product.name))
         elif with_services:
-            services.append((s.pk, name + (f" · {s.label}" if s.label else "")))
+            services.append((s.pk, f"{s.plan.product.name} {s.plan.name}" + (f" · {s.label}" if s.label else "")))
     if not domains:
         return list(services)
     groups: list[tuple[Any, Any]] = []
