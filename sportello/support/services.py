@@ -334,7 +334,7 @@ def _related_columns(membership: Membership, account: Account, wanted: dict[str,
         # No lock: an issued document never changes account and never goes back to draft.
         found = invoices_linkable(membership).filter(pk=pk, account=account).first()
     elif kind == RelatedKind.ORDER:
-        # No lock: an order never changes account, and PROTECT keeps it while a request names it.
+        # No lock: an order never changes account (and PROTECT keeps it while a request names it).
         found = orders_linkable(membership).filter(pk=pk, account=account).first()
     else:
         raise InvalidRequestData("related", f"cannot link a {kind}")

@@ -297,6 +297,7 @@ def _service_choices(request: MemberRequest) -> list[tuple[Any, Any]]:
 
 
 def _service_ids(choices: list[tuple[Any, Any]]) -> set[int]:
+    """The ids among `_service_choices`, flat or grouped."""
     return {
         pk for value, label in choices for pk in ([pk for pk, _name in label] if isinstance(label, list) else [value])
     }
