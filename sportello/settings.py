@@ -177,6 +177,9 @@ SUPPORT_ATTACHMENT_MAX_BYTES = env.integer("SUPPORT_ATTACHMENT_MAX_BYTES", 10 * 
 SUPPORT_ATTACHMENT_MAX_COUNT = env.integer("SUPPORT_ATTACHMENT_MAX_COUNT", 5, minimum=0, maximum=50)
 # Days after closing during which the customer may reopen a request (or reopen it by replying).
 SUPPORT_REOPEN_DAYS = env.integer("SUPPORT_REOPEN_DAYS", 14, minimum=0)
+# Where a customer's new request or message is emailed when its department has no staff
+# and nobody is assigned to it; empty: nobody is emailed (the queue still shows it).
+SUPPORT_STAFF_EMAIL = env.string("SUPPORT_STAFF_EMAIL", "")
 # --- Orders -------------------------------------------------------------------------------
 # An account's first order above this total for its currency is held for review (fraud
 # review) instead of awaiting payment: CURRENCY:AMOUNT pairs, e.g. "EUR:500,BRL:2500".

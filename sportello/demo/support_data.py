@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sportello.accounts.models import Account, Membership, User
 from sportello.billing.models import Invoice, InvoiceLine
 from sportello.catalog.models import Product
+from sportello.orders.models import Order
 from sportello.services.models import Service
 from sportello.support.models import (
     Announcement,
@@ -220,6 +221,8 @@ class DemoTicket:
     priority: str = TicketPriority.NORMAL
     # The key of the demo invoice (demo/data.py DEMO_INVOICES) it is about, if any.
     invoice_key: str = ""
+    # The label of the service ordered by the demo order (demo/data.py DEMO_ORDERS) it is about, if any.
+    order_label: str = ""
 
 
 NUBECLARA = "Nubeclara Servicios Digitales S.L."
@@ -306,6 +309,16 @@ TICKETS = (
         0,
         "teste.brunotec.example.com",
         TicketPriority.LOW,
+    ),
+    DemoTicket(
+        NUBECLARA,
+        "ana@example.com",
+        "sales",
+        "¿Puedo pagar el pedido por transferencia?",
+        "Queremos pagar el nuevo alojamiento por transferencia SEPA en lugar de con tarjeta.",
+        "open",
+        0,
+        order_label="nuevo.nubeclara.example.com",
     ),
 )
 
@@ -422,6 +435,12 @@ def _ticket(spec: DemoTicket, *, departments: dict[str, Department], staff: User
     )
     service = Service.objects.filter(account=membership.account, label=spec.service_label).first()
     invoice = _demo_invoice(membership.account, spec.invoice_key) if spec.invoice_key else None
+    # The demo's orders are loaded before its requests; each is found by the service it orders.
+    order = (
+        Order.objects.filter(account=membership.account, lines__service__label=spec.order_label).first()
+        if spec.order_label
+        else None
+    )
     opened = _moment(as_of, spec.days_ago, 8)
     ticket = ticket_open(
         membership=membership,
@@ -431,6 +450,7 @@ def _ticket(spec: DemoTicket, *, departments: dict[str, Department], staff: User
         priority=spec.priority,
         related_service_id=service.pk if service else None,
         related_invoice_id=invoice.pk if invoice else None,
+        related_order_id=order.pk if order else None,
         now=opened,
     )
     if spec.state in {"answered", "customer_reply", "on_hold", "closed"}:

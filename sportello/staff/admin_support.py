@@ -181,7 +181,7 @@ class TicketAdmin(admin.ModelAdmin):
         "resolution",
     ]
     list_display_links = ["public_id", "subject"]
-    list_filter = ["department", "status", "priority", WaitingOnFilter, AssignedFilter]
+    list_filter = ["department", "status", "priority", WaitingOnFilter, AssignedFilter, "related_kind"]
     search_fields = ["public_id", "subject", "account__name", "account__reference", "requester__email"]
     list_select_related = ["account", "department", "assigned_to"]
     date_hierarchy = "created_at"
@@ -225,7 +225,13 @@ class TicketAdmin(admin.ModelAdmin):
             raise Http404
         ticket = get_object_or_404(
             Ticket.objects.select_related(
-                "account", "department", "requester", "assigned_to", "merged_into", "related_invoice"
+                "account",
+                "department",
+                "requester",
+                "assigned_to",
+                "merged_into",
+                "related_invoice",
+                "related_order",
             ),
             pk=object_id,
         )

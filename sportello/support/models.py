@@ -122,18 +122,20 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
 
 class RelatedKind(models.TextChoices):
     """What a request is about, besides its text. Each kind has its own nullable foreign key
-    (`RELATED_FIELDS`); orders and domains join as further kinds with their own columns."""
+    (`RELATED_FIELDS`). A domain is a service (of a domain product), so SERVICE covers domains."""
 
     NONE = "", _("Nothing in particular")
     SERVICE = "service", _("A service")
     # An issued invoice or credit note; never a draft, which customers cannot see.
     INVOICE = "invoice", _("An invoice")
+    ORDER = "order", _("An order")
 
 
 # kind -> the foreign key that holds the object of that kind.
 RELATED_FIELDS: dict[str, str] = {
     RelatedKind.SERVICE: "related_service",
     RelatedKind.INVOICE: "related_invoice",
+    RelatedKind.ORDER: "related_order",
 }
 
 
@@ -192,6 +194,14 @@ class Ticket(models.Model):
         on_delete=models.PROTECT,
         related_name="support_tickets",
         verbose_name=_("invoice"),
+    )
+    related_order = models.ForeignKey(
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="support_tickets",
+        verbose_name=_("order"),
     )
     assigned_to = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -16,6 +16,7 @@ from django.utils import translation
 
 from sportello.accounts.models import Membership
 from sportello.billing.models import Invoice
+from sportello.orders.models import Order
 from sportello.support.models import (
     WAITING_ON_CUSTOMER,
     WAITING_ON_US,
@@ -30,7 +31,7 @@ from sportello.support.models import (
     TicketMessage,
     TicketStatus,
 )
-from sportello.support.services import invoices_linkable, member_sees_all
+from sportello.support.services import invoices_linkable, member_sees_all, orders_linkable
 
 OPEN_STATUSES = frozenset(set(TicketStatus.values) - {TicketStatus.CLOSED})
 
@@ -40,7 +41,7 @@ def tickets_visible_to(*, membership: Membership) -> QuerySet[Ticket]:
     if not member_sees_all(membership):
         tickets = tickets.filter(requester_id=membership.user_id)
     return tickets.select_related(
-        "department", "requester", "related_service__plan__product", "related_invoice"
+        "department", "requester", "related_service__plan__product", "related_invoice", "related_order"
     ).order_by("-last_message_at", "-id")
 
 
@@ -85,6 +86,21 @@ def invoice_to_link(*, membership: Membership, number: str) -> Invoice | None:
     if not number:
         return None
     return invoices_linkable(membership).filter(Q(number=number) | Q(proforma_number=number)).order_by("pk").first()
+
+
+def orders_to_link(*, membership: Membership, limit: int) -> list[Order]:
+    """What the new-request form offers under "About an order": the account's orders, most
+    recent first, at most `limit`; none for a member without the orders area."""
+    return list(orders_linkable(membership)[:limit])
+
+
+def order_to_link(*, membership: Membership, number: str) -> Order | None:
+    """The order numbered `number` that the member may link; None for another account's,
+    a guess, or a member without the orders area."""
+    number = number.strip()
+    if not number:
+        return None
+    return orders_linkable(membership).filter(number=number).first()
 
 
 @dataclass(frozen=True)

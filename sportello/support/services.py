@@ -31,6 +31,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 
 from sportello.accounts.models import Account, Area, Contact, EmailTopic, Membership, Role, User
@@ -40,6 +41,8 @@ from sportello.core.services import audit_record
 from sportello.core.time import ensure_aware
 from sportello.notifications.models import EmailKind
 from sportello.notifications.services import email_send
+from sportello.orders.models import Order
+from sportello.orders.selectors import orders_visible_to
 from sportello.support import references
 from sportello.support.errors import (
     AttachmentRefused,
@@ -112,6 +115,16 @@ def invoices_linkable(membership: Membership) -> InvoiceQuerySet:
     if not membership.has_area(Area.BILLING):
         return invoices_visible_to(membership=membership).none()
     return invoices_visible_to(membership=membership)
+
+
+def orders_linkable(membership: Membership) -> QuerySet[Order]:
+    """The orders `membership` may link to a request: the account's orders, for members with
+    the orders area. Without it the account's orders do not exist to the member, as on the
+    orders pages (404): linking one is "not found", like another account's order or a
+    made-up id."""
+    if not membership.has_area(Area.ORDERS):
+        return orders_visible_to(membership=membership).none()
+    return orders_visible_to(membership=membership)
 
 
 def reopen_deadline(ticket: Ticket) -> dt.datetime | None:
@@ -247,16 +260,19 @@ def ticket_open(
     priority: str = TicketPriority.NORMAL,
     related_service_id: int | None = None,
     related_invoice_id: int | None = None,
+    related_order_id: int | None = None,
     uploads: Sequence[Upload] = (),
     now: dt.datetime,
 ) -> Ticket:
     """Open a request from `membership` to `department`, with its first message and files.
 
-    It may be about one service or one invoice (or credit note), never both. The service
-    must be one of the member's account; the invoice one of the account's issued documents
-    and the member must have the billing area (`invoices_linkable`). Anything else is
-    RelatedNotFound, as if it did not exist, and nothing is written. The requester and the
-    account's support contacts are emailed.
+    It may be about one service (a domain is a service), one invoice (or credit note) or
+    one order: at most one of them. The service must be one of the member's account; the
+    invoice one of the account's issued documents, for a member with the billing area
+    (`invoices_linkable`); the order one of the account's, for a member with the orders
+    area (`orders_linkable`). Anything else is RelatedNotFound, as if it did not exist,
+    and nothing is written. The requester and the account's support contacts are emailed,
+    and so is the department's staff (`staff_recipients`).
     """
     now = ensure_aware(now)
     subject, body = _clean_subject(subject), _clean_body(body)
@@ -269,7 +285,13 @@ def ticket_open(
     def write(stored: list[str]) -> Ticket:
         account = Account.objects.select_for_update().get(pk=membership.account_id)  # lock order: account first
         related = _related_columns(
-            membership, account, {RelatedKind.SERVICE: related_service_id, RelatedKind.INVOICE: related_invoice_id}
+            membership,
+            account,
+            {
+                RelatedKind.SERVICE: related_service_id,
+                RelatedKind.INVOICE: related_invoice_id,
+                RelatedKind.ORDER: related_order_id,
+            },
         )
         ticket = _ticket_insert(
             account=account,
@@ -288,6 +310,7 @@ def ticket_open(
         _event(ticket, Transition.OPEN, "", actor=membership.user, at=now)
         audit_record(action="support.opened", actor=membership.user, account=account, target=ticket, at=now)
         _notify_customers(ticket, message, template="support_opened")
+        _notify_staff(ticket, message, opened=True)
         return ticket
 
     return _atomic_with_files(write)
@@ -310,6 +333,9 @@ def _related_columns(membership: Membership, account: Account, wanted: dict[str,
     elif kind == RelatedKind.INVOICE:
         # No lock: an issued document never changes account and never goes back to draft.
         found = invoices_linkable(membership).filter(pk=pk, account=account).first()
+    elif kind == RelatedKind.ORDER:
+        # No lock: an order never changes account (and PROTECT keeps it while a request names it).
+        found = orders_linkable(membership).filter(pk=pk, account=account).first()
     else:
         raise InvalidRequestData("related", f"cannot link a {kind}")
     if found is None:
@@ -382,6 +408,7 @@ def ticket_reply_customer(
             raise InboundRefused("duplicate") from None
         _store_files(checked, ticket=locked, message=message, at=now, stored=stored)
         _event(locked, Transition.CUSTOMER_REPLY, from_status, actor=author, at=now, channel=channel)
+        _notify_staff(locked, message, opened=False)
         return message
 
     return _atomic_with_files(write)
@@ -604,6 +631,64 @@ def _notify_customers(ticket: Ticket, message: TicketMessage, *, template: str) 
                 "files": files,
                 "link": link,
             },
+        )
+
+
+def staff_recipients(ticket: Ticket) -> list[tuple[str, str, User | None]]:
+    """Who in the back office hears of a customer's message on `ticket`: (address, language,
+    user) for the active staff members of its department and the staff member it is
+    assigned to (who may work it from another department's queue). When that is nobody,
+    the SUPPORT_STAFF_EMAIL address, if one is set, in the site's language."""
+    found: dict[str, tuple[str, str, User | None]] = {}
+    people = list(ticket.department.staff.filter(is_active=True, is_staff=True).order_by("email"))
+    assignee = ticket.assigned_to
+    if assignee is not None and assignee.is_active and assignee.is_staff:
+        people.append(assignee)
+    for person in people:
+        if person.email and person.email.lower() not in found:
+            found[person.email.lower()] = (person.email, person.language or settings.LANGUAGE_CODE, person)
+    if not found and settings.SUPPORT_STAFF_EMAIL:
+        return [(settings.SUPPORT_STAFF_EMAIL, settings.LANGUAGE_CODE, None)]
+    return list(found.values())
+
+
+def _notify_staff(ticket: Ticket, message: TicketMessage, *, opened: bool) -> None:
+    """Email the back office about a customer's new request (`opened`) or new message.
+
+    The customer's words reach the templates only as context values: the text email
+    carries them as typed, the HTML one escaped, and neither is ever parsed as a template.
+    The email is logged without the account (`account=None`): the account's email log is
+    readable in the client area, and this one, with its back-office address, is staff's.
+    """
+    recipients = staff_recipients(ticket)
+    if not recipients:
+        return
+    requester = ticket.requester
+    context = {
+        "opened": opened,
+        "reference": ticket.public_id,
+        "ticket_subject": ticket.subject,
+        "department": ticket.department,
+        "priority": TicketPriority(ticket.priority).label,
+        "account_name": ticket.account.name,
+        "requester": (requester.get_full_name() or requester.email) if requester is not None else "",
+        "requester_email": requester.email if requester is not None else "",
+        "author": message.author_name or message.author_email,
+        "author_email": message.author_email,
+        "channel": Channel(message.channel).label,
+        "body": message.body,
+        "files": [a.filename for a in Attachment.objects.filter(message=message).order_by("id")],
+        "link": settings.SITE_URL + reverse("admin:support_ticket_change", args=[ticket.pk]),
+    }
+    for address, language, user in recipients:
+        email_send(
+            template="support_staff",
+            kind=EmailKind.SUPPORT,
+            to_email=address,
+            language=language,
+            account=None,
+            recipient=user,
+            context=context,
         )
 
 

@@ -28,7 +28,7 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "usage_records": 12,
         "invoices": 18,
         "credit_notes": 6,
-        "support_requests": 8,
+        "support_requests": 9,
         "articles": 5,
         "shared_files": 3,
         "orders": 3,

@@ -1,4 +1,5 @@
-"""The demo's helpdesk: a finance request about one of the demo invoices, loaded once."""
+"""The demo's helpdesk: a finance request about one of the demo invoices, a sales request about
+one of the demo orders, loaded once."""
 
 import datetime as dt
 
@@ -24,6 +25,16 @@ def test_a_demo_finance_request_is_about_a_demo_invoice_and_a_second_load_adds_n
     assert (invoice.kind, invoice.status, invoice.total_minor) == ("invoice", "paid", 967)
     assert Ticket.objects.filter(related_kind=RelatedKind.INVOICE).count() == 1
     assert Ticket.objects.filter(related_kind=RelatedKind.SERVICE).count() == 4
+    about_order = Ticket.objects.select_related("related_order").get(related_kind=RelatedKind.ORDER)
+    assert (about_order.account.name, about_order.department.slug, about_order.requester.email) == (
+        "Nubeclara Servicios Digitales S.L.",
+        "sales",
+        "ana@example.com",
+    )
+    assert about_order.related_order.account_id == about_order.account_id
+    assert about_order.related_order.status == "awaiting_payment"
+    assert about_order.related_order.lines.filter(service__label="nuevo.nubeclara.example.com").exists()
 
     assert demo_load(as_of=AS_OF + dt.timedelta(days=1))["support_requests"] == 0
     assert Ticket.objects.filter(subject="Factura duplicada en marzo").get().related_invoice == invoice
+    assert Ticket.objects.filter(related_kind=RelatedKind.ORDER).get() == about_order

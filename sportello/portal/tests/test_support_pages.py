@@ -573,7 +573,7 @@ def test_a_service_and_an_invoice_at_once_are_refused_with_a_reason(
         new_request(department=finance.pk, invoice=alice_invoice.pk, service=alice_service.pk),
     )
     assert response.status_code == 400
-    assert "A request can be about one service or one invoice, not both." in response.content.decode()
+    assert "A request can be about one thing only: a service, an invoice or an order." in response.content.decode()
     assert counts() == (0, 0, 0)
     assert EmailLog.objects.count() == 0
 
@@ -641,3 +641,197 @@ def test_the_back_office_request_page_shows_the_invoice(admin_client, alice, fin
     else:
         # Until the back office has invoice pages, the number is shown without a link.
         assert cell[1] == "Invoice INV-2026-00001 · €121.00 · Unpaid"
+
+
+# --- Requests about an order, and domains among the services ---------------------------------------
+
+
+def order_options(page: str) -> list[tuple[str, str, bool]]:
+    """The "About an order" choices of a new-request page: (value, label, selected)."""
+    select = re.search(r'<select name="order"[^>]*>(.*?)</select>', page, re.S)
+    assert select is not None, "no order field"
+    return [
+        (value, label, bool(selected))
+        for value, selected, label in re.findall(r'<option value="([^"]*)"( selected)?>([^<]*)</option>', select[1])
+    ]
+
+
+@pytest.fixture
+def sales(db):
+    from sportello.support.models import Department
+
+    return Department.objects.create(slug="sales", name="Sales", position=2)
+
+
+@pytest.fixture
+def reader(alice):
+    """A read-only member of alice's account: the support area, but not the orders one."""
+    from sportello.accounts.models import Role, User
+    from sportello.accounts.services import membership_add
+
+    user = User.objects.create_user("rita@example.org", "x", full_name="Rita")
+    return membership_add(account=alice.account, user=user, role=Role.READ_ONLY)
+
+
+def test_need_help_on_the_order_page_opens_a_request_about_the_order(
+    client, alice, finance, sales, alice_order, bob_order
+):
+    client.force_login(alice.user)
+    order_page = client.get(reverse("portal:order-detail", args=["O-2026-000001"])).content.decode()
+    link = "/support/new/?order=O-2026-000001"
+    assert f'<a href="{link}">Need help with this order?</a>' in order_page
+    page = main_of(client.get(link))
+    assert "A question about order O-2026-000001" in page
+    assert re.search(rf'<option value="{sales.pk}" selected>Sales</option>', page)
+    # The account's orders only, by number and total; bob's is not offered.
+    assert order_options(page) == [("", "None", False), (str(alice_order.pk), "O-2026-000001 · €24.08", True)]
+    response = client.post(link, new_request(department=sales.pk, order=alice_order.pk))
+    ticket = Ticket.objects.get()
+    assert response.status_code == 302 and response["Location"] == detail_url(ticket)
+    assert (ticket.related_kind, ticket.related_order, ticket.department) == ("order", alice_order, sales)
+    page = client.get(detail_url(ticket)).content.decode()
+    order_url = reverse("portal:order-detail", args=["O-2026-000001"])
+    assert f'<dd><a href="{order_url}">Order O-2026-000001</a></dd>' in page
+
+
+def test_another_accounts_order_cannot_be_linked_or_pre_linked(client, alice, finance, alice_order, bob_order):
+    client.force_login(alice.user)
+    page = main_of(client.get(f"/support/new/?order={bob_order.number}"))
+    assert "A question about" not in page and bob_order.number not in page
+    assert order_options(page) == [("", "None", True), (str(alice_order.pk), "O-2026-000001 · €24.08", False)]
+    response = client.post(reverse("portal:support-new"), new_request(department=finance.pk, order=bob_order.pk))
+    assert response.status_code == 400
+    assert "Select a valid choice." in response.content.decode()
+    assert counts() == (0, 0, 0)
+    assert EmailLog.objects.count() == 0
+
+
+def test_without_the_orders_area_there_is_no_order_to_link(client, alice, colleague, finance, alice_order):
+    client.force_login(colleague.user)
+    for link in ("/support/new/", "/support/new/?order=O-2026-000001", "/support/new/?order=O-2026-999999"):
+        response = client.get(link)
+        page = main_of(response)
+        # An existing number and a made-up one give the same page: the plain form.
+        assert response.status_code == 200
+        assert 'name="order"' not in page and "O-2026" not in page and "A question about" not in page
+    # A forged field is not part of the form: the request is opened about nothing.
+    client.post(reverse("portal:support-new"), new_request(department=finance.pk, order=alice_order.pk))
+    assert Ticket.objects.get().related_kind == ""
+    assert not alice_order.support_tickets.exists()
+
+
+def test_the_request_page_names_the_order_without_a_link_for_members_without_orders(
+    client, alice, reader, finance, alice_order
+):
+    ticket = ticket_open(
+        membership=alice, department=finance, subject="Order", body="x", related_order_id=alice_order.pk, now=NOW
+    )
+    client.force_login(reader.user)
+    page = client.get(detail_url(ticket)).content.decode()
+    assert "<dd>Order O-2026-000001</dd>" in page
+    assert reverse("portal:order-detail", args=["O-2026-000001"]) not in page
+    assert client.get(reverse("portal:order-detail", args=["O-2026-000001"])).status_code == 404
+
+
+def test_refusing_an_order_says_the_same_whatever_the_reason():
+    from sportello.portal.views.support import refusal_message
+    from sportello.support.errors import InvalidRequestData, RelatedNotFound
+
+    assert refusal_message(RelatedNotFound("order")) == "That order is not one you can see in this account."
+    assert refusal_message(InvalidRequestData("related", "about more than one thing")) == (
+        "A request can be about one thing only: a service, an invoice or an order."
+    )
+
+
+def test_the_back_office_shows_the_order_and_filters_the_queue_by_what_requests_are_about(
+    admin_client, alice, finance, alice_order, alice_ticket
+):
+    ticket = ticket_open(
+        membership=alice,
+        department=finance,
+        subject="When does my order start?",
+        body="x",
+        related_order_id=alice_order.pk,
+        now=NOW,
+    )
+    page = admin_client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+    cell = re.search(r'<td class="related-order">(.*?)</td>', page, re.S)
+    assert cell is not None
+    url = reverse("admin:orders_order_change", args=[alice_order.pk])
+    assert cell[1] == f'<a href="{url}">Order O-2026-000001</a> · €24.08 · Awaiting payment'
+    queue = admin_client.get(reverse("admin:support_ticket_changelist"), {"related_kind": "order"}).content.decode()
+    assert "When does my order start?" in queue and alice_ticket.subject not in queue
+
+
+@pytest.fixture
+def alice_domain(alice, hosting):
+    from sportello.catalog.models import Cycle, Product, ProductKind
+    from sportello.catalog.services import plan_create, price_create
+    from sportello.catalog.tests.factories import SINCE
+    from sportello.services.tests.conftest import service_in
+
+    product = Product.objects.create(
+        category=hosting.product.category, name="Domain .example", slug="domain-example", kind=ProductKind.DOMAIN
+    )
+    plan = plan_create(product=product, name="Registration", code="registration")
+    price = price_create(plan=plan, currency="EUR", cycle=Cycle.ANNUAL, amount_minor=1200, valid_from=SINCE)
+    return service_in(alice.account, price, "active", label="alice.example")
+
+
+def service_field(page: str) -> tuple[str, list[tuple[str, list[tuple[str, str]]]]]:
+    """The "About a service" field of a new-request page: its label and its groups of (value, label)."""
+    label = re.search(r'<label for="id_service"[^>]*>([^<]*)</label>', page)
+    select = re.search(r'<select name="service"[^>]*>(.*?)</select>', page, re.S)
+    assert label is not None and select is not None
+    groups = [
+        (name, re.findall(r'<option value="([^"]*)">([^<]*)</option>', options))
+        for name, options in re.findall(r'<optgroup label="([^"]*)">(.*?)</optgroup>', select[1], re.S)
+    ]
+    return label[1].strip(), groups
+
+
+def test_domains_are_listed_apart_among_the_services(client, alice, alice_service, alice_domain, finance):
+    client.force_login(alice.user)
+    page = main_of(client.get("/support/new/"))
+    assert service_field(page) == (
+        "About a service or domain",
+        [
+            ("Services", [(str(alice_service.pk), "Linux Hosting Basic · www.alice.example")]),
+            ("Domains", [(str(alice_domain.pk), "alice.example · Domain .example")]),
+        ],
+    )
+    client.post(reverse("portal:support-new"), new_request(department=finance.pk, service=alice_domain.pk))
+    assert (Ticket.objects.get().related_kind, Ticket.objects.get().related_service) == ("service", alice_domain)
+
+
+def test_a_member_with_domains_but_not_services_links_only_domains(client, alice, alice_service, alice_domain, finance):
+    from sportello.accounts.models import Role, User
+    from sportello.accounts.services import membership_add
+
+    user = User.objects.create_user("dora@example.org", "x", full_name="Dora")
+    membership_add(account=alice.account, user=user, role=Role.CUSTOM, custom_areas=["domains"])
+    client.force_login(user)
+    page = main_of(client.get("/support/new/"))
+    assert service_field(page) == (
+        "About a service or domain",
+        [("Domains", [(str(alice_domain.pk), "alice.example · Domain .example")])],
+    )
+    response = client.post(reverse("portal:support-new"), new_request(department=finance.pk, service=alice_service.pk))
+    assert response.status_code == 400 and "Select a valid choice." in response.content.decode()
+    assert Ticket.objects.count() == 0
+
+
+def test_staff_emails_stay_out_of_the_customers_email_log(client, alice, finance, staff):
+    finance.staff.add(staff)
+    client.force_login(alice.user)
+    client.post(reverse("portal:support-new"), new_request(department=finance.pk, subject="Printer on fire"))
+    ticket = Ticket.objects.get()
+    assert sorted(EmailLog.objects.values_list("to_email", flat=True)) == [
+        "agent@provider.example",
+        "alice@example.org",
+    ]
+    log = main_of(client.get(reverse("portal:email-log")))
+    assert "Request received: Printer on fire" in log
+    assert f"[{ticket.public_id}]" not in log and "agent@provider.example" not in log
+    staff_email = EmailLog.objects.get(to_email="agent@provider.example")
+    assert client.get(reverse("portal:email-detail", args=[staff_email.pk])).status_code == 404

@@ -32,9 +32,11 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from sportello.accounts.models import Area
 from sportello.billing.models import Invoice
+from sportello.catalog.models import ProductKind
 from sportello.core.formatting import money_display
 from sportello.core.money import Money
 from sportello.core.time import utc_now
+from sportello.orders.models import Order
 from sportello.portal.access import MemberRequest, member_required
 from sportello.services.selectors import services_visible_to
 from sportello.support.errors import (
@@ -68,6 +70,8 @@ from sportello.support.selectors import (
     departments_for_customers,
     invoice_to_link,
     invoices_to_link,
+    order_to_link,
+    orders_to_link,
     shared_files_visible_to,
     ticket_messages_for_customer,
     tickets_visible_to,
@@ -93,6 +97,8 @@ INBOUND_MAX_BYTES = 40 * 1024 * 1024
 # Invoices offered under "About an invoice": the most recent ones; an older one is linked
 # from its own page ("Question about this invoice?"), which adds it to the choices.
 INVOICE_CHOICES = 24
+# The same for "About an order": the most recent; an older one comes from its own page.
+ORDER_CHOICES = 24
 
 
 # --- Refusals: typed errors as translated sentences -------------------------------------------
@@ -140,10 +146,14 @@ def refusal_message(error: SupportError) -> str:
             # The same words for another account's invoice, a draft, a guess, and a member
             # without the billing area: nothing here says whether the invoice exists.
             return _("That invoice is not one you can see in this account.")
+        if error.kind == RelatedKind.ORDER:
+            # As for invoices: one sentence for another account's order, a guess, and a
+            # member without the orders area.
+            return _("That order is not one you can see in this account.")
         return _("That service is not one of this account's.")
     if isinstance(error, InvalidRequestData):
         if error.field == "related":
-            return _("A request can be about one service or one invoice, not both.")
+            return _("A request can be about one thing only: a service, an invoice or an order.")
         if error.field == "subject":
             return _("Write a subject of at most 200 characters.")
         if error.field == "body":
@@ -195,6 +205,7 @@ class TicketForm(forms.Form):
     invoice = forms.TypedChoiceField(
         label=gettext_lazy("About an invoice"), required=False, coerce=int, empty_value=None
     )
+    order = forms.TypedChoiceField(label=gettext_lazy("About an order"), required=False, coerce=int, empty_value=None)
     priority = forms.ChoiceField(
         label=gettext_lazy("Priority"), choices=TicketPriority.choices, initial=TicketPriority.NORMAL
     )
@@ -204,20 +215,27 @@ class TicketForm(forms.Form):
     def __init__(
         self,
         *args: Any,
-        services: list[tuple[int, str]],
+        services: list[tuple[Any, Any]],
         invoices: list[tuple[int, str]] | None = None,
+        orders: list[tuple[int, str]] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["department"].queryset = departments_for_customers()  # type: ignore[attr-defined]
         self.fields["service"].choices = [("", _("None")), *services]  # type: ignore[attr-defined]
+        if any(isinstance(group, list) for _label, group in services):
+            # Grouped into services and domains (`_service_choices`): the label names both.
+            self.fields["service"].label = _("About a service or domain")
         self.fields["invoice"].choices = [("", _("None")), *(invoices or [])]  # type: ignore[attr-defined]
+        self.fields["order"].choices = [("", _("None")), *(orders or [])]  # type: ignore[attr-defined]
         self.fields["body"].help_text = BODY_HELP
         self.fields["attachments"].help_text = _files_help()
         if not services:
             del self.fields["service"]
         if not invoices:
             del self.fields["invoice"]
+        if not orders:
+            del self.fields["order"]
 
 
 class ReplyForm(forms.Form):
@@ -252,13 +270,51 @@ def _uploads(files: list[Any]) -> list[Upload]:
     return [Upload(file=f, name=f.name or "file") for f in files]
 
 
-def _service_choices(request: MemberRequest) -> list[tuple[int, str]]:
-    if not request.membership.has_area(Area.SERVICES):
+def _service_choices(request: MemberRequest) -> list[tuple[Any, Any]]:
+    """The services a request can be about. Domains are services of a domain product: they
+    are listed under their own heading ("Domains", by domain name first), for members with
+    the services or the domains area; the other services for members with the services area.
+    Without any domain the list stays flat: there is nothing to tell apart."""
+    membership = request.membership
+    with_services = membership.has_area(Area.SERVICES)
+    if not (with_services or membership.has_area(Area.DOMAINS)):
         return []
-    return [
-        (s.pk, f"{s.plan.product.name} {s.plan.name}" + (f" · {s.label}" if s.label else ""))
-        for s in services_visible_to(membership=request.membership)
-    ]
+    services: list[tuple[int, str]] = []
+    domains: list[tuple[int, str]] = []
+    for s in services_visible_to(membership=membership):
+        if s.plan.product.kind == ProductKind.DOMAIN:
+            # The domain name is what customers know a domain by; the product says which kind.
+            domains.append((s.pk, f"{s.label} · {s.plan.product.name}" if s.label else s.plan.product.name))
+        elif with_services:
+            services.append((s.pk, f"{s.plan.product.name} {s.plan.name}" + (f" · {s.label}" if s.label else "")))
+    if not domains:
+        return list(services)
+    groups: list[tuple[Any, Any]] = []
+    if services:
+        groups.append((_("Services"), services))
+    groups.append((_("Domains"), domains))
+    return groups
+
+
+def _service_ids(choices: list[tuple[Any, Any]]) -> set[int]:
+    """The ids among `_service_choices`, flat or grouped."""
+    return {
+        pk for value, label in choices for pk in ([pk for pk, _name in label] if isinstance(label, list) else [value])
+    }
+
+
+def order_choice_label(order: Order) -> str:
+    """An order as the form lists it: its number and total ("O-2026-000123 · €24.08")."""
+    return f"{order.number} · {money_display(Money.from_minor(order.total_minor, order.currency))}"
+
+
+def _order_choices(request: MemberRequest, *, linked: Order | None) -> list[tuple[int, str]]:
+    """The account's recent orders, and `linked` (pre-linked from its page) even if older.
+    Empty for a member without the orders area: the field is then not offered at all."""
+    orders = orders_to_link(membership=request.membership, limit=ORDER_CHOICES)
+    if linked is not None and all(order.pk != linked.pk for order in orders):
+        orders.append(linked)
+    return [(order.pk, order_choice_label(order)) for order in orders]
 
 
 def invoice_choice_label(invoice: Invoice) -> str:
@@ -322,21 +378,25 @@ def support_home(request: MemberRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def support_new(request: MemberRequest) -> HttpResponse:
     """Open a request; `?service=<id>` comes from "Need help with this service?" and pre-links it,
-    `?invoice=<number>` from "Question about this invoice?" on the invoice or credit note page.
+    `?invoice=<number>` from "Question about this invoice?" on the invoice or credit note page,
+    `?order=<number>` from "Need help with this order?" on the order page.
 
-    An invoice number the member may not link (another account's, a draft, a guess, or any
-    number for a member without the billing area) is ignored: the page is the plain form."""
+    An invoice or order number the member may not link (another account's, a draft, a guess,
+    or any number for a member without the billing or orders area) is ignored: the page is
+    the plain form."""
     services = _service_choices(request)
-    # Read on POST too: the form posts back to this address, and an invoice pre-linked from
-    # its page may be older than the ones offered, so it must stay among the choices.
+    # Read on POST too: the form posts back to this address, and an invoice or order pre-linked
+    # from its page may be older than the ones offered, so it must stay among the choices.
     linked_invoice = invoice_to_link(membership=request.membership, number=request.GET.get("invoice", ""))
     invoices = _invoice_choices(request, linked=linked_invoice)
+    linked_order = order_to_link(membership=request.membership, number=request.GET.get("order", ""))
+    orders = _order_choices(request, linked=linked_order)
     initial: dict[str, Any] = {}
     linked = None
     if request.method != "POST":
         wanted = request.GET.get("service", "")
         linked = next((s for s in services_visible_to(membership=request.membership) if str(s.pk) == wanted), None)
-        if linked is not None and any(pk == linked.pk for pk, _label in services):
+        if linked is not None and linked.pk in _service_ids(services):
             initial["service"] = linked.pk
             technical = departments_for_customers().filter(slug="technical").first()
             if technical is not None:
@@ -346,8 +406,18 @@ def support_new(request: MemberRequest) -> HttpResponse:
             finance = departments_for_customers().filter(slug="finance").first()
             if finance is not None:
                 initial["department"] = finance.pk
+        if linked_order is not None:
+            initial["order"] = linked_order.pk
+            sales = departments_for_customers().filter(slug="sales").first()
+            if sales is not None:
+                initial["department"] = sales.pk
     form = TicketForm(
-        request.POST or None, request.FILES or None, services=services, invoices=invoices, initial=initial
+        request.POST or None,
+        request.FILES or None,
+        services=services,
+        invoices=invoices,
+        orders=orders,
+        initial=initial,
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -360,6 +430,7 @@ def support_new(request: MemberRequest) -> HttpResponse:
                 priority=data["priority"],
                 related_service_id=data.get("service"),
                 related_invoice_id=data.get("invoice"),
+                related_order_id=data.get("order"),
                 uploads=_uploads(data["attachments"]),
                 now=utc_now(),
             )
@@ -376,6 +447,7 @@ def support_new(request: MemberRequest) -> HttpResponse:
             "form": form,
             "linked": linked,
             "linked_invoice": linked_invoice if request.method != "POST" else None,
+            "linked_order": linked_order if request.method != "POST" else None,
             "articles": articles,
             "active_nav": "support",
         },

@@ -162,3 +162,31 @@ def alice_technician(alice: Membership) -> Membership:
     """A member of alice's account with the support area but without billing."""
     user = User.objects.create_user("tomas@example.org", "x", full_name="Tomás")
     return membership_add(account=alice.account, user=user, role=Role.TECHNICAL)
+
+
+# --- Orders (placed through the cart, as a member would; priced with the billing fixtures' rates) --
+
+
+def placed_order(membership: Membership, catalog: Any, *, label: str) -> Any:
+    """`membership`'s order of one Basic monthly hosting named `label`, awaiting payment."""
+    from sportello.orders.models import Cart
+    from sportello.orders.services import cart_quote, order_place
+    from sportello.orders.tests.conftest import AS_OF, AT, fill_cart
+
+    extras = {} if membership.account.currency == "EUR" else {"options": {}, "addons": []}
+    fill_cart(membership, catalog, label=label, **extras)
+    cart = Cart.objects.get(account=membership.account, user=membership.user)
+    quote = cart_quote(cart=cart, account=membership.account, as_of=AS_OF)
+    return order_place(
+        acting=membership, as_of=AS_OF, at=AT, shown_total_minor=quote.total_minor, shown_currency=quote.currency
+    )
+
+
+@pytest.fixture
+def alice_order(alice: Membership, hosting: Any, billing_setup: None) -> Any:
+    return placed_order(alice, hosting, label="shop.alice.example")
+
+
+@pytest.fixture
+def bob_order(bob: Membership, hosting: Any, billing_setup: None) -> Any:
+    return placed_order(bob, hosting, label="shop.bob.example")

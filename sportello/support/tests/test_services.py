@@ -22,7 +22,13 @@ from sportello.support.errors import (
     ReopenWindowClosed,
 )
 from sportello.support.models import Attachment, RelatedKind, Ticket, TicketEvent, TicketMessage, TicketStatus
-from sportello.support.selectors import invoice_to_link, invoices_to_link, tickets_visible_to
+from sportello.support.selectors import (
+    invoice_to_link,
+    invoices_to_link,
+    order_to_link,
+    orders_to_link,
+    tickets_visible_to,
+)
 from sportello.support.services import (
     support_recipients,
     ticket_close,
@@ -202,7 +208,7 @@ def everything_written() -> tuple[tuple[int, int, int, int, list[str]], int, int
     return snapshot(), EmailLog.objects.count(), AuditEvent.objects.count()
 
 
-def open_about(membership, department, *, invoice_id=None, service_id=None):
+def open_about(membership, department, *, invoice_id=None, service_id=None, order_id=None):
     return ticket_open(
         membership=membership,
         department=department,
@@ -210,6 +216,7 @@ def open_about(membership, department, *, invoice_id=None, service_id=None):
         body="The invoice was charged twice.",
         related_invoice_id=invoice_id,
         related_service_id=service_id,
+        related_order_id=order_id,
         now=NOW,
     )
 
@@ -404,3 +411,82 @@ def test_emails_go_to_the_requester_and_support_contacts_who_may_see_it(alice, c
         "carlos@example.org",
         "it@partner.example",
     ]
+
+
+# --- Requests about an order --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_request_links_an_order_of_its_account(alice, finance, alice_order):
+    ticket = open_about(alice, finance, order_id=alice_order.pk)
+    ticket.refresh_from_db()
+    assert (ticket.related_kind, ticket.related_order, ticket.related_invoice, ticket.related_service) == (
+        RelatedKind.ORDER,
+        alice_order,
+        None,
+        None,
+    )
+    assert ticket.related_object == alice_order
+    assert alice_order.number == "O-2026-000001"
+    assert list(alice_order.support_tickets.all()) == [ticket]
+
+
+@pytest.mark.django_db
+def test_another_accounts_order_is_refused_and_nothing_is_written(alice, finance, alice_ticket, alice_order, bob_order):
+    before = everything_written()
+    with pytest.raises(RelatedNotFound) as refused:
+        open_about(alice, finance, order_id=bob_order.pk)
+    assert (refused.value.kind, str(refused.value)) == (RelatedKind.ORDER, "order not found")
+    assert everything_written() == before
+    assert not bob_order.support_tickets.exists()
+
+
+@pytest.mark.django_db
+def test_without_the_orders_area_every_order_is_not_found(alice, colleague, finance, alice_ticket, alice_order):
+    """As for invoices: to a member without the orders area (here billing only) the account's
+    orders do not exist, as on the orders pages (404); their order and a made-up id get the
+    very same refusal, and nothing is written."""
+    assert not colleague.has_area("orders") and colleague.account_id == alice_order.account_id
+    before = everything_written()
+    refusals = []
+    for order_id in (alice_order.pk, alice_order.pk + 1000):
+        with pytest.raises(RelatedNotFound) as refused:
+            open_about(colleague, finance, order_id=order_id)
+        refusals.append((type(refused.value), refused.value.kind, str(refused.value)))
+    assert refusals[0] == refusals[1] == (RelatedNotFound, "order", "order not found")
+    assert everything_written() == before
+    assert not alice_order.support_tickets.exists()
+
+
+@pytest.mark.django_db
+def test_a_request_about_a_service_and_an_order_is_refused(alice, finance, alice_service, alice_order):
+    before = everything_written()
+    with pytest.raises(InvalidRequestData) as refused:
+        open_about(alice, finance, order_id=alice_order.pk, service_id=alice_service.pk)
+    assert refused.value.field == "related"
+    assert everything_written() == before
+
+
+@pytest.mark.django_db
+def test_the_database_keeps_the_kind_and_the_order_together(alice, finance, alice_ticket, alice_order):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Ticket.objects.filter(pk=alice_ticket.pk).update(related_kind=RelatedKind.ORDER)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Ticket.objects.filter(pk=alice_ticket.pk).update(related_order=alice_order)
+    linked = open_about(alice, finance, order_id=alice_order.pk)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Ticket.objects.filter(pk=linked.pk).update(related_kind=RelatedKind.INVOICE)
+
+
+@pytest.mark.django_db
+def test_the_orders_offered_are_the_accounts_most_recent_first(alice, colleague, alice_order, bob_order, hosting):
+    from sportello.support.tests.conftest import placed_order
+
+    later = placed_order(alice, hosting, label="blog.alice.example")
+    assert [o.number for o in orders_to_link(membership=alice, limit=10)] == ["O-2026-000003", "O-2026-000001"]
+    assert orders_to_link(membership=alice, limit=1) == [later]
+    assert orders_to_link(membership=colleague, limit=10) == []
+    assert order_to_link(membership=alice, number=" O-2026-000001 ") == alice_order
+    assert order_to_link(membership=alice, number=bob_order.number) is None
+    assert order_to_link(membership=alice, number="") is None
+    assert order_to_link(membership=colleague, number="O-2026-000001") is None

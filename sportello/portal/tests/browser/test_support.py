@@ -25,6 +25,7 @@ from sportello.accounts.services import membership_add
 from sportello.billing.models import Invoice
 from sportello.billing.services import NewLine, invoice_create, invoice_issue
 from sportello.demo.data import DEMO_PASSWORD
+from sportello.orders.models import Order
 from sportello.portal.tests.browser.helpers import ANA, NUBECLARA, STAFF, login_over_http, set_user_language
 from sportello.portal.tests.browser.identity_helpers import plain_text, wait_for_email
 from sportello.portal.tests.browser.support_helpers import InboundRelay, wait_until
@@ -174,12 +175,32 @@ def test_a_question_about_an_invoice_starts_on_the_invoice_page(page: Page, live
     assert Ticket.objects.get(subject="Purchase order number missing").related_invoice == invoice
 
 
+def test_a_question_about_an_order_starts_on_the_order_page(page: Page, live_server, demo_data) -> None:
+    set_user_language(ANA, "en")
+    order = Order.objects.get(account__name=NUBECLARA, status="awaiting_payment")
+    login_over_http(page, live_server, ANA)
+    page.goto(f"{live_server.url}/orders/{order.number}/")
+    page.get_by_role("link", name="Need help with this order?").click()
+    expect(page.locator(".page-subtitle")).to_have_text(f"A question about order {order.number}")
+    expect(page.get_by_label("Department").locator("option:checked")).to_have_text("Sales")
+    expect(page.get_by_label("About an order").locator("option:checked")).to_have_text(
+        re.compile(rf"^{re.escape(order.number)} · ")
+    )
+    page.get_by_label("Subject").fill("Invoice address for this order")
+    page.get_by_label("Message").fill("Please bill it to our Madrid office.")
+    page.get_by_role("button", name="Send the request").click()
+    expect(page.locator("main h1")).to_have_text("Invoice address for this order")
+    page.get_by_role("link", name=f"Order {order.number}").click()
+    expect(page.locator("main h1")).to_have_text(f"Order {order.number}")
+    assert Ticket.objects.get(subject="Invoice address for this order").related_order == order
+
+
 def test_a_member_without_the_support_right_sees_only_their_own(page: Page, live_server, demo_data) -> None:
     account = Account.objects.get(name=NUBECLARA)
     user = User.objects.create_user("ines@example.com", DEMO_PASSWORD, full_name="Inés Prieto", language="en")
     membership_add(account=account, user=user, role=Role.CUSTOM, custom_areas=["billing"])
     others = list(Ticket.objects.filter(account=account))
-    assert len(others) == 3
+    assert len(others) == 4
 
     login_over_http(page, live_server, "ines@example.com")
     page.goto(f"{live_server.url}/support/")
@@ -213,6 +234,8 @@ def support_screens() -> dict[str, str]:
     article = KnowledgeArticle.objects.get(slug="hosting-storage-full")
     about_invoice = Ticket.objects.get(account=account, related_kind="invoice")
     invoice_number = about_invoice.related_invoice.display_number
+    about_order = Ticket.objects.get(account=account, related_kind="order")
+    order_number = about_order.related_order.number
     return {
         "dashboard": "/",
         "list": "/support/",
@@ -221,6 +244,9 @@ def support_screens() -> dict[str, str]:
         "new-for-service": f"/support/new/?service={fotos.pk}",
         "new-for-invoice": f"/support/new/?invoice={invoice_number}",
         "detail-about-invoice": f"/support/requests/{about_invoice.public_id}/",
+        "new-for-order": f"/support/new/?order={order_number}",
+        "detail-about-order": f"/support/requests/{about_order.public_id}/",
+        "order-with-help": f"/orders/{order_number}/",
         "detail-answered": f"/support/requests/{answered.public_id}/",
         "detail-closed": f"/support/requests/{closed.public_id}/",
         "kb": "/support/help/",
