@@ -53,6 +53,7 @@ from sportello.core.services import audit_record
 from sportello.core.time import utc_now
 from sportello.payments.adapters import gateway_get
 from sportello.payments.adapters.bank_transfer import rf_references_in
+from sportello.payments.adapters.base import Gateway as GatewayAdapter
 from sportello.payments.adapters.base import GatewayOutcome, PaymentRequest
 from sportello.payments.adapters.pix import end_to_end_id_valid
 from sportello.payments.errors import (
@@ -430,6 +431,7 @@ def payment_create(
     as_of: dt.date,
     idempotency_key: str = "",
     saved_method: SavedPaymentMethod | None = None,
+    amount: Money | None = None,
 ) -> PaymentPlan:
     """Ask to pay `invoices` (one or several, one currency) with `method`.
 
@@ -437,10 +439,25 @@ def payment_create(
     The method "credit" pays everything from credit or nothing (InsufficientCredit). Any
     other method opens one payment for what is left, planned over the invoices in due-date
     order; `payment_begin` then asks its gateway to start.
+
+    `amount` pays part of one invoice (`_partial_plan`): never more than it still owes, and
+    only with a gateway that takes partial payments.
     """
     account = _lock_account(account)
     ordered = _lock_payable(account, invoices)
     currency = ordered[0].currency
+    if amount is not None:
+        return _partial_plan(
+            account=account,
+            invoice=_single(ordered),
+            amount=amount,
+            method=method,
+            use_credit=use_credit,
+            by=by,
+            as_of=as_of,
+            idempotency_key=idempotency_key,
+            saved_method=saved_method,
+        )
     if any(invoice.source == InvoiceSource.FUNDS for invoice in ordered) and (use_credit or method == CREDIT):
         # Credit cannot buy credit.
         funds = next(invoice for invoice in ordered if invoice.source == InvoiceSource.FUNDS)
@@ -483,11 +500,106 @@ def payment_create(
     owed = [(invoice, balance) for invoice, balance in balances if balance > 0]
     if not owed:
         return PaymentPlan(invoices=ordered, credit_entries=entries, payment=None)
+    payment = _payment_open(
+        account=account,
+        gateway=gateway,
+        owed=owed,
+        by=by,
+        as_of=as_of,
+        idempotency_key=idempotency_key,
+        saved_method=saved_method,
+    )
+    return PaymentPlan(invoices=ordered, credit_entries=entries, payment=payment)
+
+
+def _single(invoices: list[Invoice]) -> Invoice:
+    if len(invoices) != 1:
+        raise InvalidAmount("partial_several")
+    return invoices[0]
+
+
+def _partial_plan(
+    *,
+    account: Account,
+    invoice: Invoice,
+    amount: Money,
+    method: str,
+    use_credit: bool,
+    by: User | None,
+    as_of: dt.date,
+    idempotency_key: str,
+    saved_method: SavedPaymentMethod | None,
+) -> PaymentPlan:
+    """Pay `amount`, part (or all) of what `invoice` owes; the invoice and account are locked.
+
+    Refused with InvalidAmount, nothing written: another currency ("currency"), not positive
+    ("not_positive"), more than the invoice owes ("above_maximum"), or a gateway that collects whole invoices only
+    ("partial_unsupported"). With `use_credit`, credit covers what it can of `amount` and the
+    gateway the rest; the method "credit" takes all of `amount` from credit or nothing.
+    """
+    if amount.currency != invoice.currency:
+        raise InvalidAmount("currency")
+    wanted = amount.minor
+    if wanted <= 0:
+        raise InvalidAmount("not_positive")
+    if wanted > invoice_balance_minor(invoice=invoice):
+        raise InvalidAmount("above_maximum")
+    currency = invoice.currency
+    if method == CREDIT:
+        balance = credit_balance(account=account, currency=currency)
+        if balance.minor < wanted:
+            raise InsufficientCredit(balance_minor=balance.minor, wanted_minor=wanted, currency=currency)
+        entry = credit_apply(account=account, invoice=invoice, amount=amount, by=by, as_of=as_of)
+        return PaymentPlan(invoices=[invoice], credit_entries=[entry], payment=None)
+    gateway = gateway_get(method)
+    if not gateway.available(currency=currency):
+        raise MethodUnavailable(gateway=method)
+    if not gateway.partial_payments:
+        raise InvalidAmount("partial_unsupported")
+    entries = []
+    if use_credit:
+        from_credit = min(credit_balance(account=account, currency=currency).minor, wanted)
+        if from_credit > 0:
+            entries.append(
+                credit_apply(
+                    account=account,
+                    invoice=invoice,
+                    amount=Money.from_minor(from_credit, currency),
+                    by=by,
+                    as_of=as_of,
+                )
+            )
+            wanted -= from_credit
+    if wanted == 0:
+        return PaymentPlan(invoices=[invoice], credit_entries=entries, payment=None)
+    payment = _payment_open(
+        account=account,
+        gateway=gateway,
+        owed=[(invoice, wanted)],
+        by=by,
+        as_of=as_of,
+        idempotency_key=idempotency_key,
+        saved_method=saved_method,
+    )
+    return PaymentPlan(invoices=[invoice], credit_entries=entries, payment=payment)
+
+
+def _payment_open(
+    *,
+    account: Account,
+    gateway: GatewayAdapter,
+    owed: list[tuple[Invoice, int]],
+    by: User | None,
+    as_of: dt.date,
+    idempotency_key: str,
+    saved_method: SavedPaymentMethod | None,
+) -> Payment:
+    """A new payment of the sum of `owed`, planned over its invoices, with its first event."""
     payment = Payment.objects.create(
         account=account,
-        gateway=method,
-        amount_minor=sum(balance for _invoice, balance in owed),
-        currency=currency,
+        gateway=gateway.code,
+        amount_minor=sum(minor for _invoice, minor in owed),
+        currency=owed[0][0].currency,
         method_label=_in_language(account.language, gateway.label),
         started_on=as_of,
         created_by=_user(by),
@@ -504,7 +616,7 @@ def payment_create(
         by=by,
         data={"invoices": [invoice.display_number for invoice, _balance in owed]},
     )
-    return PaymentPlan(invoices=ordered, credit_entries=entries, payment=payment)
+    return payment
 
 
 def payment_begin(*, payment: Payment, return_url: str, description: str = "") -> Payment:

@@ -114,6 +114,8 @@ class Gateway(ABC):
     redirects: ClassVar[bool] = True
     # Whether it keeps cards for off-session charges (`setup_start`, `charge_saved`).
     saves_methods: ClassVar[bool] = False
+    # Whether it collects part of an invoice's balance (a customer paying in instalments).
+    partial_payments: ClassVar[bool] = True
 
     def available(self, *, currency: str) -> bool:
         """Whether this gateway is switched on and can collect `currency`."""
