@@ -232,6 +232,39 @@ class InvoiceRefund:
     covered_minor: list[int] = field(default_factory=list)
 
 
+def _covered_by_notes(invoice: Invoice, amount_minor: int) -> tuple[list[Invoice], list[int], int]:
+    """The earlier credit notes that pay out part of `amount_minor` (what they owe back), the
+    part each covers, and what is left for a new credit note."""
+    left = amount_minor
+    notes: list[Invoice] = []
+    covered: list[int] = []
+    for note in credit_notes_of(invoice=invoice):
+        owed = credit_note_unapplied_minor(credit_note=note)
+        if owed > 0 and left > 0:
+            notes.append(note)
+            covered.append(min(owed, left))
+            left -= covered[-1]
+    return notes, covered, left
+
+
+def invoice_refund_check(*, invoice: Invoice, amount: Money) -> None:
+    """Raise what `invoice_refund` would refuse for `amount`, writing nothing: asked before
+    money leaves through a gateway, so the correction that follows cannot be refused."""
+    if invoice.kind != DocumentKind.INVOICE:
+        raise InvalidDocument("invoice", "not_an_invoice")
+    if invoice.status not in INVOICE_TRANSITIONS[InvoiceTransition.REFUND]:
+        raise IllegalTransition(transition=InvoiceTransition.REFUND, from_status=invoice.status)
+    if amount.minor > invoice_received_minor(invoice=invoice):
+        raise InvalidDocument("amount", "above_received")
+    if invoice.status in PAYABLE_STATUSES:
+        return
+    if not invoice.number:
+        raise InvalidDocument("invoice", "no_fiscal_number")
+    _notes, _covered, left = _covered_by_notes(invoice, amount.minor)
+    if left:
+        credit_lines_for_amount(invoice=invoice, amount_minor=left)
+
+
 def _settlement(invoice: Invoice, *, kind: str, amount_minor: int, reference: str, **fields: object) -> None:
     try:
         with transaction.atomic():
@@ -299,15 +332,7 @@ def invoice_refund(
         return InvoiceRefund(invoice=invoice)
     if not invoice.number:
         raise InvalidDocument("invoice", "no_fiscal_number")
-    left = amount.minor
-    notes: list[Invoice] = []
-    covered: list[int] = []
-    for note in credit_notes_of(invoice=invoice):
-        owed = credit_note_unapplied_minor(credit_note=note)
-        if owed > 0 and left > 0:
-            notes.append(note)
-            covered.append(min(owed, left))
-            left -= covered[-1]
+    notes, covered, left = _covered_by_notes(invoice, amount.minor)
     if left:
         if left > invoice_creditable_minor(invoice=invoice):
             raise CreditAboveInvoice(

@@ -41,7 +41,7 @@ from sportello.accounts.models import Account, EmailTopic, User
 from sportello.billing.credit_notes import invoice_creditable_minor
 from sportello.billing.errors import BillingError
 from sportello.billing.models import PAYABLE_STATUSES, Invoice, InvoiceSource, InvoiceStatus, Settlement, SettlementKind
-from sportello.billing.refunds import invoice_owed_back_minor, invoice_refund
+from sportello.billing.refunds import invoice_owed_back_minor, invoice_refund, invoice_refund_check
 from sportello.core.formatting import date_display, money_display
 from sportello.core.models import AUDIT_ACTIONS
 from sportello.core.money import Money
@@ -259,6 +259,11 @@ def _refund_open(
         if available == 0 and destination == RefundDestination.CREDIT:
             raise RefundRefused("already_credit")
         raise RefundAboveRefundable(refundable_minor=available, wanted_minor=amount.minor, currency=amount.currency)
+    plan = _plan(parts, amount.minor)
+    for part in plan:
+        if part.invoice is not None:
+            # Refused now, before any money moves, rather than after the gateway gave it back.
+            invoice_refund_check(invoice=part.invoice, amount=Money.from_minor(part.amount_minor, payment.currency))
     try:
         with transaction.atomic():
             refund = Refund.objects.create(
@@ -268,7 +273,7 @@ def _refund_open(
                 currency=amount.currency,
                 destination=destination,
                 reason=reason,
-                parts=[part.as_json() for part in _plan(parts, amount.minor)],
+                parts=[part.as_json() for part in plan],
                 idempotency_key=idempotency_key[:255],
                 requested_on=as_of,
                 by=by if by is not None and by.pk else None,
