@@ -12,6 +12,8 @@ Rules held here (DESIGN.md, "Money" and "Idempotency and concurrency"):
   nothing and applies nothing.
 - Money that does not match what was asked for is never applied by a machine: it becomes a
   `ReconciliationItem` that staff resolve in the back office.
+- A `Refund` gives back part or all of a payment (`payments.refunds`); what it gave back is the
+  payment's "refunded" events, never a column that code adds to.
 """
 
 from __future__ import annotations

@@ -503,3 +503,32 @@ def test_what_a_credit_note_owes_back_is_paid_out_not_credited_twice(
         (SettlementKind.CREDIT_NOTE, 12100),
         (SettlementKind.REVERSAL, -12100),
     ]
+
+
+def test_money_given_back_is_recorded_even_if_the_invoices_changed_meanwhile(
+    make_invoice: Callable[..., Invoice], card_paid: Callable[..., Payment], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sportello.billing.errors import CreditAboveInvoice
+    from sportello.payments import refunds
+    from sportello.payments.models import ReconciliationItem
+
+    payment = card_paid(make_invoice())
+
+    def changed(**kwargs: Any) -> None:
+        raise CreditAboveInvoice(creditable_minor=0, wanted_minor=12100, currency="EUR")
+
+    monkeypatch.setattr(refunds, "invoice_refund", changed)
+    done = refund(payment, "121.00")
+
+    assert done.status == RefundStatus.SUCCEEDED
+    assert TestcardCheckout.objects.get(token=payment.gateway_reference).refunded_minor == 12100
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.REFUNDED
+    item = ReconciliationItem.objects.get()
+    assert (item.kind, item.payment_id, item.amount_minor, item.details["refund"]) == (
+        "refund_not_applied",
+        payment.pk,
+        12100,
+        done.pk,
+    )
+    assert not Invoice.objects.filter(kind=DocumentKind.CREDIT_NOTE).exists()
