@@ -107,3 +107,16 @@ class NotAllowed(BillingError):
     """The acting member's role does not allow this (e.g. a read-only member accepting a quote)."""
 
     code = "not_allowed"
+
+
+class CreditAmountUnreachable(BillingError):
+    """No credit note of the invoice's lines and tax rules totals exactly this amount (with
+    prices before tax, tax rounding skips some totals): the nearest ones are offered."""
+
+    code = "credit_amount_unreachable"
+
+    def __init__(self, *, lower_minor: int, upper_minor: int, currency: str) -> None:
+        super().__init__(f"nearest {lower_minor} or {upper_minor} ({currency})")
+        self.lower_minor = lower_minor
+        self.upper_minor = upper_minor
+        self.currency = currency

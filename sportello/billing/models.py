@@ -210,7 +210,9 @@ INVOICE_TRANSITIONS: dict[str, frozenset[str]] = {
     InvoiceTransition.SETTLE: PAYABLE_STATUSES,
     InvoiceTransition.OVERDUE: frozenset({IS.OPEN, IS.PARTIALLY_PAID}),
     InvoiceTransition.CANCEL: frozenset({IS.DRAFT, IS.OPEN, IS.PARTIALLY_PAID, IS.OVERDUE, IS.COLLECTIONS}),
-    InvoiceTransition.REFUND: frozenset({IS.PAID}),
+    # Money given back: a paid invoice is corrected (refunded once all is credited), one still
+    # owed takes the payment back (billing.refunds).
+    InvoiceTransition.REFUND: frozenset({IS.PAID, IS.REFUNDED}) | PAYABLE_STATUSES,
     InvoiceTransition.COLLECTIONS: frozenset({IS.OVERDUE}),
     InvoiceTransition.FISCAL_NUMBER: frozenset({IS.PAID}),
     InvoiceTransition.REMIND: PAYABLE_STATUSES,

@@ -123,3 +123,29 @@ class ServiceAutopayRefused(PaymentsError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class RefundRefused(PaymentsError):
+    """A refund that cannot be made as asked. `reason`: "not_succeeded" (nothing received, or
+    already refunded in full), "in_progress" (another refund of the payment waits for its
+    gateway), "gateway_cannot_refund" (bank transfer, PIX: refund to credit instead),
+    "reason_required", "already_credit" (a payment for account credit, refunded to credit)."""
+
+    code = "refund_refused"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RefundAboveRefundable(PaymentsError):
+    """More than can still be refunded of a payment to that destination: what it received less
+    earlier refunds, and less what of it is already credit or was spent from credit."""
+
+    code = "refund_above_refundable"
+
+    def __init__(self, *, refundable_minor: int, wanted_minor: int, currency: str) -> None:
+        super().__init__(f"refundable {refundable_minor}, wanted {wanted_minor} ({currency})")
+        self.refundable_minor = refundable_minor
+        self.wanted_minor = wanted_minor
+        self.currency = currency

@@ -12,6 +12,8 @@ Rules held here (DESIGN.md, "Money" and "Idempotency and concurrency"):
   nothing and applies nothing.
 - Money that does not match what was asked for is never applied by a machine: it becomes a
   `ReconciliationItem` that staff resolve in the back office.
+- A `Refund` gives back part or all of a payment (`payments.refunds`); what it gave back is the
+  payment's "refunded" events, never a column that code adds to.
 """
 
 from __future__ import annotations
@@ -256,6 +258,78 @@ class PaymentAllocation(AppendOnlyModel):
         return f"{self.payment_id} -> {self.invoice_id}"
 
 
+class RefundDestination(models.TextChoices):
+    GATEWAY = "gateway", _("Back to the payment method")
+    CREDIT = "credit", _("To account credit")
+
+
+class RefundStatus(models.TextChoices):
+    PENDING = "pending", _("In progress")
+    SUCCEEDED = "succeeded", _("Refunded")
+    FAILED = "failed", _("Failed")
+
+
+class Refund(TimestampedModel):
+    """Money of one payment given back by staff, to the payment method or to account credit.
+
+    Written before the gateway is asked (pending), so the gateway's idempotency key comes from
+    this row ("refund-<id>") and a failure leaves a failed row with nothing applied. What it
+    gave back is in the payment's "refunded" event, the invoices' reversal settlements
+    (reference "refund:<id>") and credit notes, and the credit ledger."""
+
+    public_id = models.UUIDField(_("public id"), default=uuid.uuid4, unique=True, editable=False)
+    account = models.ForeignKey(
+        "accounts.Account", on_delete=models.PROTECT, related_name="refunds", verbose_name=_("account")
+    )
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds", verbose_name=_("payment"))
+    amount_minor = models.BigIntegerField(_("amount (minor units)"))
+    currency = models.CharField(_("currency"), max_length=3)
+    destination = models.CharField(_("refunded to"), max_length=16, choices=RefundDestination.choices)
+    status = models.CharField(_("status"), max_length=16, choices=RefundStatus.choices, default=RefundStatus.PENDING)
+    reason = models.CharField(_("reason"), max_length=500)
+    # Where the money came from, planned when it was asked: [{"source": "overpayment" | "invoice",
+    # "invoice": id, "number": "...", "amount_minor": n}], the overpayment first, then invoices latest first.
+    parts = models.JSONField(_("parts"), default=list, blank=True)
+    # The gateway's id of the refund, once it answered.
+    gateway_reference = models.CharField(_("gateway refund id"), max_length=255, blank=True)
+    # The gateway's reason when it refused.
+    failure_code = models.CharField(_("failure"), max_length=64, blank=True)
+    # Unique when set: the staff form's token, so that a form sent twice refunds once.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=255, blank=True)
+    # The business date it was asked on (credit notes and settlements carry it).
+    requested_on = models.DateField(_("requested on"))
+    completed_at = models.DateTimeField(_("completed"), null=True, blank=True)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("by"),
+    )
+
+    objects = AccountOwnedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_positive"),
+            models.UniqueConstraint(
+                fields=["idempotency_key"], condition=~Q(idempotency_key=""), name="refund_once_per_idempotency_key"
+            ),
+            # One refund of a payment at a time while its gateway is asked: a second one waits
+            # for the answer rather than refunding what the first may already have taken.
+            models.UniqueConstraint(
+                fields=["payment"], condition=Q(status="pending"), name="refund_one_pending_per_payment"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.payment_id} -{self.amount_minor} {self.currency} ({self.status})"
+
+
 class ProcessedWebhook(models.Model):
     """A gateway notification that was accepted. Inserted first in the transaction that acts
     on it: a second delivery of the same event collides here and changes nothing."""
@@ -287,6 +361,9 @@ class ReconciliationKind(models.TextChoices):
     CURRENCY_MISMATCH = "currency_mismatch", _("Currency does not match")
     UNKNOWN_PAYMENT = "unknown_payment", _("Unknown payment")
     UNMATCHED_TRANSFER = "unmatched_transfer", _("Transfer without a matching payment")
+    # The gateway gave the money back but the invoices could not be corrected as planned
+    # (changed meanwhile): staff correct them by hand.
+    REFUND_NOT_APPLIED = "refund_not_applied", _("Refund given, invoices not corrected")
 
 
 class ReconciliationItem(TimestampedModel):

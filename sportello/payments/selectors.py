@@ -128,3 +128,22 @@ def service_autopay_of(*, service: Service) -> bool:
     (the account's own auto-pay comes first: `payment_preference_of`)."""
     preference = ServicePaymentPreference.objects.filter(service_id=service.pk).first()
     return preference.autopay if preference is not None else True
+
+
+def payments_receipted_by_invoice(*, membership: ActingMembership, invoice_ids: list[int]) -> dict[int, list[Payment]]:
+    """The account's payments that paid each of `invoice_ids` (those with a receipt: money
+    received), oldest first."""
+    settlements = Settlement.objects.visible_to(membership).filter(
+        invoice_id__in=invoice_ids, kind=SettlementKind.PAYMENT, reference__startswith="payment:"
+    )
+    paid_by: dict[int, list[int]] = {}
+    for invoice_id, reference in settlements.order_by("pk").values_list("invoice_id", "reference"):
+        payment_id = reference.partition(":")[2]
+        if payment_id.isdigit():
+            paid_by.setdefault(invoice_id, []).append(int(payment_id))
+    payments = payments_visible_to(membership=membership).filter(
+        pk__in={pk for pks in paid_by.values() for pk in pks},
+        status__in=[PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED],
+    )
+    by_id = {payment.pk: payment for payment in payments}
+    return {invoice_id: [by_id[pk] for pk in pks if pk in by_id] for invoice_id, pks in paid_by.items()}

@@ -92,6 +92,7 @@ from sportello.payments.models import (
     ServicePaymentPreference,
     StatementLineOutcome,
 )
+from sportello.payments.receipts import receipt_send
 from sportello.payments.selectors import (
     autopay_method_usable,
     credit_balance,
@@ -790,6 +791,8 @@ def _succeed(
         data=data,
     )
     _allocate(payment, received_minor=received_minor, as_of=as_of, by=by)
+    # The receipt is logged with the payment and delivered after commit.
+    receipt_send(payment=payment, received_on=as_of)
 
 
 @transaction.atomic

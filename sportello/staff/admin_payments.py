@@ -10,26 +10,38 @@ reconciliation queue (mismatched notifications, unknown payments, unmatched tran
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from sportello.accounts.models import Account
+from sportello.billing.errors import BillingError, CreditAboveInvoice, CreditAmountUnreachable
 from sportello.billing.models import Settlement, SettlementKind
 from sportello.core.formatting import money_display
 from sportello.core.money import CurrencyError, Money, is_currency
 from sportello.core.time import today_utc
-from sportello.payments.errors import PaymentsError, TransactionIdInvalid
+from sportello.payments.errors import (
+    GatewayError,
+    InvalidAmount,
+    PaymentsError,
+    RefundAboveRefundable,
+    RefundRefused,
+    TransactionIdInvalid,
+)
 from sportello.payments.models import (
     AutopayRetry,
     BankStatementLine,
@@ -42,10 +54,13 @@ from sportello.payments.models import (
     PaymentStatus,
     ProcessedWebhook,
     ReconciliationItem,
+    Refund,
+    RefundDestination,
     SavedPaymentMethod,
     ServicePaymentPreference,
 )
-from sportello.payments.selectors import credit_balances
+from sportello.payments.refunds import payment_refund, payment_refundable_minor, refund_credit_note_numbers
+from sportello.payments.selectors import credit_balances, payment_received_minor
 from sportello.payments.services import (
     credit_adjust,
     pix_register,
@@ -103,6 +118,86 @@ class PaymentAllocationInline(_ViewOnly, admin.TabularInline):
     fields = readonly_fields = ("invoice", "planned_minor")
 
 
+class RefundInline(_ViewOnly, admin.TabularInline):
+    model = Refund
+    extra = 0
+    fk_name = "payment"
+    verbose_name_plural = _("refunds")
+    fields = readonly_fields = (
+        "created_at",
+        "refunded",
+        "destination",
+        "status",
+        "reason",
+        "credit_notes",
+        "gateway_reference",
+        "failure_code",
+        "by",
+    )
+    ordering = ["created_at", "id"]
+
+    @admin.display(description=_("amount"))
+    def refunded(self, refund: Refund) -> str:
+        return _money(refund.amount_minor, refund.currency)
+
+    @admin.display(description=_("credit notes"))
+    def credit_notes(self, refund: Refund) -> str:
+        return ", ".join(refund_credit_note_numbers(refund=refund)) or "—"
+
+
+class RefundForm(forms.Form):
+    """What a refund needs; the amount defaults to all that can still be refunded."""
+
+    amount = forms.DecimalField(label=_("Amount"), max_digits=14, decimal_places=3, min_value=Decimal("0"))
+    destination = forms.ChoiceField(
+        label=pgettext_lazy("refund", "Refund to"), choices=RefundDestination.choices, widget=forms.RadioSelect
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        help_text=_("Printed on the credit note and told to the customer."),
+    )
+    # A token per form shown: a form sent twice refunds once.
+    token = forms.CharField(widget=forms.HiddenInput, max_length=64)
+
+
+def refund_refusal_message(error: PaymentsError | BillingError) -> str:
+    """A sentence for staff about a refused refund (nothing was changed)."""
+    if isinstance(error, RefundAboveRefundable):
+        return gettext("At most %(amount)s can be refunded this way.") % {
+            "amount": _money(error.refundable_minor, error.currency)
+        }
+    if isinstance(error, RefundRefused):
+        return {
+            "not_succeeded": gettext("Only a payment that received money can be refunded."),
+            "in_progress": gettext("Another refund of this payment is in progress: wait for it to finish."),
+            "gateway_cannot_refund": gettext(
+                "This payment method cannot give money back: refund to account credit, or send it by hand."
+            ),
+            "reason_required": gettext("Say why the payment is refunded."),
+            "already_credit": gettext("What is left of this payment is already account credit."),
+            "destination": gettext("Choose where the money goes."),
+        }.get(error.reason, gettext("The refund was refused."))
+    if isinstance(error, InvalidAmount):
+        if error.reason == "currency":
+            return gettext("The amount must be in the payment's currency.")
+        return gettext("Type an amount above zero.")
+    if isinstance(error, CreditAmountUnreachable):
+        return gettext(
+            "No credit note can total exactly that amount with these tax rates: refund %(lower)s or %(upper)s."
+        ) % {"lower": _money(error.lower_minor, error.currency), "upper": _money(error.upper_minor, error.currency)}
+    if isinstance(error, CreditAboveInvoice):
+        return gettext("That is more than can still be credited on the invoices paid (%(amount)s).") % {
+            "amount": _money(error.creditable_minor, error.currency)
+        }
+    if isinstance(error, GatewayError):
+        return gettext(
+            "The payment service refused the refund (%(reason)s); nothing was refunded. "
+            "The failed attempt is listed under refunds."
+        ) % {"reason": error.reason}
+    return gettext("The refund was refused (%(reason)s).") % {"reason": error}
+
+
 class TransferActionForm(ActionForm):
     """The list's action bar, with what registering a transfer needs."""
 
@@ -149,8 +244,8 @@ class PaymentAdmin(_ViewOnly, admin.ModelAdmin):
     search_fields = ["gateway_reference", "account__name", "account__reference", "public_id"]
     list_select_related = ["account"]
     date_hierarchy = "created_at"
-    readonly_fields = ["applied"]
-    inlines = [PaymentAllocationInline, PaymentEventInline]
+    readonly_fields = ["applied", "refund_operations"]
+    inlines = [PaymentAllocationInline, PaymentEventInline, RefundInline]
     action_form = TransferActionForm
     actions = ["register_transfer", "register_pix"]
 
@@ -168,6 +263,86 @@ class PaymentAdmin(_ViewOnly, admin.ModelAdmin):
 
     def has_register_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("payments.change_payment"))
+
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm("payments.add_refund"))
+
+    @admin.display(description=_("refund"))
+    def refund_operations(self, payment: Payment) -> str:
+        if payment.status != PaymentStatus.SUCCEEDED:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:payments_payment_refund", args=[payment.pk]), _("Refund")
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("<int:pk>/refund/", self.admin_site.admin_view(self.refund_view), name="payments_payment_refund"),
+            *super().get_urls(),
+        ]
+
+    def refund_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Refund all or part of a payment (`payments.refunds.payment_refund`), with the
+        history of its refunds."""
+        if not self.has_refund_permission(request):
+            raise PermissionDenied
+        payment = get_object_or_404(Payment.objects.select_related("account"), pk=pk)
+        refundable = {
+            destination: payment_refundable_minor(payment=payment, destination=destination)
+            for destination in RefundDestination.values
+        }
+        default = RefundDestination.GATEWAY if refundable[RefundDestination.GATEWAY] else RefundDestination.CREDIT
+        initial = {
+            "amount": Money.from_minor(refundable[default], payment.currency).amount,
+            "destination": default,
+            "token": uuid.uuid4().hex,
+        }
+        form = RefundForm(request.POST or None, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            try:
+                amount = Money(form.cleaned_data["amount"], payment.currency)
+            except ValueError:
+                form.add_error("amount", _("Too many decimals for this currency."))
+            else:
+                try:
+                    refund = payment_refund(
+                        payment=payment,
+                        amount=amount,
+                        destination=form.cleaned_data["destination"],
+                        reason=form.cleaned_data["reason"],
+                        by=request.user,  # type: ignore[arg-type]
+                        as_of=today_utc(),
+                        idempotency_key=f"staff:{form.cleaned_data['token']}",
+                    )
+                except (PaymentsError, BillingError) as error:
+                    form.add_error(None, refund_refusal_message(error))
+                else:
+                    self.message_user(
+                        request,
+                        gettext("%(amount)s refunded (%(destination)s).")
+                        % {
+                            "amount": _money(refund.amount_minor, refund.currency),
+                            "destination": refund.get_destination_display(),
+                        },
+                    )
+                    return HttpResponseRedirect(reverse("admin:payments_payment_change", args=[payment.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": payment,
+            "title": gettext("Refund %(payment)s") % {"payment": payment},
+            "form": form,
+            "received": _money(payment_received_minor(payment=payment), payment.currency),
+            "refundable": [
+                (RefundDestination(destination).label, _money(minor, payment.currency))
+                for destination, minor in refundable.items()
+            ],
+            "refunds": [
+                (refund, _money(refund.amount_minor, refund.currency))
+                for refund in payment.refunds.order_by("created_at", "id")
+            ],
+        }
+        return TemplateResponse(request, "admin/payments/payment/refund.html", context)
 
     @admin.action(description=_("Register the bank transfer as received"), permissions=["register"])
     def register_transfer(self, request: HttpRequest, queryset: QuerySet[Payment]) -> None:

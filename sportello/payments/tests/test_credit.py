@@ -11,15 +11,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sportello.accounts.models import Membership
+from sportello.billing.errors import CreditAmountUnreachable
 from sportello.billing.models import Invoice, InvoiceStatus, Settlement, SettlementKind, TaxCategory
 from sportello.billing.selectors import invoice_paid_minor
 from sportello.billing.services import invoice_settle
 from sportello.core.models import AppendOnlyError
 from sportello.core.money import Money
-from sportello.payments.errors import InsufficientCredit, InvalidAmount, InvoiceNotPayable
-from sportello.payments.models import CreditEntry, CreditKind
+from sportello.payments.errors import InsufficientCredit, InvalidAmount, InvoiceNotPayable, RefundAboveRefundable
+from sportello.payments.models import CreditEntry, CreditKind, Payment
+from sportello.payments.refunds import payment_refund
 from sportello.payments.selectors import credit_balance, credit_balances
-from sportello.payments.services import credit_adjust, credit_apply, funds_invoice_create, payment_preference_set
+from sportello.payments.services import (
+    credit_adjust,
+    credit_apply,
+    funds_invoice_create,
+    payment_begin,
+    payment_create,
+    payment_preference_set,
+    transfer_register,
+)
 from sportello.payments.tests.conftest import DAY, issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -173,16 +183,20 @@ def test_ledger_rows_cannot_be_changed_or_deleted(alice: Membership, billing_set
         entry.delete()
 
 
-# Operations on the ledger: add funds (paid funds invoice), adjust, apply to an invoice.
+# Operations on the ledger: add funds (paid funds invoice), adjust, apply to an invoice, pay
+# an invoice by transfer with more than it owes (the excess becomes credit), and refund part of
+# the last such payment to credit.
 operation = st.one_of(
     st.tuples(st.just("funds"), st.integers(min_value=500, max_value=20_000)),
     st.tuples(st.just("adjust"), st.integers(min_value=-20_000, max_value=20_000).filter(bool)),
     st.tuples(st.just("apply"), st.integers(min_value=1, max_value=30_000)),
+    st.tuples(st.just("overpay"), st.integers(min_value=1, max_value=20_000)),
+    st.tuples(st.just("refund"), st.integers(min_value=1, max_value=40_000)),
 )
 
 
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(operations=st.lists(operation, min_size=1, max_size=8))
 def test_the_balance_is_the_sum_of_the_ledger_and_never_negative(
@@ -192,10 +206,38 @@ def test_the_balance_is_the_sum_of_the_ledger_and_never_negative(
         # Invoices here are paid from credit only by the operations, not when issued.
         payment_preference_set(account=alice.account, apply_credit=False, autopay=False, by=None)
         expected = 0
+        paid_by_transfer: list[Payment] = []
         for kind, minor in operations:
             amount = Money.from_minor(minor, "EUR")
             try:
-                if kind == "funds":
+                if kind == "overpay":
+                    invoice = issued_invoice(alice.account, "250.00", as_of=DAY - dt.timedelta(days=1))
+                    plan = payment_create(
+                        account=alice.account,
+                        invoices=[invoice],
+                        method="bank_transfer",
+                        use_credit=False,
+                        by=None,
+                        as_of=DAY,
+                    )
+                    assert plan.payment is not None
+                    payment = payment_begin(payment=plan.payment, return_url="http://testserver/")
+                    received = Money.from_minor(invoice.total_minor + minor, "EUR")
+                    paid_by_transfer.append(
+                        transfer_register(payment=payment, amount=received, received_on=DAY, by=None)
+                    )
+                elif kind == "refund":
+                    if not paid_by_transfer:
+                        continue
+                    payment_refund(
+                        payment=paid_by_transfer[-1],
+                        amount=amount,
+                        destination="credit",
+                        reason="hypothesis",
+                        by=None,
+                        as_of=DAY,
+                    )
+                elif kind == "funds":
                     invoice = funds_invoice_create(account=alice.account, amount=amount, as_of=DAY, by=None)
                     invoice_settle(
                         invoice=invoice, amount=amount, kind=SettlementKind.PAYMENT, reference="x", settled_on=DAY
@@ -205,7 +247,7 @@ def test_the_balance_is_the_sum_of_the_ledger_and_never_negative(
                 else:
                     invoice = issued_invoice(alice.account, "250.00", as_of=DAY - dt.timedelta(days=1))
                     credit_apply(account=alice.account, invoice=invoice, amount=amount, by=None, as_of=DAY)
-            except (InsufficientCredit, InvalidAmount):
+            except (InsufficientCredit, InvalidAmount, RefundAboveRefundable, CreditAmountUnreachable):
                 pass
             else:
                 expected += -minor if kind == "apply" else minor

@@ -59,6 +59,7 @@ from sportello.core.money import Money
 from sportello.core.time import local_date, utc_now
 from sportello.notifications.models import EmailKind
 from sportello.notifications.services import EmailAttachment, email_send
+from sportello.payments.selectors import payments_receipted_by_invoice
 from sportello.portal.access import MemberRequest, member_required
 from sportello.portal.csv_export import csv_bytes, csv_response, plain_amount
 
@@ -369,8 +370,10 @@ def credit_note_detail(request: MemberRequest, number: str) -> HttpResponse:
 def billing_history(request: MemberRequest) -> HttpResponse:
     membership = request.membership
     page: Page = Paginator(paid_charges(membership=membership), PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = paid_charge_rows(page.object_list)
+    receipts = payments_receipted_by_invoice(membership=membership, invoice_ids=[row.invoice.pk for row in rows])
     context = {
-        "rows": paid_charge_rows(page.object_list),
+        "rows": [(row, receipts.get(row.invoice.pk, [])) for row in rows],
         "page": page,
         "page_base": f"{reverse('portal:billing-history')}?",
         "totals": paid_charges_totals(membership=membership),

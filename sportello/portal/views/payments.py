@@ -36,7 +36,7 @@ from sportello.accounts.models import Area
 from sportello.billing.errors import BillingError
 from sportello.billing.models import Invoice, InvoiceSource
 from sportello.billing.payment_codes import payment_qr
-from sportello.billing.selectors import invoices_visible_to
+from sportello.billing.selectors import invoices_visible_to, seller_current
 from sportello.core.formatting import money_display
 from sportello.core.money import Money
 from sportello.core.time import utc_now
@@ -53,6 +53,7 @@ from sportello.payments.errors import (
     PaymentsError,
 )
 from sportello.payments.models import Gateway, Payment, PaymentStatus
+from sportello.payments.receipts import payment_receipt
 from sportello.payments.selectors import (
     credit_balance,
     credit_balances,
@@ -585,6 +586,44 @@ def payment_method_remove(request: MemberRequest, pk: int) -> HttpResponse:
     return redirect("portal:payment-methods")
 
 
+# --- Receipts -------------------------------------------------------------------------------
+
+
+@member_required(Area.BILLING)
+@require_safe
+def payment_receipt_page(request: MemberRequest, public_id: str) -> HttpResponse:
+    """The printable receipt of a payment that received money: amount, method, date, the
+    invoices it paid and any refunds. Another account's payment, or one that received
+    nothing, is a 404."""
+    try:
+        wanted = uuid.UUID(public_id)
+    except ValueError:
+        raise Http404 from None
+    payment = get_object_or_404(
+        payments_visible_to(membership=request.membership).filter(
+            status__in=[PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED]
+        ),
+        public_id=wanted,
+    )
+    receipt = payment_receipt(payment=payment)
+    refunds = [
+        {
+            "refund": refund,
+            "amount": Money.from_minor(refund.amount_minor, refund.currency),
+        }
+        for refund in receipt.refunds
+    ]
+    context = {
+        "receipt": receipt,
+        "payment": payment,
+        "rows": [{"line": line, "url": invoice_url(line.invoice)} for line in receipt.lines],
+        "refunds": refunds,
+        "seller": seller_current(),
+        "active_nav": "billing",
+    }
+    return render(request, "portal/payments/receipt.html", context)
+
+
 urlpatterns: list[URLPattern] = [
     path("billing/methods/", payment_methods, name="payment-methods"),
     path("billing/methods/add/", payment_method_add, name="payment-method-add"),
@@ -595,4 +634,5 @@ urlpatterns: list[URLPattern] = [
     # A str, not a uuid converter: anything that is not one of this account's payments is a 404.
     path("billing/payments/<str:public_id>/", payment_detail, name="payment"),
     path("billing/credit/", credit, name="credit"),
+    path("billing/payments/<str:public_id>/receipt/", payment_receipt_page, name="payment-receipt"),
 ]
