@@ -268,3 +268,42 @@ def test_the_invoice_page_and_the_billing_overview_lead_to_paying(alice_client: 
     assert (
         f'href="{reverse("portal:credit")}"' in overview and f'href="{reverse("portal:payment-methods")}"' in overview
     )
+
+
+def test_part_of_an_invoice_is_paid_now_and_the_rest_stays_payable(
+    alice_client: Client, invoice: Invoice, django_capture_on_commit_callbacks: Any
+) -> None:
+    url = reverse("portal:invoice-pay", args=[invoice.number])
+    page = alice_client.get(url).content.decode()
+    assert 'name="amount"' in page and 'value="121.00"' in page
+    assert "Up to €121.00. Pay less now and the rest later, if you prefer." in page
+    response = alice_client.post(url, {"invoices": invoice.number, "method": "testcard", "amount": "50.00"})
+    assert response.status_code == 302
+    card(alice_client, response["Location"], "4242424242424242", django_capture_on_commit_callbacks)
+    assert Payment.objects.get().amount_minor == 5000
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PARTIALLY_PAID
+    again = alice_client.get(url).content.decode()
+    assert 'value="71.00"' in again and "€71.00 to pay" in again
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("121.01", "The amount is above the maximum."),
+        ("0", "Enter an amount above zero."),
+        ("-5", "Enter an amount above zero."),
+        ("12.345", "This amount has more decimals than its currency allows."),
+        ("cinquanta", "Enter an amount, such as 50.00."),
+    ],
+)
+def test_a_part_that_cannot_be_paid_is_refused_with_a_clear_message(
+    alice_client: Client, invoice: Invoice, amount: str, message: str
+) -> None:
+    url = reverse("portal:invoice-pay", args=[invoice.number])
+    response = alice_client.post(url, {"invoices": invoice.number, "method": "testcard", "amount": amount})
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert Payment.objects.count() == 0
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN

@@ -128,6 +128,9 @@ def refusal_message(error: PaymentsError | BillingError) -> str:
         return {
             "below_minimum": _("The amount is below the minimum."),
             "above_maximum": _("The amount is above the maximum."),
+            "not_positive": _("Enter an amount above zero."),
+            "partial_unsupported": _("This payment method takes the whole amount only. Choose another one."),
+            "partial_several": _("Part of an amount can be paid for one invoice at a time."),
         }.get(error.reason, _("This amount cannot be used."))
     return _("This payment could not be made. Nothing was charged.")
 
@@ -147,6 +150,14 @@ class PayForm(forms.Form):
         error_messages={"required": gettext_lazy("Choose how to pay.")},
     )
     use_credit = forms.BooleanField(label=gettext_lazy("Use my account credit first"), required=False)
+    # Paying one invoice: how much of it now (empty: all of it).
+    amount = forms.DecimalField(
+        label=gettext_lazy("Amount to pay now"),
+        required=False,
+        max_digits=18,
+        localize=True,
+        error_messages={"invalid": gettext_lazy("Enter an amount, such as 50.00.")},
+    )
 
     def __init__(self, *args: Any, invoices: list[Invoice], methods: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -215,9 +226,13 @@ def _pay_page(request: MemberRequest, *, payable: list[Invoice], single: Invoice
                     use_credit=form.cleaned_data["use_credit"],
                     by=request.user,
                     as_of=_as_of(),
+                    amount=_part(form, single=single),
                 )
             except (PaymentsError, BillingError) as refused:
-                form.add_error(None, refusal_message(refused))
+                field = "amount" if isinstance(refused, InvalidAmount) and single is not None else None
+                form.add_error(field, refusal_message(refused))
+            except ValueError:
+                form.add_error("amount", _("This amount has more decimals than its currency allows."))
             else:
                 if plan.payment is None:
                     messages.success(request, _("Paid with your account credit. Thank you."))
@@ -252,6 +267,16 @@ def _pay_page(request: MemberRequest, *, payable: list[Invoice], single: Invoice
         "active_nav": "billing",
     }
     return render(request, "portal/payments/pay.html", context, status=status)
+
+
+def _part(form: PayForm, *, single: Invoice | None) -> Money | None:
+    """The part of one invoice the customer chose to pay now; None for all of what it owes.
+    ValueError for an amount finer than the currency's minor unit."""
+    amount = form.cleaned_data.get("amount")
+    if single is None or amount is None:
+        return None
+    part = Money(amount, single.currency)
+    return None if part == invoice_balance(invoice=single) else part
 
 
 def _begin(request: MemberRequest, payment: Payment) -> HttpResponse:
