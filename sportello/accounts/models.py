@@ -340,16 +340,18 @@ class ApiScope(models.TextChoices):
     BILLING = "billing", _("See the account's billing details")
     SERVICES = "services", _("See services and their usage")
     USAGE_WRITE = "usage:write", _("Report usage of services")
+    PAYMENTS_WRITE = "payments:write", _("Pay invoices and add funds")
 
 
-# The areas a membership must hold for each scope; usage:write also needs a member who may change things.
+# The areas a membership must hold for each scope; the write scopes also need a member who may change things.
 SCOPE_AREAS: dict[str, frozenset[str]] = {
     ApiScope.READ: frozenset(),
     ApiScope.BILLING: frozenset({Area.BILLING}),
     ApiScope.SERVICES: frozenset({Area.SERVICES}),
     ApiScope.USAGE_WRITE: frozenset({Area.SERVICES}),
+    ApiScope.PAYMENTS_WRITE: frozenset({Area.BILLING}),
 }
-WRITE_SCOPES = frozenset({ApiScope.USAGE_WRITE})
+WRITE_SCOPES = frozenset({ApiScope.USAGE_WRITE, ApiScope.PAYMENTS_WRITE})
 
 
 def scopes_allowed_to(membership: Membership) -> frozenset[str]:

@@ -20,9 +20,11 @@ from sportello import __version__
 from sportello.accounts.models import ApiScope, ApiToken
 from sportello.accounts.services import api_token_scopes
 from sportello.api.auth import ApiRequest, TokenAuth, acting_membership, require_scope
+from sportello.api.billing import router as billing_router
 from sportello.api.errors import ApiError, error_responses, install_error_handlers
 from sportello.api.idempotency import IdempotencyKeyReused, idempotent_write, request_fingerprint
 from sportello.api.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, paginate
+from sportello.api.params import MAX_ID, only_known_query
 from sportello.api.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     AccountOut,
@@ -59,22 +61,8 @@ api = NinjaAPI(
 )
 install_error_handlers(api)
 
-# Largest id a path may name (a 64-bit database key).
-MAX_ID = 2**63 - 1
 READ_ERRORS = error_responses(401, 403, 404, 422, 429)
-
-
-def _only_known_query(request: HttpRequest, *known: str) -> None:
-    """Refuse query parameters the endpoint does not take (a misspelt ?limt=5 would
-    otherwise be ignored silently and the client would never learn why)."""
-    unknown = sorted(set(request.GET) - set(known))
-    if unknown:
-        raise ApiError(
-            422,
-            "invalid",
-            _("The request is not valid: see the errors of each field."),
-            errors=[{"field": f"query.{name}", "message": "unknown parameter"} for name in unknown],
-        )
+_only_known_query = only_known_query
 
 
 class StatusOut(Schema):
@@ -309,3 +297,8 @@ def usage_report(
     if outcome.replayed:
         response["Idempotent-Replayed"] = "true"
     return Status(outcome.status, outcome.body)
+
+
+# --- Invoices, payments and account credit (billing.py) ---------------------------------------
+
+api.add_router("", billing_router)

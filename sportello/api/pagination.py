@@ -48,17 +48,20 @@ def cursor_decode(*, listing: str, cursor: str) -> tuple[dt.datetime, int]:
     return moment, pk
 
 
-def paginate(queryset: QuerySet[Any], *, listing: str, cursor: str | None, limit: int) -> Page[Any]:
-    """One page of `queryset`, newest first by (created_at, id), after `cursor`."""
-    rows = queryset.order_by("-created_at", "-id")
+def paginate(
+    queryset: QuerySet[Any], *, listing: str, cursor: str | None, limit: int, moment: str = "created_at"
+) -> Page[Any]:
+    """One page of `queryset`, newest first by (`moment`, id), after `cursor`. `moment` is
+    the row's time field: created_at, or the time of a ledger entry."""
+    rows = queryset.order_by(f"-{moment}", "-id")
     if cursor:
         created_at, pk = cursor_decode(listing=listing, cursor=cursor)
-        rows = rows.filter(Q(created_at__lt=created_at) | Q(created_at=created_at, id__lt=pk))
+        rows = rows.filter(Q(**{f"{moment}__lt": created_at}) | Q(**{moment: created_at, "id__lt": pk}))
     items = list(rows[: limit + 1])
     more = len(items) > limit
     items = items[:limit]
     next_cursor = None
     if more and items:
         last = items[-1]
-        next_cursor = cursor_encode(listing=listing, created_at=last.created_at, pk=last.pk)
+        next_cursor = cursor_encode(listing=listing, created_at=getattr(last, moment), pk=last.pk)
     return Page(items=items, next_cursor=next_cursor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Annotated, Any
 
 from ninja import Field, Schema
 from pydantic import AwareDatetime, field_validator
@@ -137,3 +138,130 @@ class ServiceUsageOut(Schema):
     period_start: dt.date | None
     period_end: dt.date | None
     quotas: list[QuotaOut]
+
+
+# --- Invoices, payments and account credit ------------------------------------------------------
+
+# An amount of money a client sends: digits with up to three decimals (the currency decides
+# how many it may really have: EUR two, JPY none), never negative, never a JSON number.
+AMOUNT_PATTERN = r"^[0-9]{1,12}(\.[0-9]{1,3})?$"
+GATEWAY_PATTERN = r"^[a-z_]{1,32}$"
+
+
+class InvoiceLineOut(Schema):
+    description: str
+    quantity: str = Field(pattern=DECIMAL_PATTERN)
+    unit_price: str = Field(pattern=DECIMAL_PATTERN, description="Before discount and tax, in the invoice's currency.")
+    discount: MoneyOut
+    net: MoneyOut
+    tax_rate: str = Field(pattern=DECIMAL_PATTERN, examples=["21"])
+    period_start: dt.date | None
+    period_end: dt.date | None = Field(description="Exclusive: the first day after the period billed.")
+
+
+class InvoiceTaxOut(Schema):
+    name: str
+    rate: str = Field(pattern=DECIMAL_PATTERN)
+    taxable: MoneyOut
+    tax: MoneyOut
+    exemption_text: str
+
+
+class InvoiceSettlementOut(Schema):
+    kind: str = Field(description="payment, credit (account credit) or credit_note")
+    amount: MoneyOut
+    settled_on: dt.date
+    method: str
+
+
+class InvoiceOut(Schema):
+    id: int
+    number: str = Field(description="The fiscal number, or the payment request's until it has one.")
+    kind: str = Field(description="invoice or credit_note")
+    status: str
+    source: str = Field(description="What made it: renewal, order, funds (adding credit), manual...")
+    currency: str
+    issue_date: dt.date | None
+    due_date: dt.date | None
+    paid_date: dt.date | None
+    net: MoneyOut
+    tax: MoneyOut
+    total: MoneyOut
+    balance: MoneyOut = Field(description="What is still owed (0 once paid, cancelled or for a credit note).")
+    created_at: dt.datetime
+
+
+class InvoiceDetailOut(InvoiceOut):
+    lines: list[InvoiceLineOut]
+    taxes: list[InvoiceTaxOut]
+    settlements: list[InvoiceSettlementOut] = Field(description="What paid it so far.")
+
+
+class InvoicesPageOut(Schema):
+    items: list[InvoiceOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+
+
+class PaymentInvoiceOut(Schema):
+    id: int
+    number: str
+    planned: MoneyOut = Field(description="What the invoice owed when the payment started.")
+
+
+class PaymentOut(Schema):
+    id: str = Field(description="The payment's public id (a UUID).")
+    gateway: str
+    status: str = Field(description="initiated, requires_action, succeeded, failed or refunded")
+    amount: MoneyOut
+    method: str = Field(description="As the customer sees it: “Visa •••• 4242”, “Bank transfer”.")
+    invoices: list[PaymentInvoiceOut]
+    next_url: str | None = Field(description="Where the customer pays (a card processor's page); null when none.")
+    instructions: dict[str, Any] = Field(
+        description="What the customer must do to pay, for methods without a page (bank transfer: beneficiary, "
+        "iban, bic, reference, amount, currency, clearing_days); empty otherwise."
+    )
+    failure_code: str | None
+    started_on: dt.date
+    created_at: dt.datetime
+
+
+class PaymentsPageOut(Schema):
+    items: list[PaymentOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page.")
+
+
+class CreditEntryOut(Schema):
+    id: int
+    kind: str = Field(description="funds, overpayment, refund, applied (spent on an invoice) or adjustment")
+    amount: MoneyOut = Field(description="Signed: positive adds to the credit, negative spends it.")
+    invoice_id: int | None
+    invoice_number: str | None
+    note: str
+    at: dt.datetime
+
+
+class CreditOut(Schema):
+    balances: list[MoneyOut] = Field(description="The credit in each currency, the account's own first.")
+    entries: list[CreditEntryOut] = Field(description="The ledger, newest first; the balances are its sums.")
+    next_cursor: str | None = Field(description="Pass as ?cursor= for more entries; null on the last page.")
+
+
+class AmountIn(Schema):
+    amount: str = Field(
+        pattern=AMOUNT_PATTERN,
+        examples=["25.00"],
+        description="A decimal string, with no more decimals than the currency has.",
+    )
+
+
+class CreditPaymentOut(Schema):
+    entry: CreditEntryOut
+    invoice: InvoiceOut
+    balance: MoneyOut = Field(description="The credit left in the invoice's currency.")
+
+
+class PaymentIn(Schema):
+    invoice_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
+        min_length=1, max_length=100, description="The invoices to pay together, all in one currency."
+    )
+    gateway: str = Field(pattern=GATEWAY_PATTERN, examples=["testcard", "bank_transfer"])

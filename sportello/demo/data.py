@@ -208,7 +208,7 @@ def demo_load(*, as_of: dt.date | None = None) -> dict[str, int]:
     _invoices(created, as_of=as_of or today_utc())
     _orders(created, as_of=as_of or today_utc())
     support_demo_load(created, as_of=as_of or today_utc(), staff=User.objects.get(email=STAFF.email))
-    payments_demo_load(as_of=as_of or today_utc())
+    created.update(payments_demo_load(as_of=as_of or today_utc()))
     demo_quotes(as_of=as_of or today_utc())
     return created
 

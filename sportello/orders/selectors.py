@@ -16,6 +16,11 @@ def orders_visible_to(*, membership: ActingMembership) -> QuerySet[Order]:
     return Order.objects.visible_to(membership).order_by("-placed_at", "-id")
 
 
+def orders_billed_on(*, membership: ActingMembership, invoice_ids: list[int]) -> list[Order]:
+    """The account's orders whose invoice is one of these (a payment's page links back to them)."""
+    return list(orders_visible_to(membership=membership).filter(invoice_id__in=invoice_ids))
+
+
 def order_lines_of(*, order: Order) -> QuerySet[OrderLine]:
     return order.lines.select_related("service", "plan", "addon", "option").order_by("position")
 

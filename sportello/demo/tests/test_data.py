@@ -33,6 +33,8 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "shared_files": 3,
         "orders": 3,
         "promo_codes": 1,
+        "payments": 9,
+        "saved_cards": 3,
     }
     assert demo_load() == {
         "accounts": 0,
@@ -50,6 +52,8 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "shared_files": 0,
         "orders": 0,
         "promo_codes": 0,
+        "payments": 0,
+        "saved_cards": 0,
     }
     assert sorted(Account.objects.values_list("country", "currency", "language")) == [
         ("BR", "BRL", "pt-br"),

@@ -187,9 +187,11 @@ def test_the_demo_has_credit_and_saved_cards_and_loads_twice(settings: Any) -> N
     demo_load(as_of=DAY)
     cards = sorted(SavedPaymentMethod.objects.values_list("account__name", "last4", "exp_year", "is_default"))
     assert cards == [
+        ("Bruno Tecnologia Ltda.", "4444", 2028, True),
         ("Nubeclara Servicios Digitales S.L.", "4242", 2029, True),
         ("Studio Ferri Consulenza S.r.l.", "0069", 2025, True),
     ]
     nubeclara = SavedPaymentMethod.objects.get(last4="4242").account
-    assert credit_balance(account=nubeclara, currency="EUR") == eur("25.00")
+    # 25.00 welcome credit + 50.00 added by card + 100.00 by transfer - 10.89 paid from it.
+    assert credit_balance(account=nubeclara, currency="EUR") == eur("164.11")
     assert (nubeclara.payment_preference.apply_credit, nubeclara.payment_preference.autopay) == (False, False)

@@ -26,7 +26,9 @@ from sportello.orders.errors import IllegalOrderTransition, OrderNotAllowed, Ord
 from sportello.orders.models import Order, OrderLine, OrderStatus
 from sportello.orders.selectors import order_events_of, order_lines_of, order_money, order_summaries, orders_visible_to
 from sportello.orders.services import order_cancel
+from sportello.payments.selectors import invoices_payable_by
 from sportello.portal.access import MemberRequest, member_required
+from sportello.portal.views.payments import pay_page
 from sportello.portal.views.store import line_rows
 
 PAGE_SIZE = 25
@@ -76,6 +78,8 @@ def order_list(request: MemberRequest) -> HttpResponse:
         "page": page,
         "rows": rows,
         "has_orders": has_orders,
+        # Orders awaiting payment offer Pay to members who may pay (billing, and not read-only).
+        "may_pay": request.membership.has_area(Area.BILLING) and request.membership.can_change,
         "active_nav": "orders",
     }
     return render(request, "portal/orders/list.html", context)
@@ -116,6 +120,42 @@ def order_detail(request: MemberRequest, number: str) -> HttpResponse:
         "active_nav": "orders",
     }
     return render(request, "portal/orders/detail.html", context)
+
+
+def _why_not_payable(order: Order) -> str:
+    """Why this order cannot be paid now, in the member's words; "" when it can."""
+    if order.status in (OrderStatus.PAID, OrderStatus.ACTIVE):
+        return _("Order %(number)s is already paid.") % {"number": order.number}
+    if order.status != OrderStatus.AWAITING_PAYMENT or order.invoice is None:
+        return _("This order cannot be paid: it is “%(status)s”.") % {"status": order.get_status_display()}
+    return ""
+
+
+@member_required(Area.ORDERS)
+@require_http_methods(["GET", "HEAD", "POST"])
+def order_pay(request: MemberRequest, number: str) -> HttpResponse:
+    """Pay an order awaiting payment: the pay page of its invoice (amount, methods with how long
+    each takes to clear), reached from the order and leading back to it. Paying the invoice
+    carries the order out (orders.invoicing.order_invoice_paid)."""
+    order = _order(request, number)
+    if not request.membership.has_area(Area.BILLING):
+        # Paying is billing's: without it the member is told on the order page who can pay.
+        raise Http404
+    refusal = _why_not_payable(order)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("portal:order-detail", number=order.number)
+    invoice = order.invoice
+    assert invoice is not None  # checked by _why_not_payable
+    payable = invoices_payable_by(membership=request.membership)
+    if invoice.pk not in {candidate.pk for candidate in payable}:
+        messages.error(
+            request,
+            _("Order %(number)s has nothing left to pay: its invoice %(invoice)s is settled.")
+            % {"number": order.number, "invoice": invoice.display_number},
+        )
+        return redirect("portal:order-detail", number=order.number)
+    return pay_page(request, payable=payable, single=invoice, order=order)
 
 
 class CancelOrderForm(forms.Form):
@@ -177,4 +217,5 @@ urlpatterns: list[URLPattern] = [
     path("orders/", order_list, name="orders"),
     path("orders/<str:number>/", order_detail, name="order-detail"),
     path("orders/<str:number>/cancel/", order_cancel_view, name="order-cancel"),
+    path("orders/<str:number>/pay/", order_pay, name="order-pay"),
 ]

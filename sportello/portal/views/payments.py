@@ -40,6 +40,8 @@ from sportello.billing.selectors import invoices_visible_to, seller_current
 from sportello.core.formatting import money_display
 from sportello.core.money import Money
 from sportello.core.time import utc_now
+from sportello.orders.models import Order
+from sportello.orders.selectors import orders_billed_on
 from sportello.payments.adapters import gateway_get, gateway_saving_methods, gateways_available
 from sportello.payments.adapters.bank_transfer import rf_display
 from sportello.payments.errors import (
@@ -185,7 +187,11 @@ def _methods(*, currency: str, credit: Money, for_funds: bool) -> list[dict[str,
     return offered
 
 
-def _pay_page(request: MemberRequest, *, payable: list[Invoice], single: Invoice | None) -> HttpResponse:
+def pay_page(
+    request: MemberRequest, *, payable: list[Invoice], single: Invoice | None, order: Order | None = None
+) -> HttpResponse:
+    """The pay page: one invoice (`single`), several, or an order's invoice (`order`, whose page
+    the customer came from and goes back to)."""
     membership = request.membership
     may_pay = membership.can_change
     chosen = (
@@ -236,6 +242,8 @@ def _pay_page(request: MemberRequest, *, payable: list[Invoice], single: Invoice
             else:
                 if plan.payment is None:
                     messages.success(request, _("Paid with your account credit. Thank you."))
+                    if order is not None:
+                        return redirect("portal:order-detail", number=order.number)
                     return redirect("portal:credit")
                 return _begin(request, plan.payment)
         status = 400
@@ -264,7 +272,9 @@ def _pay_page(request: MemberRequest, *, payable: list[Invoice], single: Invoice
         "for_funds": for_funds,
         "total": total,
         "may_pay": may_pay,
-        "active_nav": "billing",
+        "order": order,
+        "back_url": reverse("portal:order-detail", args=[order.number]) if order else reverse("portal:billing"),
+        "active_nav": "orders" if order else "billing",
     }
     return render(request, "portal/payments/pay.html", context, status=status)
 
@@ -305,14 +315,14 @@ def invoice_pay(request: MemberRequest, number: str) -> HttpResponse:
     if invoice.pk not in {candidate.pk for candidate in payable}:
         messages.info(request, _("Invoice %(number)s has nothing left to pay.") % {"number": invoice.display_number})
         return HttpResponseRedirect(invoice_url(invoice) or reverse("portal:billing"))
-    return _pay_page(request, payable=payable, single=invoice)
+    return pay_page(request, payable=payable, single=invoice)
 
 
 @member_required(Area.BILLING)
 @require_http_methods(["GET", "POST"])
 def pay(request: MemberRequest) -> HttpResponse:
     """Pay several (or all) open invoices of one currency in one payment."""
-    return _pay_page(request, payable=invoices_payable_by(membership=request.membership), single=None)
+    return pay_page(request, payable=invoices_payable_by(membership=request.membership), single=None)
 
 
 # --- The result of a payment ----------------------------------------------------------------
@@ -383,6 +393,12 @@ def payment_detail(request: MemberRequest, public_id: str) -> HttpResponse:
         }
         for allocation in allocations
     ]
+    # The orders these invoices bill: the customer goes back to them (an order paid is carried out).
+    orders = (
+        orders_billed_on(membership=request.membership, invoice_ids=[a.invoice_id for a in allocations])
+        if request.membership.has_area(Area.ORDERS)
+        else []
+    )
     instructions = dict(payment.instructions)
     if instructions.get("reference"):
         instructions["reference_display"] = rf_display(instructions["reference"])
@@ -394,6 +410,7 @@ def payment_detail(request: MemberRequest, public_id: str) -> HttpResponse:
         "failure": FAILURES.get(payment.failure_code, _("The payment did not go through. No money was taken."))
         if payment.status == PaymentStatus.FAILED
         else None,
+        "orders": orders,
         "retry_numbers": retry_numbers,
         "retry_query": "&".join(f"invoice={number}" for number in retry_numbers),
         "awaiting_transfer": payment.gateway == Gateway.BANK_TRANSFER and payment.status == PaymentStatus.INITIATED,

@@ -87,8 +87,9 @@ def test_the_status_filters_work_with_mouse_and_keyboard(page: Page, live_server
     login_over_http(page, live_server, ANA)
     page.goto(f"{live_server.url}/billing/invoices/")
     filters = page.get_by_role("navigation", name="Show documents by status")
-    # Six invoices, two credit notes, the demo order's invoice and the accepted demo quote's.
-    expect(filters.locator("[aria-current=page]")).to_have_text("All (10)")
+    # Six invoices, two credit notes, the demo order's invoice, the accepted demo quote's, and the
+    # payments demo's: two for funds added (by card, by transfer) and one paid from credit.
+    expect(filters.locator("[aria-current=page]")).to_have_text("All (13)")
     filters.get_by_role("link", name=re.compile(r"^Credit notes")).click()
     expect(filters.locator("[aria-current=page]")).to_have_text("Credit notes (2)")
     assert len(rows(page)) == 2
@@ -96,9 +97,13 @@ def test_the_status_filters_work_with_mouse_and_keyboard(page: Page, live_server
     filters.get_by_role("link", name=re.compile(r"^Paid")).focus()
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"status=paid"))
-    expect(filters.locator("[aria-current=page]")).to_have_text("Paid (3)")
+    expect(filters.locator("[aria-current=page]")).to_have_text("Paid (6)")
+    funds = Invoice.objects.filter(account__name=NUBECLARA, source="funds")
     assert sorted(rows(page)) == sorted(
-        number_of(d) for d in ("Domain renewal", "Web Hosting Basic", "SSL certificate")
+        [
+            *(number_of(d) for d in ("Domain renewal", "Web Hosting Basic", "SSL certificate", "Domain privacy")),
+            *(invoice.display_number for invoice in funds),
+        ]
     )
     # Sorting by a column, then opening a row.
     page.get_by_role("link", name="Total").click()

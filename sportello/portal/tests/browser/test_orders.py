@@ -88,7 +88,7 @@ def test_cancel_an_order_through_its_confirmation(page: Page, live_server, demo_
     login_over_http(page, live_server, ANA)
     order = Order.objects.get(account__name=NUBECLARA, status="awaiting_payment")
     page.goto(f"{live_server.url}/orders/")
-    page.get_by_role("link", name=order.number).click()
+    page.get_by_role("link", name=order.number, exact=True).click()
     page.get_by_role("link", name="Cancel the order").click()
     expect(page.locator("main h1")).to_have_text(f"Cancel order {order.number}?")
     assert Order.objects.get(pk=order.pk).status == "awaiting_payment"  # the question changes nothing
