@@ -1,7 +1,8 @@
 """The payments part of the demo: account credit (offered at payment, not spent on new
 invoices automatically), cards kept by the test card processor (ones that work, one expired
 that the client area asks to replace), and for each customer, in its currency, a payment by
-every method: funds added by card and by a bank transfer that staff registered, an invoice
+every method: funds added by card, by a bank transfer that staff registered and (BRL) by a
+PIX that staff confirmed, an invoice
 paid from the credit, and a bank transfer for the open invoice still awaiting registration.
 Everything goes through the payments services, as customers and staff would. Idempotent: a
 customer that already has payments gets none again.
@@ -21,6 +22,7 @@ from sportello.billing.models import DocumentKind, Invoice, InvoiceLine
 from sportello.billing.services import NewLine, invoice_create, invoice_issue
 from sportello.core.money import Money
 from sportello.payments import testcard
+from sportello.payments.adapters.pix import PixGateway
 from sportello.payments.models import (
     CreditEntry,
     Gateway,
@@ -38,6 +40,7 @@ from sportello.payments.services import (
     payment_create,
     payment_preference_set,
     payment_refresh,
+    pix_register,
     transfer_register,
 )
 
@@ -52,6 +55,8 @@ AMOUNTS = {
     "EUR": (Decimal("50.00"), Decimal("100.00"), Decimal("9.00")),
     "BRL": (Decimal("250.00"), Decimal("500.00"), Decimal("45.00")),
 }
+# Funds added by PIX, where the currency has it (BRL).
+PIX_FUNDS = Decimal("150.00")
 # The first line of the invoice paid from the account's credit: found again by it.
 CREDIT_PAID = "Domain privacy protection, 1 year — {domain}"
 DOMAINS = {NUBECLARA: "nubeclara.example.com", STUDIO_FERRI: "studioferri.example.com", BRUNO: "brunotec.example.com"}
@@ -124,6 +129,21 @@ def _payments(account: Account, *, as_of: dt.date, staff: User | None) -> None:
         ).payment
     )
     transfer_register(payment=payment, amount=Money(by_transfer, currency), received_on=as_of, by=staff)
+    if PixGateway().available(currency=currency):
+        # Funds added by PIX (BRL), confirmed by staff from the PSP's statement.
+        funds = funds_invoice_create(account=account, amount=Money(PIX_FUNDS, currency), as_of=as_of, by=None)
+        payment = _begin(
+            payment_create(
+                account=account, invoices=[funds], method=Gateway.PIX, use_credit=False, by=None, as_of=as_of
+            ).payment
+        )
+        pix_register(
+            payment=payment,
+            end_to_end_id=f"E00000000{as_of:%Y%m%d}1200DEMO{account.pk:07d}",
+            amount=Money(PIX_FUNDS, currency),
+            received_on=as_of,
+            by=staff,
+        )
     # An invoice paid from the credit those added.
     draft = invoice_create(
         account=account,

@@ -33,7 +33,7 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "shared_files": 3,
         "orders": 3,
         "promo_codes": 1,
-        "payments": 9,
+        "payments": 10,
         "saved_cards": 3,
     }
     assert demo_load() == {

@@ -1,5 +1,5 @@
 """The demo's payments: for each customer, in its currency, a payment by every method (card,
-bank transfer registered, credit, a transfer awaiting registration), credit balances that are
+bank transfer registered, PIX for BRL, credit, a transfer awaiting registration), credit balances that are
 the sums of their ledgers, and saved test cards, one expired."""
 
 import datetime as dt
@@ -46,6 +46,7 @@ def test_each_customer_has_a_payment_by_every_method_in_its_currency(demo):
     assert payments_of(BRUNO) == [
         ("testcard", "succeeded", 25000, "BRL", "Visa •••• 4242", False),
         ("bank_transfer", "succeeded", 50000, "BRL", "Bank transfer", True),
+        ("pix", "succeeded", 15000, "BRL", "PIX", False),
         ("bank_transfer", "initiated", 2500, "BRL", "Bank transfer", True),
     ]
     # The transfer awaited is for the open invoice, which stays open until it arrives.
@@ -62,15 +63,16 @@ def test_credit_balances_are_the_sums_of_their_ledgers(demo):
         for name, currency in ((NUBECLARA, "EUR"), (FERRI, "EUR"), (BRUNO, "BRL"))
     }
     # Nubeclara: 25.00 welcome + 50.00 by card + 100.00 by transfer - 10.89 (9.00 + 21 % IVA).
-    # Studio Ferri: 50.00 + 100.00 - 9.00 (reverse charge). Bruno: 250 + 500 - 45 (no VAT).
+    # Studio Ferri: 50.00 + 100.00 - 9.00 (reverse charge). Bruno: 250 + 500 + 150 by PIX - 45 (no VAT).
     assert balances == {
         NUBECLARA: Money("164.11", "EUR"),
         FERRI: Money("141.00", "EUR"),
-        BRUNO: Money("705.00", "BRL"),
+        BRUNO: Money("855.00", "BRL"),
     }
     assert list(CreditEntry.objects.filter(account__name=BRUNO).order_by("id").values_list("kind", "amount_minor")) == [
         ("funds", 25000),
         ("funds", 50000),
+        ("funds", 15000),
         ("applied", -4500),
     ]
     paid_from_credit = Invoice.objects.get(account__name=BRUNO, credit_entries__kind="applied")
