@@ -161,6 +161,10 @@ def test_no_axe_violations_on_the_payment_pages(
     problems += check_page(page, "credit")
     page.goto(f"{live_server.url}/billing/invoices/{invoices[0].number}/pay/")
     problems += check_page(page, "pay one")
+    page.get_by_label("Amount to pay now").fill("0")
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(page.locator("#amount-error")).to_have_text("Enter an amount above zero.")
+    problems += check_page(page, "pay one, amount refused")
     # Errors on the page: submit with nothing chosen.
     page.goto(f"{live_server.url}/billing/pay/")
     for box in page.locator('input[name="invoices"]').all():
@@ -180,6 +184,10 @@ def test_no_axe_violations_on_the_payment_pages(
     start_card_payment(page, live_server, invoices[0])
     enter_card(page, "4242424242424242")
     problems += check_page(page, "payment received")
+    received = Payment.objects.filter(status="succeeded").latest("id")
+    page.goto(f"{live_server.url}/billing/payments/{received.public_id}/receipt/")
+    expect(page.locator("main h1")).to_be_visible()
+    problems += check_page(page, "receipt")
     page.goto(f"{live_server.url}/billing/invoices/{invoices[1].number}/pay/")
     page.get_by_label("Bank transfer").check()
     page.get_by_role("button", name="Continue to payment").click()
