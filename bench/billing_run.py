@@ -53,7 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--without-pdf",
         action="store_true",
-        help="Do not enqueue the PDF rendering tasks the daily run enqueues (BILLING_PDF_ON_ISSUE=false).",
+        help=(
+            "Do not enqueue the tasks that render and email the PDFs of the issued invoices"
+            " (BILLING_PDF_ON_ISSUE=false, BILLING_INVOICE_EMAILS=false)."
+        ),
     )
 
 
@@ -92,8 +95,9 @@ def _measure(url: str, services: int, workdir: str, kind: str, *, with_pdf: bool
         "LOG_LEVEL": "WARNING",
         "DATABASE_POOL": "false",
         # The run hands every batch to the issued-invoice handlers either way; with
-        # --without-pdf the PDF handler has nothing to enqueue.
+        # --without-pdf the PDF handler has nothing to enqueue (no PDF, no email).
         "BILLING_PDF_ON_ISSUE": "true" if with_pdf else "false",
+        "BILLING_INVOICE_EMAILS": "true" if with_pdf else "false",
     }
     env.pop("SECRET_KEY_FILE", None)
     for stage in ("setup", "run"):

@@ -253,6 +253,9 @@ BILLING_QUOTE_VALID_DAYS = env.integer("BILLING_QUOTE_VALID_DAYS", 30, minimum=1
 # Auto-pay: after an automatic charge fails, the billing run charges again this many days
 # after the first failure, once each ("1,3,7"; empty: no retries), then leaves it to reminders.
 PAYMENTS_AUTOPAY_RETRY_DAYS = env.day_offsets("PAYMENTS_AUTOPAY_RETRY_DAYS", "1,3,7")
+# Email each issued invoice and credit note, with its PDF, to the account's contacts who
+# receive invoices (once per document, after its PDF is rendered, in the background).
+BILLING_INVOICE_EMAILS = env.boolean("BILLING_INVOICE_EMAILS", True)
 
 # --- Identity -----------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -685,6 +685,23 @@ class QuoteTax(models.Model):
         return f"{self.category} {self.rate}%"
 
 
+class InvoiceEmailed(models.Model):
+    """The "invoice issued" email of one invoice or credit note: the one-to-one key is the
+    guard that it is sent once, however often the task that sends it runs."""
+
+    invoice = models.OneToOneField(Invoice, on_delete=models.PROTECT, related_name="emailed", verbose_name=_("invoice"))
+    sent_at = models.DateTimeField(_("sent"))
+    # How many contacts it was sent to.
+    recipients = models.PositiveSmallIntegerField(_("recipients"), default=0)
+
+    class Meta:
+        verbose_name = _("invoice email")
+        verbose_name_plural = _("invoice emails")
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} emailed {self.sent_at:%Y-%m-%d}"
+
+
 # The billing run's report and its once-only guards live in their own module.
 from sportello.billing.models_run import (  # noqa: E402
     BillingRun,

@@ -594,9 +594,20 @@ def _enqueue_renders(*, invoice_ids: list[int]) -> None:
 
 
 def invoices_pdf_on_issue(invoices: Sequence[Invoice]) -> None:
-    """`on_invoices_issued` handler: render and keep the PDFs once the issue commits."""
-    ids = [invoice.pk for invoice in invoices if invoice.number]
-    if settings.BILLING_PDF_ON_ISSUE and ids:
+    """`on_invoices_issued` handler: once the issue commits, render and keep the PDFs, and
+    email the documents with them (`billing.emails`), in background tasks.
+
+    With BILLING_INVOICE_EMAILS every issued document goes to the task (a payment request
+    too: it is emailed, with its PDF rendered for the email), else only those with a fiscal
+    number and only with BILLING_PDF_ON_ISSUE.
+    """
+    if settings.BILLING_INVOICE_EMAILS:
+        ids = [invoice.pk for invoice in invoices]
+    elif settings.BILLING_PDF_ON_ISSUE:
+        ids = [invoice.pk for invoice in invoices if invoice.number]
+    else:
+        ids = []
+    if ids:
         after_commit(_enqueue_renders, invoice_ids=ids)
 
 

@@ -10,6 +10,9 @@ A refusal raises a typed error before step 3, so it changes nothing.
 `order_mark_paid` is the seam the invoicing and payments issues call when an order's
 invoice is paid: it carries out what the order is for, line by line, through the
 services domain's transitions.
+
+An order that comes to await payment, and an order paid, are emailed to the member who
+placed it and the billing contacts after commit (`orders.emails`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sportello.catalog.selectors import addon_price_current
 from sportello.core.counters import counter_take
 from sportello.core.money import Money
 from sportello.core.time import utc_now
+from sportello.orders.emails import PAID, PLACED, order_email_after_commit
 from sportello.orders.errors import (
     CartEmpty,
     CartItemNotFound,
@@ -351,6 +355,9 @@ def _write_order(
     if order.status == OrderStatus.AWAITING_PAYMENT:
         order_invoice_issue(order=order, by=by)
         order.refresh_from_db()
+        # Nothing to pay (a free order) makes it paid at once: then only the confirmation goes.
+        if order.status == OrderStatus.AWAITING_PAYMENT:
+            order_email_after_commit(order, PLACED)
     return order
 
 
@@ -755,6 +762,8 @@ def order_mark_paid(*, order: Order, as_of: dt.date, by: User | None = None) -> 
     order.paid_at = utc_now()
     order.save(update_fields=["status", "paid_at", "updated_at"])
     _event(order, transition=OrderTransition.PAY, from_status=from_status, by=by, data={"as_of": as_of.isoformat()})
+    # Read after commit: it tells whether the order was carried out or is being finished.
+    order_email_after_commit(order, PAID)
     failures = _fulfil(order, as_of=as_of, by=by)
     if failures:
         _event(
@@ -789,6 +798,8 @@ def order_accept(*, order: Order, as_of: dt.date, by: User | None, reason: str =
     if target == OrderStatus.AWAITING_PAYMENT and order.invoice_id is None:
         order_invoice_issue(order=order, by=by)
         order.refresh_from_db()
+        if order.status == OrderStatus.AWAITING_PAYMENT:
+            order_email_after_commit(order, PLACED)
     return order
 
 
