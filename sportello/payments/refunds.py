@@ -462,6 +462,11 @@ def payment_refund(
     )
     if refund.status != RefundStatus.PENDING or refund.destination != RefundDestination.GATEWAY:
         return refund
+    return _refund_ask_gateway(refund, payment, by=by)
+
+
+def _refund_ask_gateway(refund: Refund, payment: Payment, *, by: User | None) -> Refund:
+    """Ask the gateway to refund, under the refund's own idempotency key, and record its answer."""
     try:
         result = gateway_get(payment.gateway).refund(
             gateway_reference=payment.gateway_reference,
@@ -469,9 +474,38 @@ def payment_refund(
             idempotency_key=f"refund-{refund.pk}",
         )
     except GatewayError as error:
+        if error.retryable:
+            raise  # still pending: asked again by `refunds_pending_resume`
         _refund_fail(refund, failure_code=error.reason, by=by)
         raise
     return _refund_record(refund, gateway_reference=result.refund_reference, by=by)
+
+
+# A refund to the card still pending this long after it was asked for was interrupted (the
+# process stopped, the gateway did not answer): it is asked for again.
+REFUND_RESUME_AFTER = dt.timedelta(minutes=10)
+
+
+def refunds_pending_resume(*, now: dt.datetime) -> dict[str, int]:
+    """Finish refunds to the card left pending: ask the gateway again under the same
+    idempotency key (so money never leaves twice) and record what it says. Safe to run twice."""
+    counts = {"resumed": 0, "refunded": 0, "failed": 0}
+    pending = Refund.objects.filter(
+        status=RefundStatus.PENDING,
+        destination=RefundDestination.GATEWAY,
+        created_at__lte=now - REFUND_RESUME_AFTER,
+    ).select_related("payment")
+    for refund in pending.order_by("pk"):
+        counts["resumed"] += 1
+        try:
+            refund = _refund_ask_gateway(refund, refund.payment, by=None)
+        except GatewayError:
+            refund.refresh_from_db()
+        if refund.status == RefundStatus.SUCCEEDED:
+            counts["refunded"] += 1
+        elif refund.status == RefundStatus.FAILED:
+            counts["failed"] += 1
+    return counts
 
 
 # --- The customer's notice ------------------------------------------------------------------

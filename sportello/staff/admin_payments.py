@@ -190,6 +190,11 @@ def refund_refusal_message(error: PaymentsError | BillingError) -> str:
         return gettext("That is more than can still be credited on the invoices paid (%(amount)s).") % {
             "amount": _money(error.creditable_minor, error.currency)
         }
+    if isinstance(error, GatewayError) and error.retryable:
+        return gettext(
+            "The payment service did not answer (%(reason)s). The refund stays in progress and is asked "
+            "for again within the hour, under the same key: the money cannot leave twice."
+        ) % {"reason": error.reason}
     if isinstance(error, GatewayError):
         return gettext(
             "The payment service refused the refund (%(reason)s); nothing was refunded. "

@@ -4,6 +4,7 @@ every refused refund changes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -33,7 +34,7 @@ from sportello.payments.models import (
     RefundStatus,
     TestcardCheckout,
 )
-from sportello.payments.refunds import payment_refund, payment_refundable_minor
+from sportello.payments.refunds import payment_refund, payment_refundable_minor, refunds_pending_resume
 from sportello.payments.selectors import credit_balance, payment_status_from_events
 from sportello.payments.services import payment_begin, payment_create, transfer_register
 from sportello.payments.tests.conftest import DAY
@@ -438,7 +439,7 @@ def test_a_failed_refund_gives_back_the_credit_it_reserved(
     class Refusing(BankTransferGateway):
         def refund(self, *, gateway_reference: str, amount: Money, idempotency_key: str) -> RefundResult:
             assert credit_balance(account=alice.account, currency="EUR") == eur("0.00")  # reserved meanwhile
-            raise GatewayError(reason="timeout", retryable=True)
+            raise GatewayError(reason="refund_refused", retryable=False)
 
     monkeypatch.setitem(GATEWAYS, "bank_transfer", Refusing)
     with pytest.raises(GatewayError):
@@ -532,3 +533,48 @@ def test_money_given_back_is_recorded_even_if_the_invoices_changed_meanwhile(
         done.pk,
     )
     assert not Invoice.objects.filter(kind=DocumentKind.CREDIT_NOTE).exists()
+
+
+def test_a_refund_the_gateway_did_not_answer_stays_pending_and_is_finished_later_once(
+    make_invoice: Callable[..., Invoice],
+    card_paid: Callable[..., Payment],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    payment = card_paid(make_invoice())
+    keys: list[str] = []
+    real_refund = TestcardGateway.refund
+
+    def silent(self: Any, **kwargs: Any) -> RefundResult:
+        keys.append(kwargs["idempotency_key"])
+        raise GatewayError(reason="timeout", retryable=True)
+
+    monkeypatch.setattr(TestcardGateway, "refund", silent)
+    settled = list(Settlement.objects.values_list("kind", "amount_minor"))
+    with pytest.raises(GatewayError):
+        refund(payment, "50.00")
+    pending = Refund.objects.get()
+    assert pending.status == RefundStatus.PENDING
+    assert list(Settlement.objects.values_list("kind", "amount_minor")) == settled
+    # Another refund waits for this one.
+    with pytest.raises(RefundRefused) as refused:
+        refund(payment, "10.00")
+    assert refused.value.reason == "in_progress"
+
+    asked_at = pending.created_at
+    nothing = {"resumed": 0, "refunded": 0, "failed": 0}
+    # Too early: left alone. The gateway still silent: still pending.
+    assert refunds_pending_resume(now=asked_at + dt.timedelta(minutes=5)) == nothing
+    assert refunds_pending_resume(now=asked_at + dt.timedelta(minutes=11)) == {"resumed": 1, "refunded": 0, "failed": 0}
+
+    def answering(self: Any, **kwargs: Any) -> RefundResult:
+        keys.append(kwargs["idempotency_key"])
+        return real_refund(self, **kwargs)
+
+    monkeypatch.setattr(TestcardGateway, "refund", answering)
+    assert refunds_pending_resume(now=asked_at + dt.timedelta(minutes=70)) == {"resumed": 1, "refunded": 1, "failed": 0}
+    assert refunds_pending_resume(now=asked_at + dt.timedelta(minutes=130)) == nothing
+    pending.refresh_from_db()
+    assert pending.status == RefundStatus.SUCCEEDED
+    assert keys == [f"refund-{pending.pk}"] * 3
+    assert PaymentEvent.objects.filter(kind="refunded").count() == 1
+    assert TestcardCheckout.objects.get(token=payment.gateway_reference).refunded_minor == 5000
