@@ -7,7 +7,8 @@ BIN := $(VENV)/bin
 PYTHON ?= $(shell for p in python3.13 python3.12 python3; do \
 	if command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1; then \
 	echo $$p; break; fi; done)
-PYTEST_ARGS ?=
+# The suite runs on two processes (pytest-xdist), each with its own test database.
+PYTEST_ARGS ?= -n 2
 
 .PHONY: demo test lint types pytest messages lock clean help bench
 

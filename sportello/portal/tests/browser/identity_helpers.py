@@ -53,8 +53,11 @@ def fill_new_password(page: Page, label: str, password: str) -> None:
     expect(page.locator(METER_LABEL)).to_have_text(METER_TEXT[password])
 
 
-def wait_for_email(inbox: Any, *, to: str, number: int = 1, timeout: float = EMAIL_TIMEOUT) -> EmailMessage:
-    """The `number`-th message the SMTP server received for `to`, waiting for it if needed.
+def wait_for_email(
+    inbox: Any, *, to: str, number: int = 1, subject: str = "", timeout: float = EMAIL_TIMEOUT
+) -> EmailMessage:
+    """The `number`-th message the SMTP server received for `to` (whose subject starts with
+    `subject`, when given), waiting for it if needed.
 
     The live server sends after its transaction commits, in its own thread: poll the
     inbox (a bounded wait for an outcome, not a sleep) instead of assuming it is there.
@@ -62,7 +65,11 @@ def wait_for_email(inbox: Any, *, to: str, number: int = 1, timeout: float = EMA
     deadline = time.monotonic() + timeout
     pause = threading.Event()
     while True:
-        received = [message for message in list(inbox.messages) if to in str(message["To"])]
+        received = [
+            message
+            for message in list(inbox.messages)
+            if to in str(message["To"]) and str(message["Subject"]).startswith(subject)
+        ]
         if len(received) >= number:
             return received[number - 1]
         if time.monotonic() > deadline:
