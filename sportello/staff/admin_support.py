@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 from sportello.accounts.models import Area, User
 from sportello.core.time import utc_now
 from sportello.portal.views.support import MultipleFileField, file_download, refusal_message
-from sportello.support.errors import SupportError
+from sportello.support.errors import AttachmentRefused, SupportError
 from sportello.support.models import (
     WAITING_ON_CUSTOMER,
     WAITING_ON_US,
@@ -252,10 +252,12 @@ class TicketAdmin(admin.ModelAdmin):
         merge_form = MergeForm(request.POST if action == "merge" else None)
         if action and not may_change:
             raise Http404
+        status = 200
         if action:
             done = self._act(request, ticket, staff, action, reply_form, assign_form, department_form, merge_form)
             if done:
                 return HttpResponseRedirect(request.path)
+            status = 400
         conversation = ticket.messages.select_related("author").prefetch_related("attachments").order_by("created_at")
         context = {
             **self.admin_site.each_context(request),
@@ -275,7 +277,7 @@ class TicketAdmin(admin.ModelAdmin):
             "is_closed": ticket.status == TicketStatus.CLOSED,
             **(extra_context or {}),
         }
-        return render(request, "admin/support/ticket/change.html", context)
+        return render(request, "admin/support/ticket/change.html", context, status=status)
 
     def _act(
         self,
@@ -294,15 +296,20 @@ class TicketAdmin(admin.ModelAdmin):
                 if not reply_form.is_valid():
                     return False
                 data = reply_form.cleaned_data
-                ticket_reply_staff(
-                    ticket=ticket,
-                    by=staff,
-                    body=data["text"],
-                    now=now,
-                    internal=data["internal"],
-                    hold=data["hold"],
-                    uploads=[Upload(file=f, name=f.name or "file") for f in data["attachments"]],
-                )
+                try:
+                    ticket_reply_staff(
+                        ticket=ticket,
+                        by=staff,
+                        body=data["text"],
+                        now=now,
+                        internal=data["internal"],
+                        hold=data["hold"],
+                        uploads=[Upload(file=f, name=f.name or "file") for f in data["attachments"]],
+                    )
+                except AttachmentRefused as refused:
+                    # Shown with the form, which keeps what was typed: only the files need changing.
+                    reply_form.add_error("attachments", refusal_message(refused))
+                    return False
                 messages.success(request, _("Internal note added.") if data["internal"] else _("Reply sent."))
             elif action == "assign":
                 if not assign_form.is_valid():

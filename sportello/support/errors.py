@@ -78,3 +78,15 @@ class InboundRefused(SupportError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class MergeWouldChangeAccess(SupportError):
+    """Merging would take a conversation away from someone who sees it now, or show it to
+    someone who does not: the two requests' requesters differ and `requester` (an email
+    address) does not see and answer every request of the account."""
+
+    code = "merge_would_change_access"
+
+    def __init__(self, requester: str) -> None:
+        super().__init__(f"{requester} does not see both requests")
+        self.requester = requester

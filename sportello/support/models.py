@@ -276,6 +276,15 @@ class Channel(models.TextChoices):
     BACK_OFFICE = "back_office", _("Back office")
 
 
+class LeftOutReason(models.TextChoices):
+    """Why a file sent with an emailed reply was left out of its message."""
+
+    TYPE_REFUSED = "type_refused", _("not a type of file we accept")
+    TOO_LARGE = "too_large", _("larger than the size limit")
+    TOO_MANY = "too_many", _("more files than one message may carry")
+    EMPTY = "empty", _("empty")
+
+
 class TicketMessage(models.Model):
     """One message of a request's conversation. Internal notes are never shown to customers."""
 
@@ -302,6 +311,11 @@ class TicketMessage(models.Model):
     # Message-ID of the email this message came from: the same email delivered twice adds one message.
     email_message_id = models.CharField(_("email id"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("sent"))
+    # Card numbers masked in it before it was stored (for the first message, the request's
+    # subject's too): the page tells the customer they were removed (see support.redaction).
+    cards_redacted = models.PositiveSmallIntegerField(_("card numbers removed"), default=0)
+    # Files of an emailed reply that were not kept: [{"name": ..., "reason": LeftOutReason}].
+    files_left_out = models.JSONField(_("files left out"), default=list, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -317,6 +331,14 @@ class TicketMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket.public_id} {self.created_at:%Y-%m-%d %H:%M} {self.author_kind}"
+
+    @property
+    def left_out(self) -> list[tuple[str, str]]:
+        """The files left out, as (name, why) in the reader's language."""
+        return [
+            (str(item.get("name", "")), str(LeftOutReason(item.get("reason", LeftOutReason.TYPE_REFUSED)).label))
+            for item in self.files_left_out or []
+        ]
 
 
 class StoredFile(models.Model):

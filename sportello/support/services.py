@@ -33,6 +33,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.urls import reverse
+from django.utils.functional import lazy
 
 from sportello.accounts.models import Account, Area, Contact, EmailTopic, Membership, Role, User
 from sportello.billing.models import InvoiceQuerySet
@@ -49,11 +50,12 @@ from sportello.support.errors import (
     IllegalTransition,
     InboundRefused,
     InvalidRequestData,
+    MergeWouldChangeAccess,
     NotAllowed,
     RelatedNotFound,
     ReopenWindowClosed,
 )
-from sportello.support.files import CheckedUpload, file_store, upload_check
+from sportello.support.files import CheckedUpload, file_store, safe_filename, size_display, upload_check
 from sportello.support.markup import render_markdown, sanitize_html
 from sportello.support.models import (
     RELATED_FIELDS,
@@ -64,6 +66,7 @@ from sportello.support.models import (
     Department,
     KnowledgeArticle,
     KnowledgeFeedback,
+    LeftOutReason,
     RelatedKind,
     SharedFile,
     Ticket,
@@ -73,6 +76,7 @@ from sportello.support.models import (
     TicketStatus,
     Transition,
 )
+from sportello.support.redaction import card_numbers_redact
 
 SUBJECT_MAX = 200
 BODY_MAX = 20_000
@@ -84,6 +88,14 @@ class Upload:
 
     file: IO[bytes]
     name: str
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """A file of an emailed reply that was not kept, and why (a LeftOutReason)."""
+
+    name: str
+    reason: str
 
 
 # --- Rights -------------------------------------------------------------------------------
@@ -232,7 +244,12 @@ def _message(
     author_name: str = "",
     author_email: str = "",
     email_message_id: str = "",
+    cards_redacted: int = 0,
+    files_left_out: Sequence[LeftOut] = (),
 ) -> TicketMessage:
+    """Insert a message; `body` is stored with its card numbers masked (support.redaction),
+    and `cards_redacted` adds those already masked elsewhere (the request's subject)."""
+    body, masked = card_numbers_redact(body)
     return TicketMessage.objects.create(
         ticket=ticket,
         author=author,
@@ -245,6 +262,8 @@ def _message(
         channel=channel,
         email_message_id=email_message_id[:255],
         created_at=at,
+        cards_redacted=cards_redacted + masked,
+        files_left_out=[{"name": f.name, "reason": f.reason} for f in files_left_out],
     )
 
 
@@ -272,9 +291,12 @@ def ticket_open(
     (`invoices_linkable`); the order one of the account's, for a member with the orders
     area (`orders_linkable`). Anything else is RelatedNotFound, as if it did not exist,
     and nothing is written. The requester and the account's support contacts are emailed,
-    and so is the department's staff (`staff_recipients`).
+    and so is the department's staff (`staff_recipients`). Card numbers in the subject
+    and the message are masked before they are stored (support.redaction); the first
+    message counts them.
     """
     now = ensure_aware(now)
+    subject, subject_cards = card_numbers_redact(subject)
     subject, body = _clean_subject(subject), _clean_body(body)
     if priority not in TicketPriority.values:
         raise InvalidRequestData("priority", "unknown")
@@ -304,7 +326,13 @@ def ticket_open(
             **related,
         )
         message = _message(
-            ticket, author=membership.user, author_kind=Author.CUSTOMER, body=body, channel=Channel.WEB, at=now
+            ticket,
+            author=membership.user,
+            author_kind=Author.CUSTOMER,
+            body=body,
+            channel=Channel.WEB,
+            at=now,
+            cards_redacted=subject_cards,
         )
         _store_files(checked, ticket=ticket, message=message, at=now, stored=stored)
         _event(ticket, Transition.OPEN, "", actor=membership.user, at=now)
@@ -366,9 +394,13 @@ def ticket_reply_customer(
     channel: str = Channel.WEB,
     sender: Contact | None = None,
     email_message_id: str = "",
+    files_left_out: Sequence[LeftOut] = (),
 ) -> TicketMessage:
     """Add a customer's message. `membership` acts (web, or an email from a member's
     address); an email from a contact without a login passes `sender` instead.
+
+    `files_left_out` are the files of an emailed reply that were not kept: they are noted
+    on the message, and the sender is told by email which ones and why.
 
     A closed request is reopened by the reply within SUPPORT_REOPEN_DAYS; later, the reply
     is refused (ReopenWindowClosed) and nothing changes.
@@ -402,6 +434,7 @@ def ticket_reply_customer(
                     author_name=sender.name if sender is not None else "",
                     author_email=sender.email if sender is not None else "",
                     email_message_id=email_message_id,
+                    files_left_out=files_left_out,
                 )
         except IntegrityError:
             # The same email delivered again: it is already here.
@@ -409,6 +442,8 @@ def ticket_reply_customer(
         _store_files(checked, ticket=locked, message=message, at=now, stored=stored)
         _event(locked, Transition.CUSTOMER_REPLY, from_status, actor=author, at=now, channel=channel)
         _notify_staff(locked, message, opened=False)
+        if files_left_out:
+            _notify_files_left_out(locked, message, membership=membership, sender=sender)
         return message
 
     return _atomic_with_files(write)
@@ -544,11 +579,29 @@ def ticket_change_department(*, ticket: Ticket, department: Department, by: User
     return locked
 
 
+def _merge_check_access(source: Ticket, target: Ticket) -> None:
+    """Requests of the same requester merge freely. Otherwise a member without the support
+    area would lose their own conversation (moved into a colleague's request they cannot
+    see, and their emailed replies refused), or be shown a colleague's (moved into theirs);
+    and a read-only member could no longer answer. So each requester who is still an active
+    member must see and answer both requests, or the merge is refused (MergeWouldChangeAccess)."""
+    if source.requester_id == target.requester_id:
+        return
+    requester_ids = [pk for pk in (source.requester_id, target.requester_id) if pk is not None]
+    members = Membership.objects.filter(
+        account_id=source.account_id, user_id__in=requester_ids, user__is_active=True
+    ).select_related("user")
+    for member in members:
+        if not (member_may_write(member, source) and member_may_write(member, target)):
+            raise MergeWouldChangeAccess(member.user.email)
+
+
 @transaction.atomic
 def ticket_merge(*, source: Ticket, target: Ticket, by: User, now: dt.datetime) -> Ticket:
     """Move `source`'s messages and files into `target` (same account) and close `source`,
     which then points at `target`. Both are locked, in id order, so that two merges of
-    the same pair cannot interleave."""
+    the same pair cannot interleave. Requests of different requesters merge only when that
+    changes nobody's access (`_merge_check_access`)."""
     now = ensure_aware(now)
     if source.pk == target.pk:
         raise InvalidRequestData("target", "same request")
@@ -559,6 +612,7 @@ def ticket_merge(*, source: Ticket, target: Ticket, by: User, now: dt.datetime) 
         raise InvalidRequestData("target", "another account")
     if target.status == TicketStatus.CLOSED:
         raise IllegalTransition(Transition.MERGE, target.status)
+    _merge_check_access(source, target)
     from_status = source.status
     source.status = _check_transition(source, Transition.MERGE) or from_status
     source.merged_into = target
@@ -632,6 +686,39 @@ def _notify_customers(ticket: Ticket, message: TicketMessage, *, template: str) 
                 "link": link,
             },
         )
+
+
+def _notify_files_left_out(
+    ticket: Ticket, message: TicketMessage, *, membership: Membership | None, sender: Contact | None
+) -> None:
+    """Tell whoever emailed `message` which of their files were left out and why, in their
+    language, answerable like the other support emails (to send the files again)."""
+    account = ticket.account
+    if membership is not None:
+        address, language, user = membership.user.email, membership.user.language or account.language, membership.user
+    elif sender is not None:
+        address, language, user = sender.email, account.language, None
+    else:
+        return
+    email_send(
+        template="support_files_left_out",
+        kind=EmailKind.SUPPORT,
+        to_email=address,
+        language=language,
+        account=account,
+        recipient=user,
+        reply_to=references.reply_address(ticket.public_id),
+        context={
+            "ticket_subject": ticket.subject,
+            "reference": ticket.public_id,
+            "subject_tag": references.subject_tag(ticket.public_id),
+            # (name, why): the reasons are lazy, so they render in the email's language.
+            "files": [(item["name"], LeftOutReason(item["reason"]).label) for item in message.files_left_out],
+            "max_count": settings.SUPPORT_ATTACHMENT_MAX_COUNT,
+            "max_size": lazy(size_display, str)(settings.SUPPORT_ATTACHMENT_MAX_BYTES),
+            "link": settings.SITE_URL + reverse("portal:support-request", args=[ticket.public_id]),
+        },
+    )
 
 
 def staff_recipients(ticket: Ticket) -> list[tuple[str, str, User | None]]:
@@ -796,13 +883,20 @@ def ticket_reply_by_email(*, raw: bytes, now: dt.datetime, recipients: Iterable[
         Upload(file=io.BytesIO(_part_bytes(part.get_content())), name=part.get_filename() or "attachment")
         for part in message.iter_attachments()
         if isinstance(part.get_content(), bytes | str)
-    ][: settings.SUPPORT_ATTACHMENT_MAX_COUNT]
+    ]
+    # A refused file is left out, and so is every acceptable one beyond the count limit; the
+    # text still arrives, and the sender hears which files are missing and why.
     accepted: list[Upload] = []
+    left_out: list[LeftOut] = []
     for upload in uploads:
         try:
             uploads_check([upload])
-        except AttachmentRefused:
-            continue  # a refused file is left out; the text still arrives
+        except AttachmentRefused as refused:
+            left_out.append(LeftOut(name=refused.filename, reason=refused.reason))
+            continue
+        if len(accepted) >= settings.SUPPORT_ATTACHMENT_MAX_COUNT:
+            left_out.append(LeftOut(name=safe_filename(upload.name), reason=LeftOutReason.TOO_MANY))
+            continue
         accepted.append(upload)
     try:
         return ticket_reply_customer(
@@ -814,6 +908,7 @@ def ticket_reply_by_email(*, raw: bytes, now: dt.datetime, recipients: Iterable[
             now=now,
             channel=Channel.EMAIL,
             email_message_id=str(message.get("Message-ID", "")).strip(),
+            files_left_out=left_out,
         )
     except ReopenWindowClosed:
         raise InboundRefused("closed") from None

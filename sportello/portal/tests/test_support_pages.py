@@ -835,3 +835,218 @@ def test_staff_emails_stay_out_of_the_customers_email_log(client, alice, finance
     assert f"[{ticket.public_id}]" not in log and "agent@provider.example" not in log
     staff_email = EmailLog.objects.get(to_email="agent@provider.example")
     assert client.get(reverse("portal:email-detail", args=[staff_email.pk])).status_code == 404
+
+
+# --- Refused files on the reply forms ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([("big.pdf", PDF + b"x" * 3000)], "“big.pdf” is larger than 2 KB, the most a file may be."),
+        ([("a.pdf", PDF), ("b.pdf", PDF), ("c.png", PNG)], "At most 2 files can be attached to a message."),
+    ],
+)
+def test_the_reply_form_refuses_oversized_and_too_many_files_clearly(
+    client, alice, alice_ticket, support_settings, files, message
+):
+    client.force_login(alice.user)
+    before = (counts(), EmailLog.objects.count(), alice_ticket.events.count())
+    response = client.post(
+        detail_url(alice_ticket),
+        {"body": "Here they are.", "attachments": [SimpleUploadedFile(name, content) for name, content in files]},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert message in page
+    assert "Here they are.</textarea>" in page  # what was typed is kept
+    assert (counts(), EmailLog.objects.count(), alice_ticket.events.count()) == before
+    alice_ticket.refresh_from_db()
+    assert alice_ticket.status == "open"
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([("big.pdf", PDF + b"x" * 3000)], "“big.pdf” is larger than 2 KB, the most a file may be."),
+        ([("a.pdf", PDF), ("b.pdf", PDF), ("c.png", PNG)], "At most 2 files can be attached to a message."),
+    ],
+)
+def test_the_back_office_reply_refuses_oversized_and_too_many_files_clearly(
+    admin_client, alice, alice_ticket, support_settings, files, message
+):
+    url = reverse("admin:support_ticket_change", args=[alice_ticket.pk])
+    before = (counts(), EmailLog.objects.count(), alice_ticket.events.count())
+    response = admin_client.post(
+        url,
+        {
+            "action": "reply",
+            "body": "Your refund is on its way.",
+            "attachments": [SimpleUploadedFile(name, content) for name, content in files],
+        },
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert message in page
+    assert "Your refund is on its way.</textarea>" in page
+    assert (counts(), EmailLog.objects.count(), alice_ticket.events.count()) == before
+    alice_ticket.refresh_from_db()
+    assert (alice_ticket.status, alice_ticket.first_response_at) == ("open", None)
+
+
+# --- Departments customers cannot choose ----------------------------------------------------------
+
+
+@pytest.fixture
+def abuse(db):
+    from sportello.support.models import Department
+
+    return Department.objects.create(slug="abuse", name="Abuse desk", is_public=False, position=9)
+
+
+def department_options(page: str) -> list[str]:
+    select = re.search(r'<select name="department"[^>]*>(.*?)</select>', page, re.S)
+    assert select is not None
+    return re.findall(r"<option[^>]*>([^<]*)</option>", select[1])
+
+
+def test_a_hidden_department_is_not_offered_and_refused_when_posted(client, alice, finance, technical, abuse):
+    client.force_login(alice.user)
+    page = client.get(reverse("portal:support-new")).content.decode()
+    assert department_options(page) == ["- Select an option -", "Finance", "Technical support"]
+    before = (counts(), EmailLog.objects.count())
+    response = client.post(
+        reverse("portal:support-new"),
+        {"department": abuse.pk, "subject": "Spam from you", "priority": "normal", "body": "Stop it."},
+    )
+    assert response.status_code == 400
+    assert "Select a valid choice. That choice is not one of the available choices." in response.content.decode()
+    assert (counts(), EmailLog.objects.count()) == before
+
+
+def test_staff_move_a_request_into_a_hidden_department(admin_client, alice, alice_ticket, finance, abuse):
+    url = reverse("admin:support_ticket_change", args=[alice_ticket.pk])
+    page = admin_client.get(url).content.decode()
+    assert f'<option value="{abuse.pk}">Abuse desk</option>' in page
+    response = admin_client.post(url, {"action": "department", "department": abuse.pk})
+    assert response.status_code == 302
+    alice_ticket.refresh_from_db()
+    assert alice_ticket.department == abuse
+    after = admin_client.get(url).content.decode()
+    assert "Moved to another department." in after
+
+
+# --- Stored files are not reachable by their storage path ---------------------------------------
+
+
+def test_no_url_serves_a_stored_file_by_its_path(client, alice, alice_ticket, settings):
+    from pathlib import Path
+
+    attachment = alice_ticket.attachments.get()
+    assert Path(settings.MEDIA_ROOT).resolve() != Path(settings.STATIC_ROOT).resolve()
+    assert not Path(settings.MEDIA_ROOT).resolve().is_relative_to(Path(settings.STATIC_ROOT).resolve())
+    client.force_login(alice.user)
+    for path in (
+        "/" + attachment.stored_name,
+        settings.MEDIA_URL + attachment.stored_name,
+        settings.STATIC_URL + attachment.stored_name,
+        settings.STATIC_URL + "../media/" + attachment.stored_name,
+    ):
+        assert client.get(path).status_code == 404, path
+    # The one way to it: the download, checked for who asks.
+    download = client.get(reverse("portal:support-attachment", args=[attachment.public_id]))
+    assert (download.status_code, b"".join(download.streaming_content)) == (200, PDF)
+
+
+# --- Files left out of an emailed reply, card numbers, merged requests ---------------------------
+
+
+def test_the_request_page_says_which_emailed_files_were_left_out(client, admin_client, alice, alice_ticket):
+    from sportello.support.services import LeftOut, ticket_reply_customer
+
+    ticket_reply_customer(
+        ticket=alice_ticket,
+        membership=alice,
+        body="By email.",
+        channel="email",
+        now=NOW + dt.timedelta(hours=1),
+        files_left_out=[LeftOut("<script>x</script>.exe", "type_refused"), LeftOut("huge.pdf", "too_large")],
+    )
+    expected = (
+        "<p>Files sent by email but left out of this message:</p><ul>"
+        "<li>&lt;script&gt;x&lt;/script&gt;.exe: not a type of file we accept</li>"
+        "<li>huge.pdf: larger than the size limit</li></ul>"
+    )
+    client.force_login(alice.user)
+    for page in (
+        client.get(detail_url(alice_ticket)).content.decode(),
+        admin_client.get(reverse("admin:support_ticket_change", args=[alice_ticket.pk])).content.decode(),
+    ):
+        assert page.count(expected) == 1
+        assert "<script>x" not in page
+
+
+def test_the_customer_is_told_a_card_number_was_removed(client, admin_client, alice, finance):
+    client.force_login(alice.user)
+    response = client.post(
+        reverse("portal:support-new"),
+        {
+            "department": finance.pk,
+            "subject": "Charge card 4242 4242 4242 4242",
+            "priority": "normal",
+            "body": "Or 5555-5555-5555-4444, whichever works. Not 4242 4242 4242 4241.",
+        },
+        follow=True,
+    )
+    ticket = Ticket.objects.get()
+    page = response.content.decode()
+    assert ticket.subject == "Charge card •••• •••• •••• 4242"
+    assert ticket.messages.get().body == "Or •••• •••• •••• 4444, whichever works. Not 4242 4242 4242 4241."
+    assert (
+        "2 card numbers were removed from what you wrote: we never keep card numbers. To pay, use the Billing pages."
+        in page
+    )
+    assert "2 card numbers were removed from this message: we never keep card numbers." in page
+    assert "4242 4242 4242 4242" not in page and "5555-5555" not in page
+
+    response = client.post(detail_url(ticket), {"body": "Sorry: 4111 1111 1111 1111"}, follow=True)
+    page = response.content.decode()
+    assert ticket.messages.order_by("-id").first().body == "Sorry: •••• •••• •••• 1111"
+    assert "A card number was removed from what you wrote: we never keep card numbers." in page
+    assert "A card number was removed from this message: we never keep card numbers." in page
+    admin = admin_client.get(reverse("admin:support_ticket_change", args=[ticket.pk])).content.decode()
+    assert "A card number was removed from this message" in admin and "4111 1111" not in admin
+
+    response = client.post(detail_url(ticket), {"body": "Thanks, order 4242 4242 4242 4241."}, follow=True)
+    assert "card number" not in response.content.decode().split("Conversation")[0]
+
+
+def test_a_merged_request_points_its_requester_to_where_it_continues(client, alice, colleague, finance, staff):
+    from sportello.support.services import ticket_merge
+
+    first = ticket_open(membership=colleague, department=finance, subject="Refund please", body="One", now=NOW)
+    second = ticket_open(membership=colleague, department=finance, subject="Refund again", body="Two", now=NOW)
+    ticket_merge(source=second, target=first, by=staff, now=NOW + dt.timedelta(hours=1))
+    client.force_login(colleague.user)
+    page = client.get(detail_url(second)).content.decode()
+    assert (
+        "This request was merged into another one, where its messages and the conversation continue:"
+        f' <a href="{detail_url(first)}">Refund please</a> ({first.public_id})'
+    ) in page
+
+
+def test_the_back_office_explains_a_merge_that_would_hide_a_conversation(
+    admin_client, alice, colleague, alice_ticket, finance
+):
+    theirs = ticket_open(membership=colleague, department=finance, subject="Mine", body="Mine", now=NOW)
+    before = (counts(), list(Ticket.objects.order_by("pk").values_list("status", "merged_into")))
+    response = admin_client.post(
+        reverse("admin:support_ticket_change", args=[theirs.pk]),
+        {"action": "merge", "into": alice_ticket.public_id},
+        follow=True,
+    )
+    assert (
+        "Not done: The two requests were opened by different people and carlos@example.org cannot see and answer"
+        " both: merging would take a conversation away from someone, or show it to someone else."
+    ) in response.content.decode()
+    assert (counts(), list(Ticket.objects.order_by("pk").values_list("status", "merged_into"))) == before

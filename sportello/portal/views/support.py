@@ -44,12 +44,13 @@ from sportello.support.errors import (
     IllegalTransition,
     InboundRefused,
     InvalidRequestData,
+    MergeWouldChangeAccess,
     NotAllowed,
     RelatedNotFound,
     ReopenWindowClosed,
     SupportError,
 )
-from sportello.support.files import file_open
+from sportello.support.files import file_open, size_display
 from sportello.support.models import (
     Department,
     KnowledgeArticle,
@@ -104,12 +105,6 @@ ORDER_CHOICES = 24
 # --- Refusals: typed errors as translated sentences -------------------------------------------
 
 
-def size_display(size: int) -> str:
-    if size >= 1024 * 1024:
-        return _("%(size)s MB") % {"size": f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")}
-    return _("%(size)s KB") % {"size": max(1, round(size / 1024))}
-
-
 def refusal_message(error: SupportError) -> str:
     """A translated sentence for a refusal of the support domain."""
     if isinstance(error, AttachmentRefused):
@@ -137,6 +132,12 @@ def refusal_message(error: SupportError) -> str:
         ) % {"days": error.days}
     if isinstance(error, NotAllowed):
         return _("Your role lets you read this request, but not change it.")
+    if isinstance(error, MergeWouldChangeAccess):
+        # Shown to staff only (merging is a back-office action).
+        return _(
+            "The two requests were opened by different people and %(email)s cannot see and answer both:"
+            " merging would take a conversation away from someone, or show it to someone else."
+        ) % {"email": error.requester}
     if isinstance(error, IllegalTransition):
         return _("This is not possible while the request is “%(status)s”.") % {
             "status": TicketStatus(error.status).label
@@ -438,6 +439,8 @@ def support_new(request: MemberRequest) -> HttpResponse:
             form.add_error("attachments" if isinstance(error, AttachmentRefused) else None, refusal_message(error))
         else:
             messages.success(request, _("Your request is sent. We will answer here and by email."))
+            first = ticket.messages.order_by("id").first()
+            _tell_cards_removed(request, first.cards_redacted if first is not None else 0)
             return redirect("portal:support-request", public_id=ticket.public_id)
     articles = articles_for_product(product_id=linked.plan.product_id) if linked is not None else []
     return render(
@@ -467,7 +470,7 @@ def support_request(request: MemberRequest, public_id: str) -> HttpResponse:
         # A read-only member posting to a colleague's request is refused by the service, with its message.
         if form.is_valid():
             try:
-                ticket_reply_customer(
+                reply = ticket_reply_customer(
                     ticket=ticket,
                     membership=request.membership,
                     body=form.cleaned_data["body"],
@@ -483,10 +486,17 @@ def support_request(request: MemberRequest, public_id: str) -> HttpResponse:
                     messages.error(request, refusal_message(error))
             else:
                 messages.success(request, _("Your reply is added to the request."))
+                _tell_cards_removed(request, reply.cards_redacted)
                 return redirect("portal:support-request", public_id=ticket.public_id)
         status = 400
     deadline = reopen_deadline(ticket)
     now = utc_now()
+    # A merged request's conversation continues in another: point there when the member sees it.
+    merged_into = (
+        tickets_visible_to(membership=request.membership).filter(pk=ticket.merged_into_id).first()
+        if ticket.merged_into_id
+        else None
+    )
     return render(
         request,
         "portal/support/detail.html",
@@ -497,10 +507,26 @@ def support_request(request: MemberRequest, public_id: str) -> HttpResponse:
             "may_write": may_write,
             "may_reopen": may_write and deadline is not None and now <= deadline,
             "reopen_until": deadline,
+            "merged_into": merged_into,
             "active_nav": "support",
         },
         status=status,
     )
+
+
+def _tell_cards_removed(request: MemberRequest, count: int) -> None:
+    if count:
+        messages.warning(
+            request,
+            ngettext(
+                "A card number was removed from what you wrote: we never keep card numbers."
+                " To pay, use the Billing pages.",
+                "%(count)d card numbers were removed from what you wrote: we never keep card numbers."
+                " To pay, use the Billing pages.",
+                count,
+            )
+            % {"count": count},
+        )
 
 
 def _transition(request: MemberRequest, public_id: str, move: Any, done: str) -> HttpResponse:
@@ -639,11 +665,19 @@ def support_inbound(request: HttpRequest) -> HttpResponse:
     given = request.headers.get("X-Sportello-Secret", "")
     if not hmac.compare_digest(given.encode(), secret.encode()):
         return HttpResponse("forbidden\n", status=403, content_type="text/plain")
-    if int(request.headers.get("Content-Length") or 0) > INBOUND_MAX_BYTES:
-        return HttpResponse("too large\n", status=413, content_type="text/plain")
+    too_large = HttpResponse("too large\n", status=413, content_type="text/plain")
+    declared = request.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > INBOUND_MAX_BYTES:
+        return too_large
+    # Read the stream, not `request.body`: Django refuses a body above
+    # DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB), far less than a reply with attachments may be.
+    # The limit is checked on what was read, whatever Content-Length said (or if it said nothing).
+    raw = request.read(INBOUND_MAX_BYTES + 1)
+    if len(raw) > INBOUND_MAX_BYTES:
+        return too_large
     recipients = [r for r in request.headers.get("X-Original-To", "").split(",") if r.strip()]
     try:
-        message = ticket_reply_by_email(raw=request.body, now=utc_now(), recipients=recipients)
+        message = ticket_reply_by_email(raw=raw, now=utc_now(), recipients=recipients)
     except InboundRefused as refusal:
         return HttpResponse(f"refused: {refusal.reason}\n", status=202, content_type="text/plain")
     except SupportError as error:

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from email.message import EmailMessage
 
 import pytest
+from django.conf import settings
+from django.core import mail
+from django.core.files.storage import default_storage
+from django.core.handlers.asgi import ASGIRequest
 from django.core.management import call_command
 
 from sportello.accounts.models import User
 from sportello.accounts.services import contact_create
+from sportello.notifications.models import EmailLog
+from sportello.portal.views.support import INBOUND_MAX_BYTES, support_inbound
 from sportello.support import references
 from sportello.support.models import Attachment, Channel, TicketMessage, TicketStatus
 from sportello.support.services import reply_text, ticket_close, ticket_reply_staff
-from sportello.support.tests.conftest import HTML, NOW, PNG
+from sportello.support.tests.conftest import EXE, HTML, NOW, PNG
 
 INBOUND = "/support/inbound/"
 SECRET = {"X-Sportello-Secret": "inbound-secret-for-tests"}
@@ -166,3 +173,176 @@ def test_inactive_users_are_unknown_senders(client, alice, alice_ticket, support
     User.objects.filter(pk=alice.user.pk).update(is_active=False)
     response = post(client, reply(alice_ticket))
     assert response.content == b"refused: unknown_sender\n"
+
+
+# --- Large replies, and the endpoint's own limit ----------------------------------------------------
+
+
+def big_pdf(size: int) -> bytes:
+    """A PDF of about `size` bytes: comment lines, nothing a check refuses."""
+    line = b"% " + b"0123456789" * 10 + b"\n"
+    return b"%PDF-1.4\n" + line * (size // len(line)) + b"%%EOF\n"
+
+
+@pytest.mark.django_db
+def test_a_reply_larger_than_djangos_upload_limit_joins_its_request(
+    client, alice, alice_ticket, support_settings, settings
+):
+    settings.SUPPORT_ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
+    scan = big_pdf(2_800_000)
+    message = reply(alice_ticket, body="The bank's statement is attached.")
+    message.add_attachment(scan, maintype="application", subtype="pdf", filename="statement-march.pdf")
+    raw = message.as_bytes()
+    # Larger than DATA_UPLOAD_MAX_MEMORY_SIZE, which `request.body` refuses with a 400 page.
+    assert len(raw) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    response = client.post(INBOUND, data=raw, content_type="message/rfc822", headers=SECRET)
+    assert (response.status_code, response.content.decode()) == (200, f"added to {alice_ticket.public_id}\n")
+    added = alice_ticket.messages.order_by("-id").first()
+    assert added.body == "The bank's statement is attached."
+    attachment = added.attachments.get()
+    assert (attachment.filename, attachment.content_type, attachment.size, attachment.sha256) == (
+        "statement-march.pdf",
+        "application/pdf",
+        len(scan),
+        hashlib.sha256(scan).hexdigest(),
+    )
+    with default_storage.open(attachment.stored_name, "rb") as stored:
+        assert stored.read() == scan
+
+
+@pytest.mark.django_db
+def test_a_message_over_the_endpoints_limit_is_refused_unread(client, alice_ticket, support_settings):
+    before = state(alice_ticket)
+    raw = reply(alice_ticket).as_bytes()
+    raw += b"x" * (INBOUND_MAX_BYTES + 1 - len(raw))
+    response = client.post(INBOUND, data=raw, content_type="message/rfc822", headers=SECRET)
+    assert (response.status_code, response["Content-Type"], response.content) == (
+        413,
+        "text/plain",
+        b"too large\n",
+    )
+    assert state(alice_ticket) == before
+
+
+def asgi_request(body: bytes, headers: dict[str, str]) -> ASGIRequest:
+    """A POST as an ASGI server hands it over: the whole body, whatever the headers say."""
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": INBOUND,
+        "query_string": b"",
+        "headers": [(name.lower().encode(), value.encode()) for name, value in headers.items()],
+    }
+    return ASGIRequest(scope, io.BytesIO(body))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # a chunked upload: no Content-Length at all
+        {"Content-Length": "1024"},  # a Content-Length smaller than the body
+        {"Content-Length": "many"},  # one that is not a number
+    ],
+)
+def test_the_limit_holds_whatever_content_length_says(alice_ticket, support_settings, headers):
+    before = state(alice_ticket)
+    raw = reply(alice_ticket).as_bytes()
+    raw += b"x" * (INBOUND_MAX_BYTES + 1 - len(raw))
+    response = support_inbound(asgi_request(raw, {**SECRET, "Content-Type": "message/rfc822", **headers}))
+    assert (response.status_code, response["Content-Type"], response.content) == (413, "text/plain", b"too large\n")
+    assert state(alice_ticket) == before
+
+
+@pytest.mark.django_db
+def test_a_content_length_that_is_not_a_number_is_no_error(client, alice_ticket, support_settings):
+    before = state(alice_ticket)
+    raw = reply(alice_ticket).as_bytes()
+    # The WSGI request then reads no body at all: the message has no sender.
+    response = client.post(INBOUND, data=raw, content_type="message/rfc822", headers=SECRET, CONTENT_LENGTH="many")
+    assert (response.status_code, response.content) == (202, b"refused: unknown_sender\n")
+    assert state(alice_ticket) == before
+
+
+# --- Files left out of an emailed reply ------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_sender_hears_which_files_were_left_out_and_why(
+    client, alice, alice_ticket, staff, support_settings, django_capture_on_commit_callbacks
+):
+    alice.user.language = "es"
+    alice.user.save()
+    message = reply(alice_ticket, body="Here are the files.")
+    message.add_attachment(PNG, maintype="image", subtype="png", filename="receipt.png")
+    message.add_attachment(HTML, maintype="text", subtype="html", filename="<svg onload=x>.html")
+    message.add_attachment(b"%PDF-1.4\n" + b"0" * 4096, maintype="application", subtype="pdf", filename="big.pdf")
+    message.add_attachment(PNG, maintype="image", subtype="png", filename="second.png")
+    message.add_attachment(PNG, maintype="image", subtype="png", filename="third.png")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(client, message)
+    assert response.status_code == 200
+    added = alice_ticket.messages.order_by("-id").first()
+    assert list(added.attachments.order_by("id").values_list("filename", flat=True)) == ["receipt.png", "second.png"]
+    assert added.files_left_out == [
+        {"name": "<svg onload=x>.html", "reason": "type_refused"},
+        {"name": "big.pdf", "reason": "too_large"},
+        {"name": "third.png", "reason": "too_many"},
+    ]
+
+    told = [sent for sent in mail.outbox if sent.subject.startswith("Files left out")]
+    assert len(told) == 1
+    sent = told[0]
+    tag = references.subject_tag(alice_ticket.public_id)
+    assert (sent.to, sent.reply_to, sent.subject) == (
+        ["alice@example.org"],
+        [references.reply_address(alice_ticket.public_id)],
+        f"Files left out of your reply: Invoice 2026-0042 charged twice {tag}",
+    )
+    link = f"{settings.SITE_URL}/support/requests/{alice_ticket.public_id}/"
+    assert sent.body == (
+        "##- Escriba su respuesta por encima de esta línea -##\n\n"
+        "Hola:\n\n"
+        "Your reply to the request “Invoice 2026-0042 charged twice” (reference "
+        f"{alice_ticket.public_id}) is added to it, but these files were left out:\n\n"
+        "- <svg onload=x>.html: not a type of file we accept\n"
+        "- big.pdf: larger than the size limit\n"
+        "- third.png: more files than one message may carry\n\n"
+        "A message may carry up to 2 files of at most 2 KB each: PDF, images, ZIP or plain text.\n\n"
+        "To send them, answer this email with the files attached, or add them to the request in your"
+        " customer area:\n"
+        f"{link}\n"
+    )
+    html = sent.alternatives[0][0]
+    assert "<li>&lt;svg onload=x&gt;.html: not a type of file we accept</li>" in html
+    assert "<svg onload" not in html
+    log = EmailLog.objects.get(subject=sent.subject)
+    assert (log.account, log.recipient, log.kind) == (alice.account, alice.user, "support")
+
+
+@pytest.mark.django_db
+def test_a_reply_with_every_file_kept_sends_no_such_email(
+    client, alice_ticket, support_settings, django_capture_on_commit_callbacks
+):
+    message = reply(alice_ticket)
+    message.add_attachment(PNG, maintype="image", subtype="png", filename="receipt.png")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post(client, message).status_code == 200
+    assert alice_ticket.messages.order_by("-id").first().files_left_out == []
+    assert [m.subject for m in mail.outbox if m.subject.startswith("Files left out")] == []
+    assert EmailLog.objects.filter(subject__startswith="Files left out").count() == 0
+
+
+@pytest.mark.django_db
+def test_a_support_contact_hears_of_left_out_files_in_the_accounts_language(
+    client, alice, alice_ticket, support_settings
+):
+    contact_create(
+        account=alice.account, name="Outside IT", email="it@partner.example", topics=["support"], acting=None, by=None
+    )
+    message = reply(alice_ticket, sender="it@partner.example")
+    message.add_attachment(EXE, maintype="application", subtype="octet-stream", filename="setup.exe")
+    assert post(client, message).status_code == 200
+    log = EmailLog.objects.get(subject__startswith="Files left out")
+    assert (log.to_email, log.recipient, log.account) == ("it@partner.example", None, alice.account)
+    assert "- setup.exe: not a type of file we accept\n" in log.body_text
