@@ -223,6 +223,8 @@ class DemoTicket:
     invoice_key: str = ""
     # The label of the service ordered by the demo order (demo/data.py DEMO_ORDERS) it is about, if any.
     order_label: str = ""
+    # The name of a PDF the customer attached to their first message, if any.
+    attachment: str = ""
 
 
 NUBECLARA = "Nubeclara Servicios Digitales S.L."
@@ -239,6 +241,7 @@ TICKETS = (
         "open",
         1,
         invoice_key="hosting",
+        attachment="extracto-bancario-marzo.pdf",
     ),
     DemoTicket(
         NUBECLARA,
@@ -451,6 +454,7 @@ def _ticket(spec: DemoTicket, *, departments: dict[str, Department], staff: User
         related_service_id=service.pk if service else None,
         related_invoice_id=invoice.pk if invoice else None,
         related_order_id=order.pk if order else None,
+        uploads=[Upload(file=io.BytesIO(_pdf(spec.subject)), name=spec.attachment)] if spec.attachment else (),
         now=opened,
     )
     if spec.state in {"answered", "customer_reply", "on_hold", "closed"}:
