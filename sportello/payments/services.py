@@ -54,7 +54,7 @@ from sportello.core.time import utc_now
 from sportello.payments.adapters import gateway_get
 from sportello.payments.adapters.bank_transfer import rf_references_in
 from sportello.payments.adapters.base import Gateway as GatewayAdapter
-from sportello.payments.adapters.base import GatewayOutcome, PaymentRequest
+from sportello.payments.adapters.base import GatewayOutcome, PaymentRequest, webhook_delivery_id
 from sportello.payments.adapters.pix import end_to_end_id_valid
 from sportello.payments.errors import (
     GatewayError,
@@ -70,6 +70,7 @@ from sportello.payments.errors import (
     StatementInvalid,
     TransactionIdInvalid,
     WebhookRejected,
+    WebhookReplayed,
 )
 from sportello.payments.models import (
     PAYMENT_TRANSITIONS,
@@ -796,7 +797,7 @@ def _succeed(
 
 
 @transaction.atomic
-def _webhook_record(*, gateway: str, outcome: GatewayOutcome, now: dt.datetime) -> OutcomeResult:
+def _webhook_record(*, gateway: str, outcome: GatewayOutcome, delivery: str, now: dt.datetime) -> OutcomeResult:
     try:
         # Inserted first: a concurrent delivery of the same event waits here on the unique
         # index and then fails, so an event acts once however often it is delivered.
@@ -804,11 +805,15 @@ def _webhook_record(*, gateway: str, outcome: GatewayOutcome, now: dt.datetime) 
             record = ProcessedWebhook.objects.create(
                 gateway=gateway,
                 event_id=outcome.event_id[:255],
+                delivery=delivery,
                 event_type=outcome.event_type[:64],
                 received_at=now,
                 outcome="received",
             )
     except IntegrityError:
+        # Read after the collision, so it sees the row of the delivery that won a race.
+        if ProcessedWebhook.objects.filter(gateway=gateway, delivery=delivery).exists():
+            raise WebhookReplayed from None
         return OutcomeResult("duplicate")
     if outcome.kind == "method_saved":
         result = method_saved_record(gateway=gateway, outcome=outcome)
@@ -826,14 +831,28 @@ def webhook_receive(
     """A gateway's notification: verified (signature, freshness) before anything is read,
     recorded once per (gateway, event id), then acted on. Raises WebhookRejected (a 4xx,
     nothing recorded) or MethodUnavailable (an unknown gateway). A notification of several
-    events answers with their outcomes, comma separated."""
+    events answers with their outcomes, comma separated.
+
+    An event already processed is either sent again by the gateway, which signs every attempt
+    anew ("duplicate": acknowledged so that it stops, nothing recorded twice), or the same
+    signed request seen again, by an attacker or a proxy repeating it within the tolerance
+    (WebhookReplayed, nothing recorded): the delivery id (`webhook_delivery_id`) tells them apart.
+    """
     now = now or utc_now()
-    outcomes = gateway_get(gateway).webhook_parse_all(body=body, headers=headers, now=now)
+    adapter = gateway_get(gateway)
+    outcomes = adapter.webhook_parse_all(body=body, headers=headers, now=now)
     if not outcomes or any(not outcome.event_id for outcome in outcomes):
         raise WebhookRejected("malformed")
+    signature = adapter.webhook_signature(headers=headers)
+    deliveries = [webhook_delivery_id(signature=signature, position=place) for place in range(len(outcomes))]
+    if ProcessedWebhook.objects.filter(gateway=gateway, delivery__in=deliveries).exists():
+        raise WebhookReplayed
     # One transaction per event: a notification reporting several (PIX) that fails half way
     # is sent again, and the events already acted on are then duplicates.
-    results = [_webhook_record(gateway=gateway, outcome=outcome, now=now) for outcome in outcomes]
+    results = [
+        _webhook_record(gateway=gateway, outcome=outcome, delivery=delivery, now=now)
+        for outcome, delivery in zip(outcomes, deliveries, strict=True)
+    ]
     if len(results) == 1:
         return results[0]
     return OutcomeResult(",".join(sorted({result.outcome for result in results})))
