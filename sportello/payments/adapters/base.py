@@ -123,6 +123,10 @@ class Gateway(ABC):
         """Whether this gateway is switched on and can collect `currency`."""
         return True
 
+    def clearing_time(self) -> str:
+        """How long until the money is known to have arrived, in the active language."""
+        return str(self.clearing)
+
     @abstractmethod
     def start(self, request: PaymentRequest) -> StartedPayment:
         """Open a transaction for `request.amount`: a hosted page or instructions."""

@@ -173,7 +173,7 @@ class PayForm(forms.Form):
 def _methods(*, currency: str, credit: Money, for_funds: bool) -> list[dict[str, Any]]:
     """The methods offered for a payment in `currency`, each with how long it takes to clear."""
     offered = [
-        {"code": gateway.code, "label": gateway.label, "clearing": gateway.clearing}
+        {"code": gateway.code, "label": gateway.label, "clearing": gateway.clearing_time()}
         for gateway in gateways_available(currency=currency)
     ]
     if credit.minor > 0 and not for_funds:
