@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sportello.accounts.models import Membership
 from sportello.billing.models import Invoice, InvoiceStatus, Settlement
 from sportello.billing.selectors import invoice_paid_minor
+from sportello.core.models import AppendOnlyError
 from sportello.core.money import Money
 from sportello.payments import testcard
 from sportello.payments.adapters.base import signature_header, webhook_delivery_id
@@ -487,3 +488,36 @@ def test_the_hourly_job_recovers_lost_notifications_and_gives_up_on_abandoned_pa
     assert payments_pending_refresh(now=NOW) == {"asked": 0, "settled": 0, "abandoned": 0}
     # A success that arrives after all is still applied.
     assert deliver(event(abandoned, event_id="evt_late")) == "applied"
+
+
+def test_payment_events_and_allocations_cannot_be_changed_or_deleted(
+    alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    payment = start(alice, [make_invoice()])
+    assert deliver(event(payment)) == "applied"
+    history = list(PaymentEvent.objects.order_by("id").values_list("kind", "from_status", "to_status", "amount_minor"))
+    assert history == [("initiated", "", "initiated", 0), ("succeeded", "initiated", "succeeded", 12100)]
+    succeeded = PaymentEvent.objects.get(kind="succeeded")
+    succeeded.amount_minor = 1
+    with pytest.raises(AppendOnlyError):
+        succeeded.save()
+    with pytest.raises(AppendOnlyError):
+        PaymentEvent.objects.filter(payment=payment).update(amount_minor=1)
+    with pytest.raises(AppendOnlyError):
+        succeeded.delete()
+    with pytest.raises(AppendOnlyError):
+        PaymentEvent.objects.filter(payment=payment).delete()
+    allocation = PaymentAllocation.objects.get()
+    allocation.planned_minor = 1
+    with pytest.raises(AppendOnlyError):
+        allocation.save()
+    with pytest.raises(AppendOnlyError):
+        PaymentAllocation.objects.all().update(planned_minor=1)
+    with pytest.raises(AppendOnlyError):
+        allocation.delete()
+    assert list(
+        PaymentEvent.objects.order_by("id").values_list("kind", "from_status", "to_status", "amount_minor")
+    ) == (history)
+    assert list(PaymentAllocation.objects.values_list("planned_minor", flat=True)) == [12100]
+    payment.refresh_from_db()
+    assert payment_status_from_events(payment=payment) == PaymentStatus.SUCCEEDED
