@@ -354,3 +354,23 @@ def test_the_pay_pages_show_each_method_with_its_clearing_time(
         "Bank transfer",
         "The same business day you send it",
     )
+
+
+def test_a_declined_card_is_explained_in_the_members_language(
+    alice: Membership, alice_client: Client, invoice: Invoice, django_capture_on_commit_callbacks: Any
+) -> None:
+    alice.user.language = "es"
+    alice.user.save(update_fields=["language"])
+    response = alice_client.post(
+        reverse("portal:invoice-pay", args=[invoice.number]), {"invoices": invoice.number, "method": "testcard"}
+    )
+    response = card(alice_client, response["Location"], "4000000000000002", django_capture_on_commit_callbacks)
+    result = alice_client.get(response["Location"])
+    assert result["Content-Language"] == "es"
+    text = result.content.decode()
+    assert "Su tarjeta ha sido rechazada. No se ha cobrado nada." in text
+    assert "Your card was declined" not in text
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
+    assert (Payment.objects.get().status, Payment.objects.get().failure_code) == ("failed", "card_declined")
+    assert Settlement.objects.count() == 0
