@@ -93,7 +93,9 @@ class BankTransferGateway(Gateway):
             "clearing_days": settings.PAYMENTS_BANK_TRANSFER_CLEARING_DAYS,
             "documents": list(request.documents),
         }
-        return StartedPayment(gateway_reference=reference, instructions=instructions, method_label=str(self.label))
+        return StartedPayment(
+            gateway_reference=reference, instructions=instructions, method_label=self.label_in(request.language)
+        )
 
     def confirm(self, *, gateway_reference: str) -> GatewayOutcome:
         # Nobody to ask: the money shows up on the bank statement.

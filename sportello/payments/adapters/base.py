@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from django.utils import translation
 from django.utils.functional import Promise
 
 from sportello.core.money import Money
@@ -122,6 +123,11 @@ class Gateway(ABC):
     def available(self, *, currency: str) -> bool:
         """Whether this gateway is switched on and can collect `currency`."""
         return True
+
+    def label_in(self, language: str) -> str:
+        """Its label in `language` (the account's), whatever language the thread has active."""
+        with translation.override(language or None):
+            return str(self.label)
 
     def clearing_time(self) -> str:
         """How long until the money is known to have arrived, in the active language."""

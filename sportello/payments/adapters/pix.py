@@ -99,7 +99,9 @@ class PixGateway(Gateway):
             "expires_at": expires_at.isoformat(),
             "documents": list(request.documents),
         }
-        return StartedPayment(gateway_reference=txid, instructions=instructions, method_label=str(self.label))
+        return StartedPayment(
+            gateway_reference=txid, instructions=instructions, method_label=self.label_in(request.language)
+        )
 
     def confirm(self, *, gateway_reference: str) -> GatewayOutcome:
         # Nobody to ask: the PSP tells us, or staff see it on the PSP's statement.

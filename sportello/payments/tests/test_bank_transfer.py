@@ -287,3 +287,17 @@ def test_an_rf_reference_wins_over_an_invoice_number_in_the_same_line(
     assert [(line.outcome, line.payment_id) for line in report.lines] == [("matched", payment.pk)]
     assert list(Payment.objects.values_list("pk", "status")) == [(payment.pk, PaymentStatus.SUCCEEDED)]
     assert list(Settlement.objects.values_list("amount_minor", flat=True)) == [12100]
+
+
+def test_the_method_is_named_in_the_accounts_language_whatever_the_thread_speaks(
+    alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    from django.utils import translation
+
+    with translation.override("es"):
+        english = transfer(alice, [make_invoice()])
+    alice.account.language = "es"
+    alice.account.save(update_fields=["language"])
+    with translation.override("en"):
+        spanish = transfer(alice, [make_invoice()])
+    assert (english.method_label, spanish.method_label) == ("Bank transfer", "Transferencia bancaria")
