@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from ninja import Field, Schema
-from pydantic import AwareDatetime, field_validator
+from pydantic import AwareDatetime, ConfigDict, field_validator
 
 # A usage quantity: up to eighteen digits and six decimals, never negative, never "NaN".
 QUANTITY_PATTERN = r"^[0-9]{1,18}(\.[0-9]{1,6})?$"
@@ -247,6 +247,9 @@ class CreditOut(Schema):
 
 
 class AmountIn(Schema):
+    # Unknown fields refuse the request, as for PaymentIn: nothing unexpected reaches a write.
+    model_config = ConfigDict(extra="forbid")
+
     amount: str = Field(
         pattern=AMOUNT_PATTERN,
         examples=["25.00"],
@@ -261,6 +264,10 @@ class CreditPaymentOut(Schema):
 
 
 class PaymentIn(Schema):
+    # Card data never comes this way (PCI DSS SAQ-A: the card goes to the gateway's page only):
+    # a field this schema does not name, such as a card number, refuses the request unread.
+    model_config = ConfigDict(extra="forbid")
+
     invoice_ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(
         min_length=1, max_length=100, description="The invoices to pay together, all in one currency."
     )

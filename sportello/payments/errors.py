@@ -92,6 +92,17 @@ class WebhookRejected(PaymentsError):
         self.reason = reason
 
 
+class WebhookReplayed(WebhookRejected):
+    """The very same signed notification seen again (a captured request sent a second time):
+    answered 409 and not recorded. A gateway sending an event again signs it anew and is a
+    duplicate, not a replay."""
+
+    code = "webhook_replayed"
+
+    def __init__(self) -> None:
+        super().__init__("replayed")
+
+
 class StatementInvalid(PaymentsError):
     """A bank statement file that cannot be read; `line` is 1-based (0: the file itself)."""
 

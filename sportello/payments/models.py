@@ -332,10 +332,15 @@ class Refund(TimestampedModel):
 
 class ProcessedWebhook(models.Model):
     """A gateway notification that was accepted. Inserted first in the transaction that acts
-    on it: a second delivery of the same event collides here and changes nothing."""
+    on it: a second delivery of the same event collides here and changes nothing. That second
+    delivery is the gateway sending the event again (signed anew: answered 200, so it stops)
+    or the very same signed request seen again, a replay (`delivery` matches: answered 409)."""
 
     gateway = models.CharField(_("gateway"), max_length=32, choices=Gateway.choices)
     event_id = models.CharField(_("event id"), max_length=255)
+    # sha256 of the signature header it came with and its place in the notification
+    # (`adapters.base.webhook_delivery_id`); "" for the rows kept from before it was recorded.
+    delivery = models.CharField(_("delivery"), max_length=64, blank=True)
     event_type = models.CharField(_("event type"), max_length=64)
     received_at = models.DateTimeField(_("received"))
     payment = models.ForeignKey(
@@ -350,6 +355,9 @@ class ProcessedWebhook(models.Model):
         ordering = ["-received_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["gateway", "event_id"], name="processed_webhook_once_per_event"),
+            models.UniqueConstraint(
+                fields=["gateway", "delivery"], condition=~Q(delivery=""), name="processed_webhook_once_per_delivery"
+            ),
         ]
 
     def __str__(self) -> str:

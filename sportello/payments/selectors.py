@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import QuerySet, Sum
+from django.db.models import Prefetch, QuerySet, Sum
 
 from sportello.accounts.models import Account
 from sportello.billing.models import PAYABLE_STATUSES, DocumentKind, Invoice, Settlement, SettlementKind
@@ -14,7 +14,9 @@ from sportello.core.money import Money
 from sportello.core.tenancy import ActingMembership
 from sportello.payments.models import (
     CreditEntry,
+    Gateway,
     Payment,
+    PaymentAllocation,
     PaymentEvent,
     PaymentEventKind,
     PaymentPreference,
@@ -61,6 +63,32 @@ def invoice_balance(*, invoice: Invoice) -> Money:
 
 def payments_visible_to(*, membership: ActingMembership) -> QuerySet[Payment]:
     return Payment.objects.visible_to(membership)
+
+
+def payments_listed_for(*, membership: ActingMembership) -> QuerySet[Payment]:
+    """The account's payments, newest first, each with the invoices it is for (due-date order)."""
+    planned = PaymentAllocation.objects.select_related("invoice").order_by("invoice__due_date", "invoice_id")
+    return (
+        payments_visible_to(membership=membership)
+        .prefetch_related(Prefetch("allocations", queryset=planned))
+        .order_by("-created_at", "-id")
+    )
+
+
+# What a customer still has to do for these, with the instructions the payment page shows.
+AWAITING_GATEWAYS = (Gateway.BANK_TRANSFER, Gateway.PIX)
+
+
+def payments_awaiting_for(*, membership: ActingMembership, invoice: Invoice) -> list[Payment]:
+    """The bank transfers and PIX payments for `invoice` waiting for the customer's money, newest
+    first: their instructions are the "second copy" the customer pays from."""
+    return list(
+        payments_visible_to(membership=membership)
+        .filter(gateway__in=AWAITING_GATEWAYS, status=PaymentStatus.INITIATED, allocations__invoice=invoice)
+        .exclude(gateway_reference="")
+        .order_by("-created_at", "-id")
+        .distinct()
+    )
 
 
 def payment_status_from_events(*, payment: Payment) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Min, Sum
+from django.db.models import Min, Q, Sum
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
@@ -54,7 +54,7 @@ from sportello.core.time import utc_now
 from sportello.payments.adapters import gateway_get
 from sportello.payments.adapters.bank_transfer import rf_references_in
 from sportello.payments.adapters.base import Gateway as GatewayAdapter
-from sportello.payments.adapters.base import GatewayOutcome, PaymentRequest
+from sportello.payments.adapters.base import GatewayOutcome, PaymentRequest, webhook_delivery_id
 from sportello.payments.adapters.pix import end_to_end_id_valid
 from sportello.payments.errors import (
     GatewayError,
@@ -70,6 +70,7 @@ from sportello.payments.errors import (
     StatementInvalid,
     TransactionIdInvalid,
     WebhookRejected,
+    WebhookReplayed,
 )
 from sportello.payments.models import (
     PAYMENT_TRANSITIONS,
@@ -594,6 +595,7 @@ def _payment_open(
     as_of: dt.date,
     idempotency_key: str,
     saved_method: SavedPaymentMethod | None,
+    source: str = "portal",
 ) -> Payment:
     """A new payment of the sum of `owed`, planned over its invoices, with its first event."""
     payment = Payment.objects.create(
@@ -613,7 +615,7 @@ def _payment_open(
     payment_event_record(
         payment,
         kind=PaymentEventKind.INITIATED,
-        source="portal",
+        source=source,
         by=by,
         data={"invoices": [invoice.display_number for invoice, _balance in owed]},
     )
@@ -796,7 +798,7 @@ def _succeed(
 
 
 @transaction.atomic
-def _webhook_record(*, gateway: str, outcome: GatewayOutcome, now: dt.datetime) -> OutcomeResult:
+def _webhook_record(*, gateway: str, outcome: GatewayOutcome, delivery: str, now: dt.datetime) -> OutcomeResult:
     try:
         # Inserted first: a concurrent delivery of the same event waits here on the unique
         # index and then fails, so an event acts once however often it is delivered.
@@ -804,11 +806,15 @@ def _webhook_record(*, gateway: str, outcome: GatewayOutcome, now: dt.datetime) 
             record = ProcessedWebhook.objects.create(
                 gateway=gateway,
                 event_id=outcome.event_id[:255],
+                delivery=delivery,
                 event_type=outcome.event_type[:64],
                 received_at=now,
                 outcome="received",
             )
     except IntegrityError:
+        # Read after the collision, so it sees the row of the delivery that won a race.
+        if ProcessedWebhook.objects.filter(gateway=gateway, delivery=delivery).exists():
+            raise WebhookReplayed from None
         return OutcomeResult("duplicate")
     if outcome.kind == "method_saved":
         result = method_saved_record(gateway=gateway, outcome=outcome)
@@ -826,14 +832,28 @@ def webhook_receive(
     """A gateway's notification: verified (signature, freshness) before anything is read,
     recorded once per (gateway, event id), then acted on. Raises WebhookRejected (a 4xx,
     nothing recorded) or MethodUnavailable (an unknown gateway). A notification of several
-    events answers with their outcomes, comma separated."""
+    events answers with their outcomes, comma separated.
+
+    An event already processed is either sent again by the gateway, which signs every attempt
+    anew ("duplicate": acknowledged so that it stops, nothing recorded twice), or the same
+    signed request seen again, by an attacker or a proxy repeating it within the tolerance
+    (WebhookReplayed, nothing recorded): the delivery id (`webhook_delivery_id`) tells them apart.
+    """
     now = now or utc_now()
-    outcomes = gateway_get(gateway).webhook_parse_all(body=body, headers=headers, now=now)
+    adapter = gateway_get(gateway)
+    outcomes = adapter.webhook_parse_all(body=body, headers=headers, now=now)
     if not outcomes or any(not outcome.event_id for outcome in outcomes):
         raise WebhookRejected("malformed")
+    signature = adapter.webhook_signature(headers=headers)
+    deliveries = [webhook_delivery_id(signature=signature, position=place) for place in range(len(outcomes))]
+    if ProcessedWebhook.objects.filter(gateway=gateway, delivery__in=deliveries).exists():
+        raise WebhookReplayed
     # One transaction per event: a notification reporting several (PIX) that fails half way
     # is sent again, and the events already acted on are then duplicates.
-    results = [_webhook_record(gateway=gateway, outcome=outcome, now=now) for outcome in outcomes]
+    results = [
+        _webhook_record(gateway=gateway, outcome=outcome, delivery=delivery, now=now)
+        for outcome, delivery in zip(outcomes, deliveries, strict=True)
+    ]
     if len(results) == 1:
         return results[0]
     return OutcomeResult(",".join(sorted({result.outcome for result in results})))
@@ -1019,9 +1039,12 @@ def _fingerprint(row: StatementRow, occurrence: int) -> str:
 
 def statement_import(*, text: str, name: str, by: User | None) -> StatementReport:
     """Import a bank statement: each credit line registers the bank-transfer payment whose
-    RF reference it carries when the amount and currency match; other lines go to the
-    reconciliation queue. Each line is its own transaction and is recorded under a
-    fingerprint, so importing the same file (or an overlapping one) again applies nothing twice.
+    RF reference it carries when the amount and currency match. A line without a known RF
+    reference that names one invoice by its printed number (the reference the invoice's PDF
+    gives) and brings exactly what that invoice still owes, in its currency, pays it through a
+    new bank-transfer payment. Other lines go to the reconciliation queue. Each line is its own
+    transaction and is recorded under a fingerprint, so importing the same file (or an
+    overlapping one) again applies nothing twice.
     """
     rows = statement_parse(text)
     report = StatementReport()
@@ -1071,7 +1094,10 @@ def _statement_line_import(
     )
     outcome = GatewayOutcome(kind="succeeded", gateway_reference=row.reference, amount=row.amount)
     details = {"booked_on": row.booked_on.isoformat(), "payer": row.payer, "statement": name[:200]}
-    if found is None:
+    invoice = _statement_invoice(row.reference) if found is None else None
+    if invoice is not None:
+        line.outcome, line.payment = _statement_invoice_pay(invoice, row=row, line=line, by=by, details=details)
+    elif found is None:
         _flag(
             ReconciliationKind.UNMATCHED_TRANSFER,
             gateway=Gateway.BANK_TRANSFER,
@@ -1113,6 +1139,69 @@ def _statement_line_import(
             line.outcome = StatementLineOutcome.MATCHED
     line.save(update_fields=["outcome", "payment"])
     return line
+
+
+# Characters around an invoice number in a transfer's free text ("Factura INV-2026-00001.").
+STATEMENT_WORD_EDGES = ".,;:()[]{}'\"«»"
+
+
+def _statement_invoice(text: str) -> Invoice | None:
+    """The one invoice whose printed number (fiscal, or the payment request's) is a word of
+    `text`; None when no invoice, or more than one, is named."""
+    words = {word.strip(STATEMENT_WORD_EDGES) for word in (text or "").split()}
+    words = {variant for word in words if len(word) >= 3 for variant in (word, word.upper())}
+    if not words:
+        return None
+    named = list(
+        Invoice.objects.filter(kind=DocumentKind.INVOICE)
+        .filter(Q(number__in=words) | Q(proforma_number__in=words))
+        .distinct()[:2]
+    )
+    return named[0] if len(named) == 1 else None
+
+
+def _statement_invoice_pay(
+    invoice: Invoice, *, row: StatementRow, line: BankStatementLine, by: User | None, details: dict[str, Any]
+) -> tuple[str, Payment | None]:
+    """Pay `invoice` from a statement line that names it, when the line brings exactly what it
+    owes in its currency; otherwise flag it for staff. Returns the line's outcome and payment."""
+    account = _lock_account(invoice.account)
+    invoice = invoice_lock(invoice)
+    owed = max(invoice_balance_minor(invoice=invoice), 0) if invoice.status in PAYABLE_STATUSES else 0
+    if row.amount.currency != invoice.currency or row.amount.minor != owed or owed == 0:
+        ReconciliationItem.objects.create(
+            kind=ReconciliationKind.CURRENCY_MISMATCH
+            if row.amount.currency != invoice.currency
+            else ReconciliationKind.AMOUNT_MISMATCH,
+            gateway=Gateway.BANK_TRANSFER,
+            account=account,
+            reference=row.reference[:255],
+            amount_minor=row.amount.minor,
+            currency=row.amount.currency,
+            details={**details, "invoice": invoice.display_number, "expected_minor": owed},
+        )
+        return StatementLineOutcome.MISMATCH, None
+    payment = _payment_open(
+        account=account,
+        gateway=gateway_get(Gateway.BANK_TRANSFER),
+        owed=[(invoice, owed)],
+        by=by,
+        as_of=row.booked_on,
+        # One payment per statement line: the line's own fingerprint row is unique too.
+        idempotency_key=f"statement:{line.fingerprint}",
+        saved_method=None,
+        source="statement",
+    )
+    _succeed(
+        payment,
+        received_minor=owed,
+        method_label="",
+        as_of=row.booked_on,
+        source="statement",
+        by=by,
+        data={"statement_line": line.pk, "invoice": invoice.display_number},
+    )
+    return StatementLineOutcome.MATCHED, payment
 
 
 # --- Saved methods and auto-pay -------------------------------------------------------------

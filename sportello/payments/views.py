@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from sportello.core.money import Money
 from sportello.core.time import utc_now
 from sportello.payments import testcard
-from sportello.payments.errors import GatewayError, MethodUnavailable, WebhookRejected
+from sportello.payments.errors import GatewayError, MethodUnavailable, WebhookRejected, WebhookReplayed
 from sportello.payments.models import TestcardCheckout, TestcardMode, TestcardStatus
 from sportello.payments.services import webhook_receive
 
@@ -33,13 +33,16 @@ from sportello.payments.services import webhook_receive
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, gateway: str) -> HttpResponse:
-    """A gateway's notification. Unsigned, forged or stale: 400 and nothing recorded. A
-    duplicate of an event already processed: 200 (so the gateway stops re-sending it) and
-    nothing recorded again."""
+    """A gateway's notification. Unsigned, forged or stale: 400 and nothing recorded. The very
+    same signed request seen again (a replay): 409 and nothing recorded. An event already
+    processed that the gateway sends again, signed anew: 200 (so that it stops re-sending it)
+    and nothing recorded again."""
     try:
         result = webhook_receive(gateway=gateway, body=request.body, headers=request.headers, now=utc_now())
     except MethodUnavailable:
         raise Http404 from None
+    except WebhookReplayed as replayed:
+        return JsonResponse({"error": replayed.reason}, status=409)
     except WebhookRejected as refused:
         return JsonResponse({"error": refused.reason}, status=400)
     except GatewayError as failed:

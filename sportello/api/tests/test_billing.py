@@ -6,6 +6,7 @@ request) changes nothing."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 from decimal import Decimal
@@ -521,3 +522,43 @@ def test_racing_credit_payments_with_different_keys_never_overspend(on_postgresq
     assert errors == []
     assert sorted(results) == [201, 201, 201, 409, 409, 409]
     assert sum(amount for _kind, amount in ledger(alice.account)) == 1000
+
+
+# --- Card data ------------------------------------------------------------------------------
+
+CARD_NUMBER = "4242424242424242"
+
+# (endpoint, what the client sent besides the expected fields, the fields the answer names).
+CARD_FIELDS = [
+    ("pay", {"card_number": CARD_NUMBER, "cvc": "123", "exp": "12/39"}, ["body.card_number", "body.cvc", "body.exp"]),
+    ("pay", {"card": {"number": CARD_NUMBER, "exp_month": 12, "exp_year": 2039}}, ["body.card"]),
+    ("pay", {"gateway": CARD_NUMBER}, ["body.gateway"]),
+    ("credit", {"number": CARD_NUMBER}, ["body.number"]),
+]
+
+
+@pytest.mark.parametrize("endpoint, extra, fields", CARD_FIELDS)
+def test_card_data_sent_to_the_api_is_refused_and_kept_nowhere(api, alice, invoice, caplog, endpoint, extra, fields):
+    from sportello.payments.tests.test_testcard import every_stored_value
+
+    caplog.set_level(logging.DEBUG)
+    credit_adjust(account=alice.account, amount=Money("10.00", "EUR"), note="goodwill", by=None)
+    if endpoint == "pay":
+        path, body = "/payments", {"invoice_ids": [invoice.pk], "gateway": "testcard"}
+    else:
+        path, body = f"/invoices/{invoice.pk}/pay-with-credit", {"amount": "1.00"}
+    before = state(alice.account)
+    response = api.post(path, {**body, **extra}, key="card-1")
+    assert response.status_code == 422
+    assert (response.json()["code"], sorted(error["field"] for error in response.json()["errors"])) == (
+        "invalid",
+        fields,
+    )
+    assert CARD_NUMBER not in response.content.decode()
+    assert state(alice.account) == before
+    assert TestcardCheckout.objects.count() == 0
+    logged = caplog.text + "\n".join(repr(record.__dict__) for record in caplog.records)
+    assert CARD_NUMBER not in logged
+    assert CARD_NUMBER not in every_stored_value()
+    # The same request without the card data goes through: the refusal was the card data's.
+    assert api.post(path, body, key="card-1").status_code == 201

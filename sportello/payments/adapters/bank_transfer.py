@@ -14,6 +14,7 @@ import secrets
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from stdnum import iso11649
 from stdnum.iso7064 import mod_97_10
@@ -60,11 +61,21 @@ def rf_display(reference: str) -> str:
 class BankTransferGateway(Gateway):
     code = "bank_transfer"
     label = _("Bank transfer")
-    clearing = _("1 to 3 business days after you send it")
+    # What `clearing_time` says when nothing is configured; the setting decides.
+    clearing = _("A few business days after you send it")
     redirects = False
 
     def available(self, *, currency: str) -> bool:
         return bool(settings.PAYMENTS_BANK_TRANSFER_ENABLED and seller_current().iban)
+
+    def clearing_time(self) -> str:
+        """From PAYMENTS_BANK_TRANSFER_CLEARING_DAYS, the figure the waiting page gives too."""
+        days = int(settings.PAYMENTS_BANK_TRANSFER_CLEARING_DAYS)
+        if days == 0:
+            return gettext("The same business day you send it")
+        return ngettext(
+            "Within %(days)d business day after you send it", "Within %(days)d business days after you send it", days
+        ) % {"days": days}
 
     def start(self, request: PaymentRequest) -> StartedPayment:
         seller = seller_current()
@@ -82,7 +93,9 @@ class BankTransferGateway(Gateway):
             "clearing_days": settings.PAYMENTS_BANK_TRANSFER_CLEARING_DAYS,
             "documents": list(request.documents),
         }
-        return StartedPayment(gateway_reference=reference, instructions=instructions, method_label=str(self.label))
+        return StartedPayment(
+            gateway_reference=reference, instructions=instructions, method_label=self.label_in(request.language)
+        )
 
     def confirm(self, *, gateway_reference: str) -> GatewayOutcome:
         # Nobody to ask: the money shows up on the bank statement.

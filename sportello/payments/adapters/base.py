@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from django.utils import translation
 from django.utils.functional import Promise
 
 from sportello.core.money import Money
@@ -116,10 +117,21 @@ class Gateway(ABC):
     saves_methods: ClassVar[bool] = False
     # Whether it collects part of an invoice's balance (a customer paying in instalments).
     partial_payments: ClassVar[bool] = True
+    # The header its notifications carry their signature in ("Stripe-Signature").
+    webhook_signature_header: ClassVar[str] = ""
 
     def available(self, *, currency: str) -> bool:
         """Whether this gateway is switched on and can collect `currency`."""
         return True
+
+    def label_in(self, language: str) -> str:
+        """Its label in `language` (the account's), whatever language the thread has active."""
+        with translation.override(language or None):
+            return str(self.label)
+
+    def clearing_time(self) -> str:
+        """How long until the money is known to have arrived, in the active language."""
+        return str(self.clearing)
 
     @abstractmethod
     def start(self, request: PaymentRequest) -> StartedPayment:
@@ -151,8 +163,24 @@ class Gateway(ABC):
         gateways report one. Verified and read like `webhook_parse`."""
         return [self.webhook_parse(body=body, headers=headers, now=now)]
 
+    def webhook_signature(self, *, headers: Mapping[str, str]) -> str:
+        """The signature header of a notification, as received: it names one delivery, since
+        the gateway signs each attempt with the time it sends it (`webhook_delivery_id`)."""
+        wanted = self.webhook_signature_header.lower()
+        return next((value for key, value in headers.items() if key.lower() == wanted), "")
+
 
 # --- Signed notifications -------------------------------------------------------------------
+
+
+def webhook_delivery_id(*, signature: str, position: int) -> str:
+    """What identifies one delivery of one event: sha256 of the notification's signature header
+    and the event's place in it (a PIX notification reports several).
+
+    A gateway that sends an event again (Stripe retries for days, a PSP re-sends) signs the
+    new attempt with the time it leaves, so a genuine redelivery has a new signature and a new
+    id. The same id seen twice is the same captured request sent again: a replay."""
+    return hashlib.sha256(f"{signature}\n{position}".encode()).hexdigest()
 
 
 def signature_header(*, secret: str, body: bytes, timestamp: int) -> str:

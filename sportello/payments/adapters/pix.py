@@ -71,6 +71,7 @@ class PixGateway(Gateway):
     label = _("PIX")
     clearing = _("Instantly, at any hour")
     redirects = False
+    webhook_signature_header = SIGNATURE_HEADER
 
     def available(self, *, currency: str) -> bool:
         return bool(currency == CURRENCY and settings.PAYMENTS_PIX_ENABLED and seller_current().pix_key)
@@ -98,7 +99,9 @@ class PixGateway(Gateway):
             "expires_at": expires_at.isoformat(),
             "documents": list(request.documents),
         }
-        return StartedPayment(gateway_reference=txid, instructions=instructions, method_label=str(self.label))
+        return StartedPayment(
+            gateway_reference=txid, instructions=instructions, method_label=self.label_in(request.language)
+        )
 
     def confirm(self, *, gateway_reference: str) -> GatewayOutcome:
         # Nobody to ask: the PSP tells us, or staff see it on the PSP's statement.
@@ -115,8 +118,7 @@ class PixGateway(Gateway):
         before the signature and its freshness are checked, and one unreadable entry refuses
         the whole notification (the PSP sends it again; the entries already acted on are
         then duplicates)."""
-        lowered = {key.lower(): value for key, value in headers.items()}
-        signature_verify(secret=webhook_secret(), body=body, header=lowered.get(SIGNATURE_HEADER.lower(), ""), now=now)
+        signature_verify(secret=webhook_secret(), body=body, header=self.webhook_signature(headers=headers), now=now)
         try:
             entries = json.loads(body, parse_float=Decimal)["pix"]
             if not isinstance(entries, list) or not entries:

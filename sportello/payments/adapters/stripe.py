@@ -201,6 +201,7 @@ class StripeGateway(Gateway):
     code = "stripe"
     label = _("Card")
     clearing = _("Immediately")
+    webhook_signature_header = SIGNATURE_HEADER
     saves_methods = True
 
     def available(self, *, currency: str) -> bool:
@@ -453,11 +454,10 @@ class StripeGateway(Gateway):
     def webhook_parse(self, *, body: bytes, headers: Mapping[str, str], now: dt.datetime) -> GatewayOutcome:
         """Verify `Stripe-Signature` (HMAC-SHA256 of "<t>.<body>" with the endpoint's signing
         secret, constant-time compare, t within 5 minutes of `now`), then read the event."""
-        lowered = {key.lower(): value for key, value in headers.items()}
         signature_verify(
             secret=settings.PAYMENTS_STRIPE_WEBHOOK_SECRET,
             body=body,
-            header=lowered.get(SIGNATURE_HEADER.lower(), ""),
+            header=self.webhook_signature(headers=headers),
             now=now,
         )
         try:

@@ -51,6 +51,7 @@ class TestcardGateway(Gateway):
     label = _("Card")
     clearing = _("Immediately")
     saves_methods = True
+    webhook_signature_header = testcard.SIGNATURE_HEADER
 
     def available(self, *, currency: str) -> bool:
         return testcard.enabled()
@@ -127,12 +128,8 @@ class TestcardGateway(Gateway):
         )
 
     def webhook_parse(self, *, body: bytes, headers: Mapping[str, str], now: dt.datetime) -> GatewayOutcome:
-        lowered = {key.lower(): value for key, value in headers.items()}
         signature_verify(
-            secret=testcard.webhook_secret(),
-            body=body,
-            header=lowered.get(testcard.SIGNATURE_HEADER.lower(), ""),
-            now=now,
+            secret=testcard.webhook_secret(), body=body, header=self.webhook_signature(headers=headers), now=now
         )
         try:
             event = json.loads(body)

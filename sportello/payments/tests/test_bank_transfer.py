@@ -174,3 +174,130 @@ def test_an_unreadable_statement_imports_nothing(alice: Membership, billing_setu
         statement_import(text=text, name="bad.csv", by=None)
     assert refused.value.line == line
     assert (BankStatementLine.objects.count(), ReconciliationItem.objects.count()) == (0, 0)
+
+
+# --- Lines that name an invoice by its printed number (the reference its PDF gives) ----------
+
+
+def test_a_line_naming_an_invoice_and_bringing_what_it_owes_pays_it_once(
+    alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    invoice, other = make_invoice("100.00"), make_invoice("10.00")  # 121.00 and 12.10
+    text = f"date;amount;currency;reference;payer\n23/11/2026;121,00;EUR;Factura {invoice.number}.;Alice Servicios SL\n"
+    report = statement_import(text=text, name="november.csv", by=None)
+    assert [(line.outcome, line.reference) for line in report.lines] == [("matched", f"Factura {invoice.number}.")]
+    invoice.refresh_from_db()
+    other.refresh_from_db()
+    assert (invoice.status, invoice.paid_date, other.status) == (
+        InvoiceStatus.PAID,
+        dt.date(2026, 11, 23),
+        InvoiceStatus.OPEN,
+    )
+    payment = Payment.objects.get()
+    assert report.lines[0].payment_id == payment.pk
+    assert (payment.gateway, payment.status, payment.amount_minor, payment.currency, payment.account_id) == (
+        "bank_transfer",
+        PaymentStatus.SUCCEEDED,
+        12100,
+        "EUR",
+        alice.account.pk,
+    )
+    assert list(payment.allocations.values_list("invoice_id", "planned_minor")) == [(invoice.pk, 12100)]
+    assert list(payment.events.order_by("id").values_list("kind", "source", "amount_minor")) == [
+        ("initiated", "statement", 0),
+        ("succeeded", "statement", 12100),
+    ]
+    assert list(Settlement.objects.values_list("invoice_id", "amount_minor", "reference")) == [
+        (invoice.pk, 12100, f"payment:{payment.pk}")
+    ]
+    assert ReconciliationItem.objects.count() == 0
+    before = (state(), ReconciliationItem.objects.count(), BankStatementLine.objects.count())
+    # The same statement again: nothing applied twice.
+    again = statement_import(text=text, name="november-again.csv", by=None)
+    assert (again.lines, again.duplicates) == ([], 1)
+    assert (state(), ReconciliationItem.objects.count(), BankStatementLine.objects.count()) == before
+    # The customer paying the same invoice a second time: it owes nothing now, staff decide.
+    text = f"date,amount,currency,reference\n2026-11-25,121.00,EUR,{invoice.number}\n"
+    assert [line.outcome for line in statement_import(text=text, name="later.csv", by=None).lines] == ["mismatch"]
+    item = ReconciliationItem.objects.get()
+    assert (item.kind, item.account_id, item.payment_id, item.amount_minor, item.details["expected_minor"]) == (
+        "amount_mismatch",
+        alice.account.pk,
+        None,
+        12100,
+        0,
+    )
+    assert state() == before[0]
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "kind"),
+    [
+        ("120.00", "EUR", "amount_mismatch"),
+        ("121.01", "EUR", "amount_mismatch"),
+        ("121.00", "USD", "currency_mismatch"),
+    ],
+)
+def test_a_line_naming_an_invoice_with_another_amount_goes_to_reconciliation(
+    alice: Membership, make_invoice: Callable[..., Invoice], amount: str, currency: str, kind: str
+) -> None:
+    invoice = make_invoice("100.00")
+    before = state()
+    text = f"date,amount,currency,reference\n2026-11-23,{amount},{currency},Invoice {invoice.number}\n"
+    report = statement_import(text=text, name="s.csv", by=None)
+    assert [line.outcome for line in report.lines] == ["mismatch"]
+    item = ReconciliationItem.objects.get()
+    assert (item.kind, item.account_id, item.payment_id, item.reference, item.amount_minor, item.currency) == (
+        kind,
+        alice.account.pk,
+        None,
+        f"Invoice {invoice.number}",
+        Money(amount, currency).minor,  # type: ignore[arg-type]
+        currency,
+    )
+    assert (item.details["invoice"], item.details["expected_minor"]) == (invoice.number, 12100)
+    assert state() == before
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
+
+
+def test_a_line_naming_two_invoices_or_a_number_inside_a_word_matches_nothing(
+    alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    first, second = make_invoice("100.00"), make_invoice("100.00")
+    before = state()
+    text = (
+        "date,amount,currency,reference\n"
+        f"2026-11-23,121.00,EUR,{first.number} {second.number}\n"
+        f"2026-11-23,121.00,EUR,X{first.number}\n"
+    )
+    report = statement_import(text=text, name="s.csv", by=None)
+    assert [line.outcome for line in report.lines] == ["unmatched", "unmatched"]
+    assert list(ReconciliationItem.objects.values_list("kind", flat=True)) == ["unmatched_transfer"] * 2
+    assert state() == before
+
+
+def test_an_rf_reference_wins_over_an_invoice_number_in_the_same_line(
+    alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    invoice = make_invoice("100.00")
+    payment = transfer(alice, [invoice])
+    text = f"date,amount,currency,reference\n2026-11-23,121.00,EUR,{invoice.number} {payment.gateway_reference}\n"
+    report = statement_import(text=text, name="s.csv", by=None)
+    assert [(line.outcome, line.payment_id) for line in report.lines] == [("matched", payment.pk)]
+    assert list(Payment.objects.values_list("pk", "status")) == [(payment.pk, PaymentStatus.SUCCEEDED)]
+    assert list(Settlement.objects.values_list("amount_minor", flat=True)) == [12100]
+
+
+def test_the_method_is_named_in_the_accounts_language_whatever_the_thread_speaks(
+    alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    from django.utils import translation
+
+    with translation.override("es"):
+        english = transfer(alice, [make_invoice()])
+    alice.account.language = "es"
+    alice.account.save(update_fields=["language"])
+    with translation.override("en"):
+        spanish = transfer(alice, [make_invoice()])
+    assert (english.method_label, spanish.method_label) == ("Bank transfer", "Transferencia bancaria")

@@ -3,6 +3,7 @@ and a mass payment racing a single payment of one of its invoices."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ from sportello.accounts.models import Membership
 from sportello.billing.models import Invoice, InvoiceStatus, Settlement
 from sportello.billing.selectors import invoice_paid_minor
 from sportello.core.money import Money
-from sportello.payments.errors import InsufficientCredit
+from sportello.payments.errors import InsufficientCredit, WebhookReplayed
 from sportello.payments.models import CreditEntry, CreditKind, Payment, PaymentEvent, ProcessedWebhook
 from sportello.payments.selectors import credit_balance
 from sportello.payments.services import credit_adjust, credit_apply
@@ -74,21 +75,50 @@ def _started(membership: Membership, invoices: list[Invoice]) -> Payment:
     return payment_begin(payment=plan.payment, return_url="https://portal.example/return")
 
 
-def _deliver(payment: Payment, event_id: str) -> Callable[[], Any]:
+def _deliver(
+    payment: Payment, event_id: str, *, signed_seconds_ago: int = 0, outcomes: list[str] | None = None
+) -> Callable[[], Any]:
+    """One signed delivery of `event_id`; its outcome is added to `outcomes` when given."""
     from sportello.payments.services import webhook_receive
     from sportello.payments.tests.test_payments import NOW, event, signed
 
-    body, headers = signed(event(payment, event_id=event_id))
-    return lambda: webhook_receive(gateway="testcard", body=body, headers=headers, now=NOW)
+    body, headers = signed(event(payment, event_id=event_id), at=NOW - dt.timedelta(seconds=signed_seconds_ago))
+
+    def deliver() -> None:
+        result = webhook_receive(gateway="testcard", body=body, headers=headers, now=NOW)
+        if outcomes is not None:
+            outcomes.append(result.outcome)
+
+    return deliver
 
 
 def test_the_same_webhook_delivered_three_times_at_once_counts_once(
     on_postgresql: None, alice: Membership, make_invoice: Callable[..., Invoice]
 ) -> None:
+    """The very same signed request three times at once (a replay racing the original): one
+    acts, the two others are refused as replays, whichever order the database picks."""
     first, second = make_invoice("100.00"), make_invoice("10.00")
     payment = _started(alice, [first, second])
     deliver = _deliver(payment, "evt_once")
-    assert race(deliver, deliver, deliver) == ["ok", "ok", "ok"]
+    assert race(deliver, deliver, deliver) == [WebhookReplayed.__name__, WebhookReplayed.__name__, "ok"]
+    assert ProcessedWebhook.objects.filter(event_id="evt_once").count() == 1
+    assert PaymentEvent.objects.filter(payment=payment, kind="succeeded").count() == 1
+    assert sorted(Settlement.objects.values_list("amount_minor", flat=True)) == [1210, 12100]
+    assert set(Invoice.objects.values_list("status", flat=True)) == {InvoiceStatus.PAID}
+    assert CreditEntry.objects.count() == 0
+
+
+def test_the_gateway_sending_the_same_event_three_times_at_once_counts_once(
+    on_postgresql: None, alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    """Three deliveries of one event, each signed anew as a gateway retrying does: one acts,
+    the two others are acknowledged as duplicates (2xx, so that the gateway stops)."""
+    first, second = make_invoice("100.00"), make_invoice("10.00")
+    payment = _started(alice, [first, second])
+    outcomes: list[str] = []
+    deliveries = [_deliver(payment, "evt_once", signed_seconds_ago=ago, outcomes=outcomes) for ago in (0, 1, 2)]
+    assert race(*deliveries) == ["ok", "ok", "ok"]
+    assert sorted(outcomes) == ["applied", "duplicate", "duplicate"]
     assert ProcessedWebhook.objects.filter(event_id="evt_once").count() == 1
     assert PaymentEvent.objects.filter(payment=payment, kind="succeeded").count() == 1
     assert sorted(Settlement.objects.values_list("amount_minor", flat=True)) == [1210, 12100]

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from sportello.accounts.models import Membership
 from sportello.billing.models import Invoice, InvoiceStatus, Settlement
 from sportello.billing.selectors import invoice_paid_minor
+from sportello.core.models import AppendOnlyError
 from sportello.core.money import Money
 from sportello.payments import testcard
-from sportello.payments.adapters.base import signature_header
+from sportello.payments.adapters.base import signature_header, webhook_delivery_id
 from sportello.payments.errors import (
     InsufficientCredit,
     InvoiceNotPayable,
@@ -25,6 +26,7 @@ from sportello.payments.errors import (
     MixedCurrencies,
     NothingToPay,
     WebhookRejected,
+    WebhookReplayed,
 )
 from sportello.payments.models import (
     CreditEntry,
@@ -152,11 +154,44 @@ def test_a_signed_success_settles_the_invoices_exactly_once(
         (12100, f"payment:{payment.pk}"),
     ]
     before = money_state()
-    # The same event again, and another event saying the same thing: nothing more.
-    assert deliver(event(payment)) == "duplicate"
+    # The gateway sending the same event again (signed anew, a second later), and another event
+    # saying the same thing: nothing more.
+    assert deliver(event(payment), at=NOW - dt.timedelta(seconds=1)) == "duplicate"
     assert deliver(event(payment, event_id="evt_2")) == "ignored"
     assert money_state() == before
     assert ProcessedWebhook.objects.count() == 2
+
+
+def test_a_replayed_delivery_is_refused_and_a_redelivery_acknowledged_recording_nothing(
+    alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    payment = start(alice, [make_invoice()])
+    body, headers = signed(event(payment))
+    assert webhook_receive(gateway="testcard", body=body, headers=headers, now=NOW).outcome == "applied"
+    webhook = ProcessedWebhook.objects.get()
+    assert (webhook.event_id, webhook.delivery) == (
+        "evt_1",
+        webhook_delivery_id(signature=headers["Testcard-Signature"], position=0),
+    )
+    before = money_state()
+    # The captured request sent again, a minute later (within the tolerance): refused.
+    with pytest.raises(WebhookReplayed) as refused:
+        webhook_receive(gateway="testcard", body=body, headers=headers, now=NOW + dt.timedelta(minutes=1))
+    assert refused.value.reason == "replayed"
+    # The gateway's own retry carries a new timestamp and signature: acknowledged, nothing more.
+    body, headers = signed(event(payment), at=NOW + dt.timedelta(minutes=1))
+    assert (
+        webhook_receive(gateway="testcard", body=body, headers=headers, now=NOW + dt.timedelta(minutes=1)).outcome
+        == "duplicate"
+    )
+    # Only deliveries that acted are recorded: that retry seen again is one more duplicate,
+    # acknowledged and changing nothing.
+    assert (
+        webhook_receive(gateway="testcard", body=body, headers=headers, now=NOW + dt.timedelta(minutes=2)).outcome
+        == "duplicate"
+    )
+    assert money_state() == before
+    assert list(ProcessedWebhook.objects.values_list("event_id", "delivery")) == [("evt_1", webhook.delivery)]
 
 
 def test_an_invoice_paid_meanwhile_is_not_paid_twice_and_the_excess_becomes_credit_once(
@@ -453,3 +488,36 @@ def test_the_hourly_job_recovers_lost_notifications_and_gives_up_on_abandoned_pa
     assert payments_pending_refresh(now=NOW) == {"asked": 0, "settled": 0, "abandoned": 0}
     # A success that arrives after all is still applied.
     assert deliver(event(abandoned, event_id="evt_late")) == "applied"
+
+
+def test_payment_events_and_allocations_cannot_be_changed_or_deleted(
+    alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    payment = start(alice, [make_invoice()])
+    assert deliver(event(payment)) == "applied"
+    history = list(PaymentEvent.objects.order_by("id").values_list("kind", "from_status", "to_status", "amount_minor"))
+    assert history == [("initiated", "", "initiated", 0), ("succeeded", "initiated", "succeeded", 12100)]
+    succeeded = PaymentEvent.objects.get(kind="succeeded")
+    succeeded.amount_minor = 1
+    with pytest.raises(AppendOnlyError):
+        succeeded.save()
+    with pytest.raises(AppendOnlyError):
+        PaymentEvent.objects.filter(payment=payment).update(amount_minor=1)
+    with pytest.raises(AppendOnlyError):
+        succeeded.delete()
+    with pytest.raises(AppendOnlyError):
+        PaymentEvent.objects.filter(payment=payment).delete()
+    allocation = PaymentAllocation.objects.get()
+    allocation.planned_minor = 1
+    with pytest.raises(AppendOnlyError):
+        allocation.save()
+    with pytest.raises(AppendOnlyError):
+        PaymentAllocation.objects.all().update(planned_minor=1)
+    with pytest.raises(AppendOnlyError):
+        allocation.delete()
+    assert list(
+        PaymentEvent.objects.order_by("id").values_list("kind", "from_status", "to_status", "amount_minor")
+    ) == (history)
+    assert list(PaymentAllocation.objects.values_list("planned_minor", flat=True)) == [12100]
+    payment.refresh_from_db()
+    assert payment_status_from_events(payment=payment) == PaymentStatus.SUCCEEDED

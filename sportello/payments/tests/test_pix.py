@@ -23,7 +23,7 @@ from sportello.core.models import AuditEvent
 from sportello.core.money import Money
 from sportello.core.testing import Clock
 from sportello.payments.adapters import gateways_available
-from sportello.payments.adapters.base import signature_header
+from sportello.payments.adapters.base import signature_header, webhook_delivery_id
 from sportello.payments.adapters.pix import SIGNATURE_HEADER
 from sportello.payments.errors import (
     IllegalTransition,
@@ -31,6 +31,7 @@ from sportello.payments.errors import (
     MethodUnavailable,
     TransactionIdInvalid,
     WebhookRejected,
+    WebhookReplayed,
 )
 from sportello.payments.models import (
     CreditEntry,
@@ -256,20 +257,38 @@ def test_a_signed_notification_settles_the_invoice_once(client: Client, bob: Mem
         payment.pk,
     )
     before = recorded()
-    # The PSP sends it again (re-signed later, or the same delivery replayed within the tolerance).
+    # The PSP sends it again, re-signed later: acknowledged, nothing more.
     assert (
         deliver(body, signed(body, at=NOW + dt.timedelta(minutes=3)), now=NOW + dt.timedelta(minutes=3)) == "duplicate"
     )
-    assert deliver(body, signed(body)) == "duplicate"
-    response = client.post(
-        reverse("payments:webhook", args=["pix"]),
-        body,
-        content_type="application/json",
-        headers=signed(body, at=dt.datetime.now(tz=dt.UTC)),
-    )
+    # The first delivery replayed within the tolerance: refused.
+    with pytest.raises(WebhookReplayed):
+        deliver(body, signed(body), now=NOW + dt.timedelta(minutes=4))
+    url = reverse("payments:webhook", args=["pix"])
+    headers = signed(body, at=dt.datetime.now(tz=dt.UTC))
+    response = client.post(url, body, content_type="application/json", headers=headers)
     assert (response.status_code, response.json()) == (200, {"outcome": "duplicate"})
     assert recorded() == before
     assert Payment.objects.count() == 1
+
+
+def test_a_replayed_notification_of_several_pix_is_refused_whole(bob: Membership, brl_invoice: Invoice) -> None:
+    other = issued_invoice(bob.account, "10.00")
+    first, second = pix_payment(bob, [brl_invoice]), pix_payment(bob, [other])
+    body = notification(pix_entry(first), pix_entry(second, e2e=E2E_2))
+    headers = signed(body)
+    assert deliver(body, headers) == "applied"
+    assert sorted(ProcessedWebhook.objects.values_list("event_id", "delivery")) == [
+        (E2E, webhook_delivery_id(signature=headers[SIGNATURE_HEADER], position=0)),
+        (E2E_2, webhook_delivery_id(signature=headers[SIGNATURE_HEADER], position=1)),
+    ]
+    before = recorded()
+    with pytest.raises(WebhookReplayed):
+        deliver(body, headers, now=NOW + dt.timedelta(minutes=2))
+    assert deliver(body, signed(body, at=NOW + dt.timedelta(minutes=2)), now=NOW + dt.timedelta(minutes=2)) == (
+        "duplicate"
+    )
+    assert recorded() == before
 
 
 def test_the_endpoint_settles_through_http(client: Client, bob: Membership, brl_invoice: Invoice) -> None:
@@ -555,7 +574,8 @@ def test_the_same_notification_delivered_three_times_at_once_pays_once(
     def send() -> None:
         deliver(body, headers)
 
-    assert race(send, send, send) == ["ok", "ok", "ok"]
+    # One acts; the same signed request racing it is a replay, refused.
+    assert race(send, send, send) == [WebhookReplayed.__name__, WebhookReplayed.__name__, "ok"]
     assert ProcessedWebhook.objects.filter(gateway="pix", event_id=E2E).count() == 1
     assert PaymentEvent.objects.filter(payment=payment, kind="succeeded").count() == 1
     assert list(Settlement.objects.values_list("amount_minor", flat=True)) == [10000]

@@ -230,7 +230,15 @@ def test_a_signed_completion_settles_the_invoice_exactly_once(
         (invoice.pk, 12100, f"payment:{payment.pk}")
     ]
     settled = money_state()
-    # Stripe delivering it again (at least once): acknowledged, nothing more.
+    # The same signed request replayed: refused, nothing recorded.
+    response = client.post(WEBHOOK, body, content_type="application/json", headers=headers)
+    assert (response.status_code, response.json()) == (409, {"error": "replayed"})
+    assert money_state() == settled
+    # Stripe delivering it again (at least once) signs each attempt anew: acknowledged, nothing more.
+    retry_at = NOW - dt.timedelta(seconds=30)
+    body, headers = signed(
+        stripe_event("checkout.session.completed", completed(payment), event_id="evt_1", at=retry_at), at=retry_at
+    )
     response = client.post(WEBHOOK, body, content_type="application/json", headers=headers)
     assert (response.status_code, response.json()) == (200, {"outcome": "duplicate"})
     # The same money reported by the PaymentIntent behind the session, and a second event for

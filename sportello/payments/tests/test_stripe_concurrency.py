@@ -1,6 +1,7 @@
 # ruff: noqa: F811  (the Stripe fixture imported from test_stripe is redefined as a parameter)
 """Races on PostgreSQL through the Stripe gateway: the same signed webhook delivered three times
-at once, and the webhook racing the customer's return from Checkout (which asks Stripe)."""
+at once (one acts, two are refused as replays), and the webhook racing the customer's return
+from Checkout (which asks Stripe)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from sportello.accounts.models import Membership
 from sportello.billing.models import Invoice, InvoiceStatus, Settlement
+from sportello.payments.errors import WebhookReplayed
 from sportello.payments.models import CreditEntry, PaymentEvent, ProcessedWebhook, ReconciliationItem
 from sportello.payments.services import payment_refresh, webhook_receive
 from sportello.payments.tests.conftest import DAY
@@ -32,7 +34,8 @@ def test_the_same_stripe_webhook_delivered_three_times_at_once_counts_once(
     payment = started(stripe_api, alice, [first, second])
     event = stripe_event("checkout.session.completed", completed(payment, amount_total=13310), event_id="evt_x", at=NOW)
     deliver = _deliver(*signed(event, at=NOW))
-    assert race(deliver, deliver, deliver) == ["ok", "ok", "ok"]
+    # One acts; the same signed request racing it is a replay, refused.
+    assert race(deliver, deliver, deliver) == [WebhookReplayed.__name__, WebhookReplayed.__name__, "ok"]
     assert ProcessedWebhook.objects.filter(gateway="stripe", event_id="evt_x").count() == 1
     assert PaymentEvent.objects.filter(payment=payment, kind="succeeded").count() == 1
     assert sorted(Settlement.objects.values_list("amount_minor", flat=True)) == [1210, 12100]

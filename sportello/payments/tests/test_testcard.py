@@ -3,6 +3,7 @@ card number that must never be kept or logged."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,7 @@ from django.urls import reverse
 from sportello.accounts.models import Membership
 from sportello.billing.models import Invoice, InvoiceStatus, Settlement
 from sportello.core.time import utc_now
-from sportello.payments.models import Payment, PaymentStatus, ProcessedWebhook, TestcardCheckout
+from sportello.payments.models import Payment, PaymentEvent, PaymentStatus, ProcessedWebhook, TestcardCheckout
 from sportello.payments.services import payment_begin, payment_create
 from sportello.payments.tests.conftest import DAY
 from sportello.payments.tests.test_payments import event, signed
@@ -194,11 +195,23 @@ def test_the_webhook_endpoint_answers_4xx_to_forgeries_and_200_to_the_gateway(
     assert (response.status_code, response.json()) == (400, {"error": "bad_signature"})
     assert client.post(url, body, content_type="application/json").status_code == 400
     assert ProcessedWebhook.objects.count() == 0
-    body, headers = signed(event(payment), at=utc_now())
+    sent_at = utc_now()
+    body, headers = signed(event(payment), at=sent_at)
     response = client.post(url, body, content_type="application/json", headers=headers)
     assert (response.status_code, response.json()) == (200, {"outcome": "applied"})
+    recorded = list(ProcessedWebhook.objects.values_list("event_id", "delivery", "outcome"))
+    settled = list(Settlement.objects.values_list("invoice_id", "amount_minor", "reference"))
+    # The very same signed request again (captured and replayed): refused, nothing recorded.
+    response = client.post(url, body, content_type="application/json", headers=headers)
+    assert (response.status_code, response.json()) == (409, {"error": "replayed"})
+    # The processor sending the event again signs it anew: acknowledged, so that it stops.
+    # (A second before the first, as a whole second: the signatures' timestamps differ whatever the clock did.)
+    body, headers = signed(event(payment), at=sent_at - dt.timedelta(seconds=1))
     response = client.post(url, body, content_type="application/json", headers=headers)
     assert (response.status_code, response.json()) == (200, {"outcome": "duplicate"})
+    assert list(ProcessedWebhook.objects.values_list("event_id", "delivery", "outcome")) == recorded
+    assert list(Settlement.objects.values_list("invoice_id", "amount_minor", "reference")) == settled
+    assert PaymentEvent.objects.filter(payment=payment, kind="succeeded").count() == 1
     assert (
         client.post(reverse("payments:webhook", args=["nosuch"]), body, content_type="application/json").status_code
         == 404

@@ -1,5 +1,6 @@
 """Payments figures for client-area pages that are not the payments pages: the prompt to
-replace a failing card (dashboard, payment methods) and auto-pay on the service page.
+replace a failing card (dashboard, payment methods), auto-pay on the service page, and the
+transfers and PIX payments awaited for an invoice (invoice page).
 
 Template tags rather than views' context so that those pages show them without their views
 knowing about payments: the tags read only through payments selectors scoped to the acting
@@ -9,15 +10,21 @@ membership, and only for a member with the billing right.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django import template
 from django.utils.translation import gettext
 
 from sportello.accounts.models import Area
-from sportello.billing.models import BillingPreference
+from sportello.billing.models import BillingPreference, DocumentKind, Invoice
 from sportello.core.time import local_date, utc_now
 from sportello.payments.models import SavedPaymentMethod
-from sportello.payments.selectors import methods_failing_of, payment_preference_of, service_autopay_of
+from sportello.payments.selectors import (
+    methods_failing_of,
+    payment_preference_of,
+    payments_awaiting_for,
+    service_autopay_of,
+)
 from sportello.services.models import Service, ServiceStatus
 
 register = template.Library()
@@ -82,3 +89,19 @@ def service_autopay(context: template.Context, service: Service) -> ServiceAutop
         grouped=not grouped,
         may_change=membership.can_change,
     )
+
+
+@register.simple_tag(takes_context=True)
+def payments_awaiting(context: template.Context, invoice: Invoice) -> list[dict[str, Any]]:
+    """{% payments_awaiting document as awaiting %}: the bank transfers and PIX payments started
+    for this invoice whose money has not arrived, each with the page of its instructions."""
+    from sportello.portal.views.payments import payment_awaiting, payment_row
+
+    membership = getattr(context.get("request"), "membership", None)
+    if membership is None or not membership.has_area(Area.BILLING) or invoice.kind != DocumentKind.INVOICE:
+        return []
+    return [
+        payment_row(payment)
+        for payment in payments_awaiting_for(membership=membership, invoice=invoice)
+        if payment_awaiting(payment)
+    ]

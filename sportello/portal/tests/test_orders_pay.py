@@ -104,7 +104,7 @@ def test_the_pay_page_shows_the_amount_and_the_methods_with_their_clearing_times
     assert f"Pay order {order.number}" in page
     assert f"€24.08 to pay, on invoice {order.invoice.display_number}." in page
     assert "Card Money received: Immediately" in page
-    assert "Bank transfer Money received: 1 to 3 business days after you send it" in page
+    assert "Bank transfer Money received: Within 3 business days after you send it" in page
     body = response.content.decode()
     assert f'<a class="button" href="/orders/{order.number}/">Cancel</a>' in body
     assert f'<input type="hidden" name="invoices" value="{order.invoice.display_number}">' in body

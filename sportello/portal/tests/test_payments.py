@@ -307,3 +307,70 @@ def test_a_part_that_cannot_be_paid_is_refused_with_a_clear_message(
     assert Payment.objects.count() == 0
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.OPEN
+
+
+def methods_shown(page: str) -> list[tuple[str, str, str]]:
+    """The payment methods a pay page offers: (code, label, clearing time), in order."""
+    found = re.findall(
+        r'<input type="radio" name="method" value="([\w]+)"[^>]*>\s*([^<]+?)\s*</label>\s*'
+        r'<span class="field-help" id="method-\1-clearing">Money received:\s*([^<]+?)\s*</span>',
+        page,
+    )
+    return [(code, label, clearing) for code, label, clearing in found]
+
+
+def test_the_pay_pages_show_each_method_with_its_clearing_time(
+    settings: Any, alice: Membership, alice_client: Client, make_invoice: Callable[..., Invoice]
+) -> None:
+    settings.PAYMENTS_STRIPE_SECRET_KEY = "sk_test_x"
+    settings.PAYMENTS_STRIPE_WEBHOOK_SECRET = "whsec_x"
+    settings.PAYMENTS_BANK_TRANSFER_CLEARING_DAYS = 5
+    first = make_invoice("100.00", as_of=TODAY, due=TODAY + dt.timedelta(days=3))
+    make_invoice("10.00", as_of=TODAY, due=TODAY + dt.timedelta(days=1))
+    credit_adjust(account=alice.account, amount=Money("21.00", "EUR"), note="goodwill", by=None)  # type: ignore[arg-type]
+    page = alice_client.get(reverse("portal:invoice-pay", args=[first.number])).content.decode()
+    assert methods_shown(page) == [
+        ("stripe", "Card", "Immediately"),
+        ("testcard", "Card", "Immediately"),
+        ("bank_transfer", "Bank transfer", "Within 5 business days after you send it"),
+        ("credit", "Account credit", "Immediately · available: €21.00"),
+    ]
+    # The mass payment page, with the clearing days changed: the text follows the setting.
+    settings.PAYMENTS_BANK_TRANSFER_CLEARING_DAYS = 1
+    settings.PAYMENTS_STRIPE_SECRET_KEY = ""
+    page = alice_client.get(reverse("portal:pay")).content.decode()
+    assert methods_shown(page) == [
+        ("testcard", "Card", "Immediately"),
+        ("bank_transfer", "Bank transfer", "Within 1 business day after you send it"),
+        ("credit", "Account credit", "Immediately · available: €21.00"),
+    ]
+    # The waiting page of a transfer gives the same figure.
+    alice_client.post(reverse("portal:pay"), {"invoices": [first.number], "method": "bank_transfer"})
+    waiting = alice_client.get(reverse("portal:payment", args=[Payment.objects.get().public_id])).content.decode()
+    assert "usually within 1 business day." in waiting
+    settings.PAYMENTS_BANK_TRANSFER_CLEARING_DAYS = 0
+    assert methods_shown(alice_client.get(reverse("portal:pay")).content.decode())[1] == (
+        "bank_transfer",
+        "Bank transfer",
+        "The same business day you send it",
+    )
+
+
+def test_a_declined_card_is_explained_in_the_members_language(
+    alice: Membership, alice_client: Client, invoice: Invoice, django_capture_on_commit_callbacks: Any
+) -> None:
+    alice.user.language = "es"
+    alice.user.save(update_fields=["language"])
+    response = alice_client.post(
+        reverse("portal:invoice-pay", args=[invoice.number]), {"invoices": invoice.number, "method": "testcard"}
+    )
+    response = card(alice_client, response["Location"], "4000000000000002", django_capture_on_commit_callbacks)
+    result = alice_client.get(response["Location"])
+    assert result["Content-Language"] == "es"
+    text = result.content.decode()
+    assert "Su tarjeta ha sido rechazada. No se ha cobrado nada." in text
+    assert "Your card was declined" not in text
+    invoice.refresh_from_db()
+    assert invoice.status == InvoiceStatus.OPEN
+    assert (Payment.objects.get().status, Payment.objects.get().failure_code) == ("failed", "card_declined")
+    assert Settlement.objects.count() == 0

@@ -66,6 +66,7 @@ from sportello.payments.selectors import (
     payment_overpayment_minor,
     payment_preference_of,
     payment_settlements,
+    payments_listed_for,
     payments_visible_to,
 )
 from sportello.payments.services import (
@@ -173,7 +174,7 @@ class PayForm(forms.Form):
 def _methods(*, currency: str, credit: Money, for_funds: bool) -> list[dict[str, Any]]:
     """The methods offered for a payment in `currency`, each with how long it takes to clear."""
     offered = [
-        {"code": gateway.code, "label": gateway.label, "clearing": gateway.clearing}
+        {"code": gateway.code, "label": gateway.label, "clearing": gateway.clearing_time()}
         for gateway in gateways_available(currency=currency)
     ]
     if credit.minor > 0 and not for_funds:
@@ -422,6 +423,71 @@ def payment_detail(request: MemberRequest, public_id: str) -> HttpResponse:
         "active_nav": "billing",
     }
     return render(request, "portal/payments/result.html", context)
+
+
+# --- The account's payments: a second copy of what to pay and how --------------------------
+
+STATUS_BADGES = {
+    PaymentStatus.SUCCEEDED: "success",
+    PaymentStatus.REFUNDED: "refunded",
+    PaymentStatus.FAILED: "failed",
+    PaymentStatus.INITIATED: "pending",
+    PaymentStatus.REQUIRES_ACTION: "pending",
+}
+
+
+def payment_awaiting(payment: Payment) -> str:
+    """What the customer's money is awaited by, with instructions to show: "transfer", "pix"
+    (a PIX code only until it expires), or "" for nothing awaited."""
+    if payment.status != PaymentStatus.INITIATED or not payment.gateway_reference:
+        return ""
+    if payment.gateway == Gateway.BANK_TRANSFER:
+        return "transfer"
+    if payment.gateway == Gateway.PIX and pix_code(payment) is not None:
+        return "pix"
+    return ""
+
+
+def payment_row(payment: Payment) -> dict[str, Any]:
+    """A payment as the payments list and the invoice page show it."""
+    awaiting = payment_awaiting(payment)
+    if awaiting == "transfer":
+        status = _("Awaiting your transfer")
+    elif awaiting == "pix":
+        status = _("Awaiting your PIX")
+    else:
+        status = payment.get_status_display()
+    return {
+        "payment": payment,
+        "amount": Money.from_minor(payment.amount_minor, payment.currency),
+        "status": status,
+        "badge": "awaiting" if awaiting else STATUS_BADGES.get(PaymentStatus(payment.status), "pending"),
+        "awaiting": awaiting,
+        "invoices": [
+            {"invoice": allocation.invoice, "url": invoice_url(allocation.invoice)}
+            for allocation in payment.allocations.all()
+        ],
+        "url": reverse("portal:payment", args=[payment.public_id]),
+        "receipt_url": reverse("portal:payment-receipt", args=[payment.public_id])
+        if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+        else None,
+    }
+
+
+@member_required(Area.BILLING)
+@require_safe
+def payments_list(request: MemberRequest) -> HttpResponse:
+    """The account's payments: when, how, how much, where each stands and the invoices it pays,
+    with the receipt of those that received money and the instructions of transfers and PIX
+    payments still awaited (the "second copy" to pay from)."""
+    page = Paginator(payments_listed_for(membership=request.membership), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "rows": [payment_row(payment) for payment in page.object_list],
+        "active_nav": "billing",
+        "billing_tab": "payments",
+    }
+    return render(request, "portal/payments/list.html", context)
 
 
 def gateway_get_safe(code: str) -> object | None:
@@ -673,6 +739,7 @@ urlpatterns: list[URLPattern] = [
     path("billing/methods/<int:pk>/remove/", payment_method_remove, name="payment-method-remove"),
     path("billing/invoices/<str:number>/pay/", invoice_pay, name="invoice-pay"),
     path("billing/pay/", pay, name="pay"),
+    path("billing/payments/", payments_list, name="payments"),
     # A str, not a uuid converter: anything that is not one of this account's payments is a 404.
     path("billing/payments/<str:public_id>/", payment_detail, name="payment"),
     path("billing/credit/", credit, name="credit"),

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -136,3 +138,65 @@ def test_staff_cannot_edit_or_delete_records(admin_client: Client, transfer: Pay
         == 403
     )
     assert list(Payment.objects.values_list("status", "amount_minor")) == before
+
+
+def test_the_payments_list_filters_by_status_and_gateway_and_navigates_by_date(
+    admin_client: Client, alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    from sportello.payments.services import transfer_register, webhook_receive
+    from sportello.payments.tests.test_payments import NOW, event, signed
+
+    def started(method: str) -> Payment:
+        plan = payment_create(
+            account=alice.account, invoices=[make_invoice()], method=method, use_credit=False, by=None, as_of=DAY
+        )
+        assert plan.payment is not None
+        return payment_begin(payment=plan.payment, return_url="http://testserver/")
+
+    def told(payment: Payment, kind: str, **fields: Any) -> None:
+        body, headers = signed(event(payment, kind, event_id=f"evt_{payment.pk}", **fields))
+        assert webhook_receive(gateway="testcard", body=body, headers=headers, now=NOW).outcome == "applied"
+
+    card_paid, transfer_awaited, card_declined, transfer_paid = (
+        started("testcard"),
+        started("bank_transfer"),
+        started("testcard"),
+        started("bank_transfer"),
+    )
+    told(card_paid, "succeeded")
+    told(card_declined, "failed", failure_code="card_declined")
+    transfer_register(payment=transfer_paid, amount=Money("121.00", "EUR"), received_on=DAY, by=None)  # type: ignore[arg-type]
+    when = {
+        card_paid: dt.datetime(2026, 10, 5, 12, 0, tzinfo=dt.UTC),
+        transfer_awaited: dt.datetime(2026, 11, 3, 12, 0, tzinfo=dt.UTC),
+        card_declined: dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC),
+        transfer_paid: dt.datetime(2025, 12, 31, 12, 0, tzinfo=dt.UTC),
+    }
+    for payment, created_at in when.items():
+        Payment.objects.filter(pk=payment.pk).update(created_at=created_at)
+    url = reverse("admin:payments_payment_changelist")
+
+    def listed(query: str) -> list[int]:
+        response = admin_client.get(f"{url}?{query}")
+        assert response.status_code == 200
+        return [payment.pk for payment in response.context["cl"].result_list]
+
+    assert listed("") == [card_declined.pk, transfer_awaited.pk, card_paid.pk, transfer_paid.pk]
+    assert listed("status__exact=succeeded") == [card_paid.pk, transfer_paid.pk]
+    assert listed("status__exact=failed") == [card_declined.pk]
+    assert listed("status__exact=initiated") == [transfer_awaited.pk]
+    assert listed("gateway__exact=bank_transfer") == [transfer_awaited.pk, transfer_paid.pk]
+    assert listed("gateway__exact=testcard") == [card_declined.pk, card_paid.pk]
+    assert listed("gateway__exact=testcard&status__exact=succeeded") == [card_paid.pk]
+    assert listed("gateway__exact=pix") == []
+    assert listed("created_at__year=2026") == [card_declined.pk, transfer_awaited.pk, card_paid.pk]
+    assert listed("created_at__year=2026&created_at__month=11") == [card_declined.pk, transfer_awaited.pk]
+    assert listed("created_at__year=2026&created_at__month=11&created_at__day=3") == [transfer_awaited.pk]
+    assert listed("created_at__year=2025") == [transfer_paid.pk]
+    assert listed("created_at__year=2026&gateway__exact=bank_transfer") == [transfer_awaited.pk]
+    # The date navigation offers the years, then the months of a year, that have payments.
+    page = admin_client.get(url).content.decode()
+    assert "?created_at__year=2025" in page and "?created_at__year=2026" in page
+    page = admin_client.get(f"{url}?created_at__year=2026").content.decode()
+    months = re.findall(r"\?created_at__month=(\d+)&amp;created_at__year=2026", page)
+    assert sorted(set(months)) == ["10", "11"]

@@ -33,7 +33,7 @@ def test_pay_an_order_awaiting_payment_by_card(page: Page, live_server, demo_dat
     expect(page.locator("main h1")).to_have_text(f"Pay order {order.number}")
     expect(page.locator("main .page-subtitle")).to_contain_text(f"on invoice {order.invoice.display_number}")
     expect(page.locator("main")).to_contain_text("Money received: Immediately")
-    expect(page.locator("main")).to_contain_text("Money received: 1 to 3 business days after you send it")
+    expect(page.locator("main")).to_contain_text("Money received: Within 3 business days after you send it")
     assert check_page(page, "order pay") == []
     page.get_by_label("Card", exact=True).check()
     page.get_by_role("button", name="Continue to payment").click()
