@@ -881,12 +881,18 @@ def payments_pending_refresh(*, now: dt.datetime) -> dict[str, int]:
     """The hourly fallback for lost notifications: ask the gateways about card payments still
     waiting, and give up on those abandoned. Safe to run twice: outcomes are recorded by the
     payments' transitions, which change nothing the second time."""
-    counts = {"asked": 0, "settled": 0, "abandoned": 0}
+    counts = {"asked": 0, "settled": 0, "abandoned": 0, "expired": 0}
     waiting = Payment.objects.filter(
         status__in=[PaymentStatus.INITIATED, PaymentStatus.REQUIRES_ACTION],
         created_at__lte=now - PENDING_ASK_AFTER,
     ).exclude(gateway_reference="")
     for payment in waiting.order_by("pk"):
+        if payment.gateway == Gateway.PIX:
+            if _pix_expired(payment, now=now):
+                with transaction.atomic():
+                    _payment_fail(payment, failure_code="pix_expired", source="gateway")
+                counts["expired"] += 1
+            continue  # the PSP tells us, or staff: nobody to ask
         try:
             gateway = gateway_get(payment.gateway)
         except MethodUnavailable:
@@ -898,9 +904,17 @@ def payments_pending_refresh(*, now: dt.datetime) -> dict[str, int]:
         if payment.status == PaymentStatus.SUCCEEDED:
             counts["settled"] += 1
         elif payment.status != PaymentStatus.FAILED and payment.created_at <= now - PENDING_ABANDONED_AFTER:
-            _payment_fail(payment, failure_code="abandoned", source="gateway")
+            with transaction.atomic():
+                _payment_fail(payment, failure_code="abandoned", source="gateway")
             counts["abandoned"] += 1
     return counts
+
+
+def _pix_expired(payment: Payment, *, now: dt.datetime) -> bool:
+    """Past the "pay by" its code was shown with. The payment is then given up (the customer
+    may start another); a PIX that still arrives for its txid is applied all the same."""
+    expires_at = payment.instructions.get("expires_at")
+    return bool(expires_at) and dt.datetime.fromisoformat(expires_at) <= now
 
 
 # --- Bank transfers -------------------------------------------------------------------------

@@ -477,7 +477,7 @@ def test_the_hourly_job_recovers_lost_notifications_and_gives_up_on_abandoned_pa
     Payment.objects.filter(pk=lost.pk).update(created_at=NOW - dt.timedelta(minutes=30))
     Payment.objects.filter(pk__in=[abandoned.pk, waiting_transfer.pk]).update(created_at=NOW - dt.timedelta(hours=25))
     Payment.objects.filter(pk=fresh.pk).update(created_at=NOW - dt.timedelta(minutes=5))
-    assert payments_pending_refresh(now=NOW) == {"asked": 2, "settled": 1, "abandoned": 1}
+    assert payments_pending_refresh(now=NOW) == {"asked": 2, "settled": 1, "abandoned": 1, "expired": 0}
     statuses = dict(Payment.objects.values_list("pk", "status"))
     assert [statuses[p.pk] for p in (lost, abandoned, fresh, waiting_transfer)] == [
         "succeeded",
@@ -485,7 +485,7 @@ def test_the_hourly_job_recovers_lost_notifications_and_gives_up_on_abandoned_pa
         "initiated",
         "initiated",
     ]
-    assert payments_pending_refresh(now=NOW) == {"asked": 0, "settled": 0, "abandoned": 0}
+    assert payments_pending_refresh(now=NOW) == {"asked": 0, "settled": 0, "abandoned": 0, "expired": 0}
     # A success that arrives after all is still applied.
     assert deliver(event(abandoned, event_id="evt_late")) == "applied"
 

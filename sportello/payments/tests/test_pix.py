@@ -231,6 +231,44 @@ def test_an_expired_code_is_no_longer_shown(
     assert payment.gateway_reference not in page and "The time to pay this PIX code is over" in page
 
 
+def test_the_hourly_job_gives_up_on_an_expired_code_and_a_late_pix_still_pays(
+    client: Client, bob: Membership, brl_invoice: Invoice, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sportello.payments.services import payments_pending_refresh
+
+    payment = pix_payment(bob, [brl_invoice])
+    Payment.objects.filter(pk=payment.pk).update(created_at=NOW)
+    # Within its time (60 minutes here) the code waits, however often the job runs.
+    assert payments_pending_refresh(now=NOW + dt.timedelta(minutes=59)) == {
+        "asked": 0,
+        "settled": 0,
+        "abandoned": 0,
+        "expired": 0,
+    }
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.INITIATED
+    assert payments_pending_refresh(now=NOW + dt.timedelta(minutes=60))["expired"] == 1
+    assert payments_pending_refresh(now=NOW + dt.timedelta(minutes=61))["expired"] == 0
+    payment.refresh_from_db()
+    brl_invoice.refresh_from_db()
+    assert (payment.status, payment.failure_code, brl_invoice.status) == ("failed", "pix_expired", InvoiceStatus.OPEN)
+    assert list(PaymentEvent.objects.filter(payment=payment).values_list("kind", "source")) == [
+        ("initiated", "portal"),
+        ("failed", "gateway"),
+    ]
+    client.force_login(bob.user)
+    monkeypatch.setattr("sportello.portal.views.payments.utc_now", Clock(NOW + dt.timedelta(minutes=61)))
+    page = client.get(reverse("portal:payment", args=[payment.public_id])).content.decode()
+    assert "The time to pay this PIX code ran out before the payment reached us." in page
+    # The customer paid at the last minute: the PSP's notification still settles the invoice.
+    body = notification(pix_entry(payment))
+    later = NOW + dt.timedelta(minutes=62)
+    assert deliver(body, signed(body, at=later), now=later) == "applied"
+    payment.refresh_from_db()
+    brl_invoice.refresh_from_db()
+    assert (payment.status, brl_invoice.status) == ("succeeded", InvoiceStatus.PAID)
+
+
 def test_another_account_cannot_see_the_code(alice_client: Client, bob: Membership, brl_invoice: Invoice) -> None:
     payment = pix_payment(bob, [brl_invoice])
     assert alice_client.get(reverse("portal:payment", args=[payment.public_id])).status_code == 404

@@ -91,6 +91,10 @@ FAILURES = {
     "authentication_failed": gettext_lazy("The payment was not confirmed with your bank. No money was taken."),
     "cancelled": gettext_lazy("You cancelled the payment. No money was taken."),
     "expired": gettext_lazy("The payment page expired before the payment was made. No money was taken."),
+    "pix_expired": gettext_lazy(
+        "The time to pay this PIX code ran out before the payment reached us. If you paid it, "
+        "we apply it as soon as it arrives; otherwise, start a new payment."
+    ),
 }
 
 
