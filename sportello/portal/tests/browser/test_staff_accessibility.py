@@ -138,6 +138,17 @@ def test_no_axe_violations_on_the_invoicing_pages(page: Page, live_server, demo_
     page.goto(f"{live_server.url}{screens['credit note form']}")
     page.locator('input[type="submit"]').click()
     problems += sent_back(page, "credit note form, with errors")
+
+    # Issuing the draft from the list: the action chosen, then its outcome.
+    page.goto(f"{live_server.url}{screens['invoices, drafts']}")
+    draft_id = screens["draft invoice"].split("/")[-3]
+    page.locator(f'input.action-select[value="{draft_id}"]').check()
+    page.locator('select[name="action"]').select_option("issue")
+    problems += violations_of(page, "invoices, issuing a draft")
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("1 invoice issued.")
+    page.wait_for_load_state("load")
+    problems += violations_of(page, "invoices, draft issued")
     assert not problems, "\n".join(problems)
 
 
