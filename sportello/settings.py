@@ -44,6 +44,9 @@ PROVIDER_NAME = env.string("PROVIDER_NAME", "Sportello Demo Hosting")
 SUPPORT_EMAIL = env.string("SUPPORT_EMAIL", "support@example.com")
 
 INSTALLED_APPS = [
+    # Before the admin, so that its templates (admin/base_site.html: the back office's theme
+    # and scripts) are found before the admin's own.
+    "sportello.staff",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -66,7 +69,6 @@ INSTALLED_APPS = [
     "sportello.orders",
     "sportello.payments",
     "sportello.portal",
-    "sportello.staff",
     "sportello.api",
     "sportello.demo",
 ]

@@ -682,6 +682,18 @@ class BankStatementLineAdmin(_ViewOnly, admin.ModelAdmin):
 # --- Saved methods and preferences ----------------------------------------------------------
 
 
+class NamedValuesFilter(admin.AllValuesFieldListFilter):
+    """The field's values as filter links, the blank one named "None": a link without words
+    says nothing to a screen reader (and is hard to hit)."""
+
+    def choices(self, changelist: Any) -> Any:
+        for choice in super().choices(changelist):
+            display = str(choice["display"])
+            if display == "" or display.startswith(" ("):
+                choice["display"] = gettext("None") + display
+            yield choice
+
+
 @admin.register(SavedPaymentMethod)
 class SavedPaymentMethodAdmin(_ViewOnly, admin.ModelAdmin):
     list_display = [
@@ -694,7 +706,7 @@ class SavedPaymentMethodAdmin(_ViewOnly, admin.ModelAdmin):
         "removed_at",
         "created_at",
     ]
-    list_filter = ["gateway", "is_default", "failure_code"]
+    list_filter = ["gateway", "is_default", ("failure_code", NamedValuesFilter)]
     search_fields = ["account__name", "account__reference", "last4"]
     list_select_related = ["account"]
     exclude = ["token"]

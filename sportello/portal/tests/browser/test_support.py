@@ -258,7 +258,7 @@ def support_screens() -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("language", ["en", "es", "pt-br", "it"])
 def test_no_axe_violations_on_the_support_pages(page: Page, live_server, demo_data, language: str) -> None:
     set_user_language(ANA, language)
     login_over_http(page, live_server, ANA)
