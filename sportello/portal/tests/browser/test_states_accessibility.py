@@ -1,8 +1,10 @@
 """axe-core (WCAG 2.0/2.1/2.2 A and AA) on client-area pages in the states the other
 accessibility tests do not reach: the printable credit note and quote, a card payment still
 in progress, a PIX code whose time is over, the service page's automatic-payment switch,
-the new-request form sent back with errors, and a request with files. Each at desktop and
-phone width, with no sideways scrolling on a phone.
+the new-request form sent back with errors, a request with files, the payments list with a
+transfer still awaited and the invoice that waits for it, and a request whose card number
+was removed and whose emailed files were left out. Each at desktop and phone width, with no
+sideways scrolling on a phone.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime as dt
 import io
 import re
 from decimal import Decimal
+from email.message import EmailMessage
 
 import pytest
 
@@ -27,8 +30,9 @@ from sportello.payments.services import payment_begin, payment_create, payment_p
 from sportello.portal.tests.browser.helpers import ANA, NUBECLARA, login_over_http, set_user_language
 from sportello.portal.tests.browser.test_payments import check_page
 from sportello.services.models import Service
+from sportello.support import references
 from sportello.support.models import Department
-from sportello.support.services import Upload, ticket_open
+from sportello.support.services import Upload, ticket_open, ticket_reply_by_email
 
 BRUNO = "bruno@example.com"  # owner of Bruno Tecnologia Ltda. (BRL, pt-br)
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
@@ -138,3 +142,49 @@ def test_a_request_with_files(ana: Page, live_server) -> None:
     expect(ana.get_by_role("link", name="remittance-february.pdf")).to_be_visible()
     expect(ana.get_by_role("link", name="bank-confirmation.pdf")).to_be_visible()
     assert check_page(ana, "request with files") == []
+
+
+def test_the_payments_list_and_an_invoice_awaiting_a_transfer(ana: Page, live_server) -> None:
+    account = Account.objects.get(name=NUBECLARA)
+    invoice = issued_invoice(account, "Managed backups, March")
+    payment = started_payment(account, invoice, "bank_transfer")
+    ana.goto(f"{live_server.url}/billing/invoices/{invoice.number}/")
+    notice = ana.get_by_role("link", name="see the transfer details")
+    expect(notice).to_be_visible()
+    problems = check_page(ana, "invoice awaiting a transfer")
+    ana.goto(f"{live_server.url}/billing/payments/")
+    expect(ana.locator("main h1")).to_have_text("Payments")
+    row = ana.locator("tbody tr", has=ana.get_by_role("link", name=invoice.number))
+    expect(row).to_contain_text("Awaiting your transfer")
+    problems += check_page(ana, "payments list")
+    row.get_by_role("link", name="Transfer details").click()
+    expect(ana).to_have_url(re.compile(rf"/billing/payments/{payment.public_id}/$"))
+    expect(ana.locator("main h1")).to_have_text("Waiting for your transfer")
+    assert problems == []
+
+
+def test_a_request_with_a_card_number_removed_and_files_left_out(ana: Page, live_server) -> None:
+    membership = Membership.objects.get(account__name=NUBECLARA, user__email=ANA)
+    ticket = ticket_open(
+        membership=membership,
+        department=Department.objects.get(slug="finance"),
+        subject="Charge on my card",
+        body="It was charged to 4242 4242 4242 4242 twice.",
+        uploads=[],
+        now=dt.datetime(2026, 2, 2, 9, 30, tzinfo=dt.UTC),
+    )
+    mail = EmailMessage()
+    mail["From"] = ANA
+    mail["To"] = references.reply_address(ticket.public_id)
+    mail["Subject"] = "Re: Charge on my card"
+    mail["Message-ID"] = "<files-left-out@mail.example>"
+    mail.set_content("The statement is attached.")
+    mail.add_attachment(b"<html><script>alert(1)</script></html>", maintype="text", subtype="html", filename="x.html")
+    ticket_reply_by_email(raw=mail.as_bytes(), now=dt.datetime(2026, 2, 2, 10, 0, tzinfo=dt.UTC))
+    ana.goto(f"{live_server.url}/support/requests/{ticket.public_id}/")
+    main = ana.locator("main")
+    expect(main).to_contain_text("•••• •••• •••• 4242")
+    expect(main).to_contain_text("A card number was removed from this message")
+    expect(main).to_contain_text("Files sent by email but left out of this message:")
+    expect(main).to_contain_text("x.html")
+    assert check_page(ana, "request with a card number removed and files left out") == []
