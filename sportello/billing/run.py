@@ -27,6 +27,12 @@ waited for the account locks) finds those periods billed and skips them. Should 
 still collide, the unique constraint on `BilledPeriod` refuses the second insert; the
 batch rolls back and is redone from a fresh read (insert, then catch the violation).
 
+Partitions. A run may cover the accounts whose id modulo n is i ("i/n"): the daily job
+enqueues the n partitions as tasks when BILLING_RUN_PARTITIONS is n (`billing.tasks`), or
+an operator starts `sportello billing-run --partition i/n` n times. Partitions touch
+disjoint accounts and share only the number counter; each keeps its own report, and
+`billing_run_report` adds a date's up.
+
 Speed. Work is set-based per batch: a handful of queries whatever its size (services with
 their plan, product and prices; preferences; previous billed periods; usage summed per
 window in one grouped query; bulk inserts), and figures and taxes through the same
@@ -155,6 +161,21 @@ class Partition:
         return f"{self.index}/{self.count}"
 
 
+# The counts of a run's report (`BillingRun`'s fields of the same names).
+COUNTS = (
+    "services_billed",
+    "invoices_issued",
+    "reminders_sent",
+    "invoices_overdue",
+    "late_fees",
+    "services_suspended",
+    "services_terminated",
+    "services_ended",
+    "autopay_retries",
+    "autopay_retries_paid",
+)
+
+
 @dataclass
 class RunSummary:
     as_of: dt.date
@@ -176,17 +197,8 @@ class RunSummary:
         return {
             "as_of": self.as_of.isoformat(),
             "partition": self.partition,
-            "services_billed": self.services_billed,
-            "invoices_issued": self.invoices_issued,
+            **{name: getattr(self, name) for name in COUNTS},
             "totals": dict(sorted(self.totals.items())),
-            "reminders_sent": self.reminders_sent,
-            "invoices_overdue": self.invoices_overdue,
-            "late_fees": self.late_fees,
-            "services_suspended": self.services_suspended,
-            "services_terminated": self.services_terminated,
-            "services_ended": self.services_ended,
-            "autopay_retries": self.autopay_retries,
-            "autopay_retries_paid": self.autopay_retries_paid,
             "errors": len(self.errors),
         }
 
@@ -236,20 +248,6 @@ def _run_close(run: BillingRun, *, failed: bool) -> BillingRun:
         status=BillingRunStatus.FAILED if failed else BillingRunStatus.DONE, finished_at=utc_now()
     )
     return BillingRun.objects.get(pk=run.pk)
-
-
-COUNTS = (
-    "services_billed",
-    "invoices_issued",
-    "reminders_sent",
-    "invoices_overdue",
-    "late_fees",
-    "services_suspended",
-    "services_terminated",
-    "services_ended",
-    "autopay_retries",
-    "autopay_retries_paid",
-)
 
 
 def billing_run_report(*, as_of: dt.date) -> dict[str, Any]:
