@@ -177,8 +177,9 @@ def test_two_runs_started_at_once_bill_each_period_once(
 
 
 def partition_tasks() -> list[DBTaskResult]:
-    path = f"{billing_run_partition.module_path}"
-    return list(DBTaskResult.objects.filter(task_path=path).order_by("enqueued_at"))
+    """The queued partition tasks, by date and partition."""
+    tasks = DBTaskResult.objects.filter(task_path=billing_run_partition.module_path)
+    return sorted(tasks, key=lambda task: sorted(task.args_kwargs["kwargs"].items()))
 
 
 @pytest.mark.django_db
