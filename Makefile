@@ -16,7 +16,7 @@ help:
 	@echo "make demo   - install, migrate, load demo data, serve http://127.0.0.1:$${PORT:-8000}/"
 	@echo "make test   - the whole suite: ruff, mypy, migrations check, pytest (unit, integration, browser)"
 	@echo "make messages - extract and compile translations (needs gettext)"
-	@echo "make bench  - benchmarks: the billing run at 10,000 and 100,000 services (SQLite; PostgreSQL too if DATABASE_URL names one)"
+	@echo "make bench  - benchmarks: the billing run at 10,000 and 100,000 services (SQLite; PostgreSQL too if DATABASE_URL names one), invoice PDFs"
 	@echo "make lock   - re-resolve requirements/*.txt from pyproject.toml"
 
 $(VENV)/.python:
@@ -56,6 +56,7 @@ pytest: $(VENV)/.dev
 
 # Each benchmark prints one JSON line; they build their own throw-away databases.
 BENCH_SERVICES ?= 10000 100000
+BENCH_PDF_COUNT ?= 200
 bench: $(VENV)/.dev
 	@for n in $(BENCH_SERVICES); do \
 		env -u DATABASE_URL DEBUG=true $(BIN)/sportello bench billing-run --services $$n --database sqlite || exit 1; \
@@ -65,6 +66,7 @@ bench: $(VENV)/.dev
 			DEBUG=true $(BIN)/sportello bench billing-run --services $$n --database postgresql || exit 1; \
 		done;; \
 	esac
+	@env -u DATABASE_URL DEBUG=true $(BIN)/sportello bench invoice-pdf --count $(BENCH_PDF_COUNT)
 
 messages: $(VENV)/.dev
 	cd sportello && DEBUG=true ../$(BIN)/sportello makemessages -l es -l pt_BR -l it --ignore='*/tests/*' --no-obsolete

@@ -98,6 +98,8 @@ def _measure(url: str, services: int, workdir: str, kind: str, *, with_pdf: bool
         # --without-pdf the PDF handler has nothing to enqueue (no PDF, no email).
         "BILLING_PDF_ON_ISSUE": "true" if with_pdf else "false",
         "BILLING_INVOICE_EMAILS": "true" if with_pdf else "false",
+        # The whole run in the daily job's process (not handed to workers by partitions).
+        "BILLING_RUN_PARTITIONS": "1",
     }
     env.pop("SECRET_KEY_FILE", None)
     for stage in ("setup", "run"):

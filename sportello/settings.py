@@ -250,6 +250,9 @@ BILLING_LATE_FEE_PERCENT = env.string("BILLING_LATE_FEE_PERCENT", "0")
 BILLING_LATE_FEE_AFTER_DAYS = env.integer("BILLING_LATE_FEE_AFTER_DAYS", 1, minimum=1, maximum=365)
 # Services the run bills in one transaction (whole accounts, so a batch may hold more).
 BILLING_RUN_BATCH = env.integer("BILLING_RUN_BATCH", 2000, minimum=1, maximum=100000)
+# Partitions of the daily run: above 1, the daily job enqueues one task per partition (the
+# accounts whose id modulo n is i) so that several workers share the run.
+BILLING_RUN_PARTITIONS = env.integer("BILLING_RUN_PARTITIONS", 1, minimum=1, maximum=256)
 # Days a sent quote stays valid unless staff choose another date.
 BILLING_QUOTE_VALID_DAYS = env.integer("BILLING_QUOTE_VALID_DAYS", 30, minimum=1, maximum=365)
 # Auto-pay: after an automatic charge fails, the billing run charges again this many days

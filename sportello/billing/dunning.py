@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +69,7 @@ from sportello.services.models import Service, ServiceStatus
 from sportello.services.services import service_cancel_apply, service_expire, service_suspend, service_terminate
 
 if TYPE_CHECKING:
-    from sportello.billing.run import Partition, RunSummary
+    from sportello.billing.run import Partition, Progress, RunSummary
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +161,12 @@ def _error(run: BillingRun, **error: Any) -> None:
     run_error(run, **error)
 
 
+def _ticker(progress: Progress | None, step: str, total: Callable[[], int]) -> Callable[[], None]:
+    from sportello.billing.run import step_progress
+
+    return step_progress(progress, step, total)
+
+
 # --- 1. Overdue ----------------------------------------------------------------------------
 
 
@@ -183,10 +190,14 @@ def invoice_mark_overdue(*, invoice: Invoice, as_of: dt.date, run: BillingRun | 
     return True
 
 
-def overdue_run(*, as_of: dt.date, run: BillingRun, partition: Partition | None) -> int:
+def overdue_run(
+    *, as_of: dt.date, run: BillingRun, partition: Partition | None, progress: Progress | None = None
+) -> int:
     ids = _invoices(partition).filter(status__in=[InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID], due_date__lt=as_of)
+    tick = _ticker(progress, "overdue", ids.count)
     marked = 0
     for invoice in ids.order_by("account_id", "pk").iterator(chunk_size=2000):
+        tick()
         try:
             marked += invoice_mark_overdue(invoice=invoice, as_of=as_of, run=run)
         except Exception as error:
@@ -256,9 +267,12 @@ def _reminder_send(*, invoice: Invoice, stage: int, as_of: dt.date, run: Billing
     return True
 
 
-def reminders_run(*, as_of: dt.date, run: BillingRun, partition: Partition | None) -> int:
+def reminders_run(
+    *, as_of: dt.date, run: BillingRun, partition: Partition | None, progress: Progress | None = None
+) -> int:
     stages = reminder_stages()
     if not stages:
+        _ticker(progress, "reminders", lambda: 0)
         return 0
     candidates = (
         _invoices(partition)
@@ -266,6 +280,7 @@ def reminders_run(*, as_of: dt.date, run: BillingRun, partition: Partition | Non
         .exclude(reminders__stage=stages[-1])
         .order_by("account_id", "pk")
     )
+    tick = _ticker(progress, "reminders", candidates.count)
     sent = 0
     for chunk in _chunks(candidates.iterator(chunk_size=2000), 2000):
         already: dict[int, set[int]] = {}
@@ -275,6 +290,7 @@ def reminders_run(*, as_of: dt.date, run: BillingRun, partition: Partition | Non
         ):
             already.setdefault(invoice_id, set()).add(stage)
         for invoice in chunk:
+            tick()
             stage = reminder_stage_due(invoice=invoice, as_of=as_of, stages=stages, sent=already.get(invoice.pk, set()))
             if stage is None:
                 continue
@@ -347,8 +363,11 @@ def late_fee_charge(*, invoice: Invoice, as_of: dt.date, run: BillingRun | None 
         return fee_invoice
 
 
-def late_fees_run(*, as_of: dt.date, run: BillingRun, partition: Partition | None) -> int:
+def late_fees_run(
+    *, as_of: dt.date, run: BillingRun, partition: Partition | None, progress: Progress | None = None
+) -> int:
     if not late_fee_fixed() and late_fee_percent() == 0:
+        _ticker(progress, "late fees", lambda: 0)
         return 0
     exempt = BillingPreference.objects.filter(late_fees_exempt=True).values("account_id")
     candidates = (
@@ -362,8 +381,10 @@ def late_fees_run(*, as_of: dt.date, run: BillingRun, partition: Partition | Non
         .exclude(account_id__in=exempt)
         .order_by("account_id", "pk")
     )
+    tick = _ticker(progress, "late fees", candidates.count)
     charged = 0
     for invoice in candidates.iterator(chunk_size=2000):
+        tick()
         try:
             charged += late_fee_charge(invoice=invoice, as_of=as_of, run=run) is not None
         except Exception as error:
@@ -403,10 +424,15 @@ def _overdue_services(partition: Partition | None) -> list[dict[str, Any]]:
     return rows
 
 
-def suspensions_run(*, as_of: dt.date, run: BillingRun, partition: Partition | None) -> tuple[int, int]:
+def suspensions_run(
+    *, as_of: dt.date, run: BillingRun, partition: Partition | None, progress: Progress | None = None
+) -> tuple[int, int]:
     suspended = terminated = 0
     done: set[int] = set()
-    for row in _overdue_services(partition):
+    rows = _overdue_services(partition)
+    tick = _ticker(progress, "suspensions", lambda: len(rows))
+    for row in rows:
+        tick()
         service_id = row["service_id"]
         if service_id in done:
             continue  # its oldest overdue invoice decides
@@ -454,7 +480,9 @@ def _terminate(service_id: int, *, number: str, run: BillingRun) -> bool:
 # --- 5. Period ends ------------------------------------------------------------------------
 
 
-def period_ends_run(*, as_of: dt.date, run: BillingRun, partition: Partition | None) -> int:
+def period_ends_run(
+    *, as_of: dt.date, run: BillingRun, partition: Partition | None, progress: Progress | None = None
+) -> int:
     from sportello.billing.run import in_partition
 
     ending = in_partition(
@@ -463,8 +491,10 @@ def period_ends_run(*, as_of: dt.date, run: BillingRun, partition: Partition | N
         ),
         partition,
     )
+    tick = _ticker(progress, "period ends", ending.count)
     ended = 0
     for service in ending.order_by("account_id", "pk").iterator(chunk_size=2000):
+        tick()
         try:
             with transaction.atomic():
                 if service.cancel_at_period_end:
@@ -481,11 +511,19 @@ def period_ends_run(*, as_of: dt.date, run: BillingRun, partition: Partition | N
 # --- All of it -----------------------------------------------------------------------------
 
 
-def dunning_run(*, as_of: dt.date, run: BillingRun, partition: Partition | None, summary: RunSummary) -> None:
-    summary.invoices_overdue += overdue_run(as_of=as_of, run=run, partition=partition)
-    summary.reminders_sent += reminders_run(as_of=as_of, run=run, partition=partition)
-    summary.late_fees += late_fees_run(as_of=as_of, run=run, partition=partition)
-    suspended, terminated = suspensions_run(as_of=as_of, run=run, partition=partition)
+def dunning_run(
+    *,
+    as_of: dt.date,
+    run: BillingRun,
+    partition: Partition | None,
+    summary: RunSummary,
+    progress: Progress | None = None,
+) -> None:
+    """The dunning steps in order; `progress` hears (step, done, total) of each."""
+    summary.invoices_overdue += overdue_run(as_of=as_of, run=run, partition=partition, progress=progress)
+    summary.reminders_sent += reminders_run(as_of=as_of, run=run, partition=partition, progress=progress)
+    summary.late_fees += late_fees_run(as_of=as_of, run=run, partition=partition, progress=progress)
+    suspended, terminated = suspensions_run(as_of=as_of, run=run, partition=partition, progress=progress)
     summary.services_suspended += suspended
     summary.services_terminated += terminated
-    summary.services_ended += period_ends_run(as_of=as_of, run=run, partition=partition)
+    summary.services_ended += period_ends_run(as_of=as_of, run=run, partition=partition, progress=progress)

@@ -27,6 +27,12 @@ waited for the account locks) finds those periods billed and skips them. Should 
 still collide, the unique constraint on `BilledPeriod` refuses the second insert; the
 batch rolls back and is redone from a fresh read (insert, then catch the violation).
 
+Partitions. A run may cover the accounts whose id modulo n is i ("i/n"): the daily job
+enqueues the n partitions as tasks when BILLING_RUN_PARTITIONS is n (`billing.tasks`), or
+an operator starts `sportello billing-run --partition i/n` n times. Partitions touch
+disjoint accounts and share only the number counter; each keeps its own report, and
+`billing_run_report` adds a date's up.
+
 Speed. Work is set-based per batch: a handful of queries whatever its size (services with
 their plan, product and prices; preferences; previous billed periods; usage summed per
 window in one grouped query; bulk inserts), and figures and taxes through the same
@@ -110,7 +116,25 @@ USAGE_QUANTUM = Decimal("0.000001")
 # Distinct documents whose figures are kept for reuse within a run.
 FIGURES_CACHE_SIZE = 5000
 
-Progress = Callable[[int, int], None]
+# `progress(step, done, total)`: how far a step of the run ("renewals", "reminders"...) is.
+Progress = Callable[[str, int, int], None]
+
+
+def step_progress(progress: Progress | None, step: str, total: Callable[[], int]) -> Callable[[], None]:
+    """A tick per item of one step of the run, reported to `progress` as (step, done, total).
+    `total` is counted only when someone watches (the CLI's progress bar)."""
+    if progress is None:
+        return lambda: None
+    count = total()
+    done = 0
+    progress(step, 0, count)
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        progress(step, done, count)
+
+    return tick
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +161,21 @@ class Partition:
         return f"{self.index}/{self.count}"
 
 
+# The counts of a run's report (`BillingRun`'s fields of the same names).
+COUNTS = (
+    "services_billed",
+    "invoices_issued",
+    "reminders_sent",
+    "invoices_overdue",
+    "late_fees",
+    "services_suspended",
+    "services_terminated",
+    "services_ended",
+    "autopay_retries",
+    "autopay_retries_paid",
+)
+
+
 @dataclass
 class RunSummary:
     as_of: dt.date
@@ -158,17 +197,8 @@ class RunSummary:
         return {
             "as_of": self.as_of.isoformat(),
             "partition": self.partition,
-            "services_billed": self.services_billed,
-            "invoices_issued": self.invoices_issued,
+            **{name: getattr(self, name) for name in COUNTS},
             "totals": dict(sorted(self.totals.items())),
-            "reminders_sent": self.reminders_sent,
-            "invoices_overdue": self.invoices_overdue,
-            "late_fees": self.late_fees,
-            "services_suspended": self.services_suspended,
-            "services_terminated": self.services_terminated,
-            "services_ended": self.services_ended,
-            "autopay_retries": self.autopay_retries,
-            "autopay_retries_paid": self.autopay_retries_paid,
             "errors": len(self.errors),
         }
 
@@ -218,6 +248,49 @@ def _run_close(run: BillingRun, *, failed: bool) -> BillingRun:
         status=BillingRunStatus.FAILED if failed else BillingRunStatus.DONE, finished_at=utc_now()
     )
     return BillingRun.objects.get(pk=run.pk)
+
+
+def billing_run_report(*, as_of: dt.date) -> dict[str, Any]:
+    """The report of a date's run over all its partitions, as one.
+
+    Each partition's report counts only the documents it wrote, so the day's counts and
+    totals are their sums (a whole run and partitions of the same date add up too). Besides
+    `as_dict`'s keys: `partitions` ({label: status}), `missing` (partitions of the split not
+    started yet: "1/4" when only 0/4, 2/4 and 3/4 ran) and `status`: done once every account
+    was covered by finished runs, failed if one failed, running otherwise, none if no run."""
+    rows = list(BillingRun.objects.filter(as_of=as_of).order_by("partition"))
+    summary = RunSummary(as_of=as_of, partition="combined")
+    for row in rows:
+        for name in COUNTS:
+            setattr(summary, name, getattr(summary, name) + getattr(row, name))
+        for currency, minor in row.totals.items():
+            summary.totals[currency] = summary.totals.get(currency, 0) + int(minor)
+        summary.errors.extend({**error, "partition": row.partition} for error in row.errors)
+    statuses = {row.partition: row.status for row in rows}
+    missing = _partitions_missing(set(statuses))
+    if not rows:
+        status = "none"
+    elif BillingRunStatus.FAILED in statuses.values():
+        status = BillingRunStatus.FAILED
+    elif missing or BillingRunStatus.RUNNING in statuses.values():
+        status = BillingRunStatus.RUNNING
+    else:
+        status = BillingRunStatus.DONE
+    return {**summary.as_dict(), "partitions": statuses, "missing": missing, "status": str(status)}
+
+
+def _partitions_missing(labels: set[str]) -> list[str]:
+    """The partitions not run yet of each split ("i/n") seen; none once one split, or a
+    whole run ("all"), covered every account."""
+    if not labels or "all" in labels:
+        return []
+    splits: dict[int, set[int]] = defaultdict(set)
+    for label in labels:
+        partition = Partition.parse(label)
+        splits[partition.count].add(partition.index)
+    if any(len(indexes) == count for count, indexes in splits.items()):
+        return []
+    return [f"{i}/{count}" for count, indexes in sorted(splits.items()) for i in range(count) if i not in indexes]
 
 
 # --- Which services are due ------------------------------------------------------------------
@@ -802,7 +875,7 @@ def renewals_run(
     total = sum(count for _, count in batches)
     done = 0
     if progress:
-        progress(0, total)
+        progress("renewals", 0, total)
     seller = seller_current()
     batch = RenewalBatch(
         as_of=as_of,
@@ -819,7 +892,7 @@ def renewals_run(
                 summary.totals[currency] = summary.totals.get(currency, 0) + minor
         done += count
         if progress:
-            progress(done, total)
+            progress("renewals", done, total)
 
 
 def _bill_with_retries(batch: RenewalBatch, due: QuerySet[Service], account_ids: list[int]) -> Iterator[BatchResult]:
@@ -872,7 +945,7 @@ def billing_run(*, as_of: dt.date, partition: Partition | None = None, progress:
         renewals_run(as_of=as_of, run=run, partition=partition, summary=summary, progress=progress)
         for step in _RUN_STEPS:
             step(as_of=as_of, run=run, partition=partition, summary=summary)
-        dunning_run(as_of=as_of, run=run, partition=partition, summary=summary)
+        dunning_run(as_of=as_of, run=run, partition=partition, summary=summary, progress=progress)
         failed = False
     finally:
         report = _run_close(run, failed=failed)

@@ -4,12 +4,16 @@ idempotency and partitions."""
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
+import re
 from collections.abc import Sequence
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 
 from sportello.accounts.models import Membership
 from sportello.billing.models import (
@@ -19,13 +23,14 @@ from sportello.billing.models import (
     Invoice,
     InvoiceEvent,
     InvoiceStatus,
+    ReminderSent,
     TaxRate,
 )
 from sportello.billing.run import Partition, billing_run
 from sportello.catalog.models import Cycle
 from sportello.catalog.tests.factories import Catalog, hosting_catalog
 from sportello.core.scheduler import periodic_jobs
-from sportello.services.models import ServiceStatus
+from sportello.services.models import Service, ServiceStatus
 from sportello.services.services import service_change_cycle, usage_record
 
 from .run_helpers import DUE, RUN_DAY, START, documents, service_for, traffic_overage
@@ -207,6 +212,39 @@ def test_partitions_share_a_run(alice: Membership, bob: Membership, catalog: Cat
     assert sorted(BillingRun.objects.values_list("partition", flat=True)) == ["0/2", "1/2"]
 
 
+def test_the_command_runs_one_partition_and_reports_the_whole_date(
+    alice: Membership, bob: Membership, catalog: Catalog, capsys
+) -> None:
+    service_for(alice.account, eur(catalog))
+    service_for(bob.account, catalog.prices[("basic", "BRL", Cycle.MONTHLY)])
+    mine, other = f"{alice.account.pk % 2}/2", f"{bob.account.pk % 2}/2"
+    assert mine != other
+
+    call_command("billing-run", "--as-of", RUN_DAY.isoformat(), "--partition", mine, "--no-progress")
+    out = capsys.readouterr().out
+    assert f"Billing run 2026-01-18 ({mine})\n  services billed: 1\n" in out
+    assert f"Billing run 2026-01-18 (combined): running, partitions {mine} done; not run yet: {other}\n" in out
+
+    call_command("billing-run", "--as-of", RUN_DAY.isoformat(), "--partition", other, "--json", "--no-progress")
+    data = json.loads(capsys.readouterr().out)
+    assert (data["partition"], data["invoices_issued"], data["totals"]) == (other, 1, {"BRL": 5000})
+    day = data["day"]
+    assert (day["status"], day["missing"], day["invoices_issued"], day["totals"]) == (
+        "done",
+        [],
+        2,
+        {"BRL": 5000, "EUR": 1210},
+    )
+
+    call_command("billing-run", "--as-of", RUN_DAY.isoformat(), "--report")
+    out = capsys.readouterr().out
+    assert "Billing run 2026-01-18 (combined): done, partitions 0/2 done, 1/2 done\n" in out
+    assert "  invoices issued: 2\n" in out and "  invoiced EUR: 1210 (minor units)\n" in out
+    assert Invoice.objects.count() == 2
+    with pytest.raises(CommandError, match="every partition"):
+        call_command("billing-run", "--as-of", RUN_DAY.isoformat(), "--report", "--partition", mine)
+
+
 def test_partitions_are_written_i_of_n() -> None:
     assert Partition.parse("3/4") == Partition(index=3, count=4)
     for wrong in ["4/4", "-1/4", "1", "a/b", "1/0"]:
@@ -254,6 +292,49 @@ def test_the_command_prints_a_summary(alice: Membership, catalog: Catalog, capsy
     with pytest.raises(CommandError, match="partition"):
         call_command("billing-run", "--as-of", "2026-01-18", "--partition", "2/2")
     assert Invoice.objects.count() == 1
+
+
+def test_the_command_shows_a_progress_bar_per_step(
+    alice: Membership, bob: Membership, catalog: Catalog, settings
+) -> None:
+    """With its progress bars (on stderr) the command bills exactly what it bills without."""
+    settings.BILLING_LATE_FEE_FIXED = "EUR:5.00,BRL:25.00"
+    service_for(alice.account, eur(catalog))
+    service_for(alice.account, eur(catalog, "pro"))
+    service_for(bob.account, catalog.prices[("basic", "BRL", Cycle.MONTHLY)])
+    service_for(alice.account, eur(catalog), start=dt.date(2026, 1, 20))  # due 20 February
+    billing_run(as_of=RUN_DAY)  # two renewals, due 1 February
+    day = DUE + dt.timedelta(days=10)  # the third renewal, and dunning of the first two
+
+    def state() -> tuple[object, ...]:
+        return (
+            documents(),
+            sorted(Service.objects.values_list("pk", "status", "suspended_reason")),
+            sorted(ReminderSent.objects.values_list("invoice_id", "stage", "sent_on")),
+        )
+
+    with transaction.atomic():  # with the bars, then back to before the run
+        stderr = io.StringIO()
+        call_command("billing-run", "--as-of", day.isoformat(), stdout=io.StringIO(), stderr=stderr)
+        with_bars = state()
+        transaction.set_rollback(True)
+    assert Invoice.objects.count() == 2
+
+    call_command("billing-run", "--as-of", day.isoformat(), "--no-progress", stdout=io.StringIO())
+
+    assert state() == with_bars
+    assert len(with_bars[0]) == 5  # two renewals before, one now, two late fees
+    # Each step's bar, with its count: the last line each bar printed as it closed.
+    bars = {line.split(":")[0]: line for line in re.split(r"[\r\n]+", stderr.getvalue()) if line.strip()}
+    for step, count in [
+        ("renewals", "100%|##########| 1/1 "),
+        ("overdue", "100%|##########| 2/2 "),
+        ("reminders", "100%|##########| 2/2 "),
+        ("late fees", "100%|##########| 2/2 "),
+        ("suspensions", "100%|##########| 3/3 "),
+        ("period ends", " 0item "),
+    ]:
+        assert count in bars[f"{day} {step}"], stderr.getvalue()
 
 
 def test_fast_inserts_keep_the_guard(alice: Membership, catalog: Catalog) -> None:
