@@ -310,9 +310,7 @@ def _per_currency(documents: QuerySet[Invoice]) -> list[CurrencyFigure]:
     return [CurrencyFigure(Money.from_minor(row["due"], row["currency"]), row["count"]) for row in rows]
 
 
-def billing_overview(
-    *, membership: ActingMembership, as_of: dt.date, credit: Sequence[Money] = ()
-) -> BillingOverview:
+def billing_overview(*, membership: ActingMembership, as_of: dt.date, credit: Sequence[Money] = ()) -> BillingOverview:
     """The dashboard's figures on `as_of`. `credit` is the account's credit balance per
     currency, its own currency first (`payments.selectors.credit_balances`, which the caller
     reads: billing never imports payments); the card shows the non-zero ones, else the first."""

@@ -115,11 +115,12 @@ def test_an_unpaid_invoice_past_its_due_date_is_marked_overdue_first(
     assert not invoice_collections_allowed(invoice=invoice, as_of=DUE_ON)
     assert invoice_collections_allowed(invoice=invoice, as_of=DUE_ON + dt.timedelta(days=1))
     invoice_send_to_collections(invoice=invoice, reason="No answer", as_of=DUE_ON + dt.timedelta(days=1), by=staff)
+    sent = {"reason": "No answer", "as_of": "2026-03-17"}
     assert events(invoice) == [
         ("issue", "draft", "open", None, {"number": "INV-2026-00001", "total_minor": 12100}),
         ("overdue", "open", "overdue", None, {"as_of": "2026-03-17"}),
-        ("collections", "overdue", "collections", "collections@example.com", {"reason": "No answer", "as_of": "2026-03-17"}),
-    ]  # fmt: skip
+        ("collections", "overdue", "collections", "collections@example.com", sent),
+    ]
 
 
 def test_a_partially_paid_invoice_past_its_due_date_goes_too_and_keeps_its_payment(

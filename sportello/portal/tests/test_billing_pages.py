@@ -48,8 +48,8 @@ from sportello.billing.taxes import TaxDecision
 from sportello.core.money import Money
 from sportello.core.testing import Clock
 from sportello.notifications.models import EmailLog
-from sportello.portal.csv_export import csv_cell
 from sportello.payments.services import credit_adjust
+from sportello.portal.csv_export import csv_cell
 from sportello.portal.views import billing as billing_views
 
 pytestmark = pytest.mark.django_db
