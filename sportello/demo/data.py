@@ -680,7 +680,7 @@ DEMO_INVOICES = (
     ),
 )
 # The reason staff gave for sending the "collections" invoice to collections.
-DEMO_COLLECTIONS_REASON = "Unpaid for over 45 days after two reminders: handed to the collection agency."
+DEMO_COLLECTIONS_REASON = "Still unpaid 46 days after its due date: handed to the collection agency."
 DEMO_CREDIT_NOTES = (
     # The whole invoice, before it was paid: the note settles it.
     DemoCreditNote("ssl-cancel", "ssl", "Cancelled: SSL certificate, 1 year — {domain}", (), -58),
