@@ -277,6 +277,8 @@ def reminders_run(
     candidates = (
         _invoices(partition)
         .filter(status__in=PAYABLE_STATUSES, due_date__lte=as_of - dt.timedelta(days=stages[0]))
+        # Sent to collections, an invoice is the collector's to chase: no more reminders.
+        .exclude(status=InvoiceStatus.COLLECTIONS)
         .exclude(reminders__stage=stages[-1])
         .order_by("account_id", "pk")
     )

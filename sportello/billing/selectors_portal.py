@@ -280,15 +280,23 @@ class NextDue:
 @dataclass
 class BillingOverview:
     """What the dashboard answers about money: what is overdue, what is still to pay in all,
-    and the next invoice that falls due. One entry per currency the account has documents in."""
+    the next invoice that falls due, and the credit the account holds. One entry per
+    currency the account has documents (or credit) in."""
 
     overdue: list[CurrencyFigure] = field(default_factory=list)
     open_balance: list[CurrencyFigure] = field(default_factory=list)
     next_due: NextDue | None = None
+    # The account's credit in each currency it holds some in; a zero in the account's
+    # currency when it holds none.
+    credit: list[Money] = field(default_factory=list)
 
     @property
     def owes_anything(self) -> bool:
         return any(figure.amount.minor for figure in self.open_balance)
+
+    @property
+    def holds_credit(self) -> bool:
+        return any(amount.minor for amount in self.credit)
 
 
 def _per_currency(documents: QuerySet[Invoice]) -> list[CurrencyFigure]:
@@ -302,7 +310,10 @@ def _per_currency(documents: QuerySet[Invoice]) -> list[CurrencyFigure]:
     return [CurrencyFigure(Money.from_minor(row["due"], row["currency"]), row["count"]) for row in rows]
 
 
-def billing_overview(*, membership: ActingMembership, as_of: dt.date) -> BillingOverview:
+def billing_overview(*, membership: ActingMembership, as_of: dt.date, credit: Sequence[Money] = ()) -> BillingOverview:
+    """The dashboard's figures on `as_of`. `credit` is the account's credit balance per
+    currency, its own currency first (`payments.selectors.credit_balances`, which the caller
+    reads: billing never imports payments); the card shows the non-zero ones, else the first."""
     scoped = with_figures(invoices_visible_to(membership=membership), as_of=as_of)
     unpaid = scoped.filter(kind=DocumentKind.INVOICE, status__in=list(PAYABLE_STATUSES))
     upcoming = (
@@ -314,6 +325,7 @@ def billing_overview(*, membership: ActingMembership, as_of: dt.date) -> Billing
         overdue=_per_currency(unpaid.filter(_overdue(as_of))),
         open_balance=_per_currency(unpaid),
         next_due=NextDue(upcoming, Money.from_minor(upcoming.due_minor, upcoming.currency)) if upcoming else None,
+        credit=[amount for amount in credit if amount.minor] or list(credit[:1]),
     )
 
 

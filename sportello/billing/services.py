@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Account, User
 from sportello.billing.calc import DocumentFigures, FiguresError, LineInput, document_figures
@@ -32,6 +33,7 @@ from sportello.billing.errors import (
     DocumentNotFound,
     IllegalTransition,
     InvalidDocument,
+    NotAllowed,
 )
 from sportello.billing.models import (
     INVOICE_TRANSITIONS,
@@ -51,8 +53,12 @@ from sportello.billing.models import (
 from sportello.billing.numbering import number_format, numbers_take, series_of
 from sportello.billing.selectors import invoice_paid_minor, seller_current
 from sportello.billing.taxes import TaxDecision, tax_decide
+from sportello.core.models import AUDIT_ACTIONS
 from sportello.core.money import Money, is_currency
+from sportello.core.services import audit_record
 from sportello.core.time import utc_now
+
+AUDIT_ACTIONS.update({"billing.invoice_sent_to_collections": _("Invoice sent to collections")})
 
 # Quantities and unit prices keep six decimals (the columns' scale).
 SCALE = Decimal("0.000001")
@@ -545,3 +551,64 @@ def invoice_settle(
             data={"amount_minor": amount.minor, "kind": kind},
         )
     return settlement
+
+
+# --- Collections ----------------------------------------------------------------------------
+
+
+def invoice_collections_allowed(*, invoice: Invoice, as_of: dt.date) -> bool:
+    """Whether `invoice` may go to collections on `as_of`: an overdue invoice, which is one the
+    daily run has marked so, or one still unpaid or partially paid after its due date."""
+    if invoice.kind != DocumentKind.INVOICE:
+        return False
+    if invoice.status == InvoiceStatus.OVERDUE:
+        return True
+    past_due = invoice.due_date is not None and invoice.due_date < as_of
+    return past_due and invoice.status in INVOICE_TRANSITIONS[InvoiceTransition.OVERDUE]
+
+
+@transaction.atomic
+def invoice_send_to_collections(*, invoice: Invoice, reason: str, as_of: dt.date, by: User | None) -> Invoice:
+    """Hand an overdue invoice to collections: a staff decision, its reason on the event.
+
+    Only an overdue invoice goes, partly paid or not: one the daily run has marked overdue,
+    or an unpaid or partially paid one whose due date is before `as_of`, which is marked
+    overdue first (its own event, as the run would have written it). Refused, changing
+    nothing: anything else (`IllegalTransition`: not yet due, paid, cancelled, a credit
+    note...), a reason left empty (`InvalidDocument`), anyone but active staff (`NotAllowed`).
+
+    In collections the invoice still owes its balance and is paid as any other: through
+    `invoice_settle`, paid once nothing is left. The daily run sends it no more reminders
+    and charges it no late fee; it suspends and terminates the services it bills as it
+    does for any overdue invoice, and paying it lifts those suspensions.
+    """
+    reason = " ".join(reason.split())[:500]
+    if by is None or not by.pk or not by.is_active or not by.is_staff:
+        raise NotAllowed()
+    if not reason:
+        raise InvalidDocument("reason", "required")
+    invoice = invoice_lock(invoice)
+    if not invoice_collections_allowed(invoice=invoice, as_of=as_of):
+        raise IllegalTransition(transition=InvoiceTransition.COLLECTIONS, from_status=invoice.status)
+    if invoice.status != InvoiceStatus.OVERDUE:
+        from_status = invoice.status
+        invoice.status = InvoiceStatus.OVERDUE
+        invoice_event_record(
+            invoice, transition=InvoiceTransition.OVERDUE, from_status=from_status, data={"as_of": as_of.isoformat()}
+        )
+    _check(invoice, InvoiceTransition.COLLECTIONS)
+    invoice.status = InvoiceStatus.COLLECTIONS
+    invoice.save(update_fields=["status", "updated_at"])
+    data = {"reason": reason, "as_of": as_of.isoformat()}
+    invoice_event_record(
+        invoice, transition=InvoiceTransition.COLLECTIONS, from_status=InvoiceStatus.OVERDUE, by=by, data=data
+    )
+    account = Account.objects.get(pk=invoice.account_id)
+    audit_record(
+        action="billing.invoice_sent_to_collections",
+        actor=by,
+        account=account,
+        target=invoice,
+        data={**data, "balance_minor": invoice.total_minor - invoice_paid_minor(invoice=invoice)},
+    )
+    return invoice

@@ -1,6 +1,6 @@
 """Demo data for billing documents: the seller (with bank details and a PIX key), the EU VAT
-rates, and for every demo account, in its currency and language, quotes in every status a
-quote can rest in.
+rates, for every demo account, in its currency and language, quotes in every status a
+quote can rest in, and its refunded invoice (`demo_refunds`).
 
 "Accepted" is not among them: accepting a quote invoices it in the same transaction, so a
 quote rests "invoiced" (converted) once accepted. Idempotent: the seller's empty fields are
@@ -15,12 +15,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.urls import reverse
 
-from sportello.accounts.models import Account, Membership, Role
-from sportello.billing.models import Quote, Seller
+from sportello.accounts.models import Account, Membership, Role, User
+from sportello.billing.models import DocumentKind, InvoiceLine, InvoiceStatus, Quote, Seller
 from sportello.billing.quotes import quote_accept, quote_create, quote_decline, quote_expire, quote_send
 from sportello.billing.services import NewLine
 from sportello.billing.vat_rates import vat_rates_load
+from sportello.core.money import Money
+from sportello.payments import testcard
+from sportello.payments.models import Gateway, Payment, RefundDestination, TestcardCheckout
+from sportello.payments.refunds import payment_refund
+from sportello.payments.services import payment_begin, payment_create, payment_refresh
 
 DEMO_SELLER = {
     "name": f"{settings.PROVIDER_NAME} S.L.",
@@ -157,3 +163,72 @@ def demo_quotes(*, as_of: dt.date) -> None:
     for account, quote_spec in sorted(wanted, key=lambda pair: -pair[1].sent_days_ago):
         if not Quote.objects.filter(account=account, subject=quote_spec.subject).exists():
             _quote(account, quote_spec, as_of=as_of)
+
+
+# --- The refunded invoice -------------------------------------------------------------------
+#
+# Each demo account's "refunded" invoice (`data.DEMO_INVOICES`) is issued with the others, in
+# date order; here the customer pays it on the test card processor's page on its `paid` day,
+# and staff refund all of it to the card on `as_of` (`payments.refunds.payment_refund`, which
+# corrects the paid invoice with a credit note of all of it: refunded). After the payments
+# demo, which gives accounts without payments theirs; the credit note is dated `as_of`, the
+# latest date of the demo's documents, so that its number follows the others'.
+
+DEMO_REFUND_REASON = "The customer moved the domain's DNS to another provider: refunded in full."
+
+
+def _card_payment(account: Account, invoice_id: int, *, on: dt.date) -> Payment:
+    """The invoice paid by the customer with the test processor's good card on `on`."""
+    from sportello.billing.models import Invoice
+
+    invoice = Invoice.objects.get(pk=invoice_id)
+    plan = payment_create(
+        account=account, invoices=[invoice], method=Gateway.TESTCARD, use_credit=False, by=None, as_of=on
+    )
+    assert plan.payment is not None
+    payment = payment_begin(payment=plan.payment, return_url=reverse("portal:payment", args=[plan.payment.public_id]))
+    testcard.checkout_pay(
+        checkout=TestcardCheckout.objects.get(token=payment.gateway_reference),
+        card=testcard.CardEntered(number=testcard.SUCCESS, exp_month=12, exp_year=on.year + 3),
+        today=on,
+    )
+    return payment_refresh(payment=payment, as_of=on)  # as the result page does when the customer is back
+
+
+def demo_refunds(created: dict[str, int], *, as_of: dt.date) -> None:
+    """Pay and refund each demo account's "refunded" invoice (see above); a second load finds
+    the invoice refunded and does nothing."""
+    from sportello.demo.data import DEMO_ACCOUNTS, DEMO_DOMAINS, DEMO_INVOICES, STAFF
+
+    created.setdefault("payments", 0)
+    created.setdefault("credit_notes", 0)
+    staff = User.objects.get(email=STAFF.email)
+    for spec in DEMO_INVOICES:
+        if spec.state != "refunded" or spec.paid is None:
+            continue
+        for account_spec in DEMO_ACCOUNTS:
+            account = Account.objects.get(name=account_spec.name)
+            line = (
+                InvoiceLine.objects.select_related("invoice")
+                .filter(
+                    invoice__account=account,
+                    invoice__kind=DocumentKind.INVOICE,
+                    position=0,
+                    description=spec.description.format(domain=DEMO_DOMAINS[account.name]),
+                )
+                .first()
+            )
+            if line is None or line.invoice.status == InvoiceStatus.REFUNDED:
+                continue
+            payment = _card_payment(account, line.invoice_id, on=as_of + dt.timedelta(days=spec.paid))
+            payment_refund(
+                payment=payment,
+                amount=Money.from_minor(payment.amount_minor, payment.currency),
+                destination=RefundDestination.GATEWAY,
+                reason=DEMO_REFUND_REASON,
+                by=staff,
+                as_of=as_of,
+                idempotency_key=f"demo-refund-{account.reference}-{spec.key}",
+            )
+            created["payments"] += 1
+            created["credit_notes"] += 1

@@ -202,13 +202,14 @@ def demo_load(*, as_of: dt.date | None = None) -> dict[str, int]:
     created["users"] = User.objects.count() - users_before
     _extras(created)
     _services(created, as_of=as_of or today_utc())
-    from sportello.demo.billing_documents import demo_quotes, demo_seller_and_rates
+    from sportello.demo.billing_documents import demo_quotes, demo_refunds, demo_seller_and_rates
 
     demo_seller_and_rates()
     _invoices(created, as_of=as_of or today_utc())
     _orders(created, as_of=as_of or today_utc())
     support_demo_load(created, as_of=as_of or today_utc(), staff=User.objects.get(email=STAFF.email))
     created.update(payments_demo_load(as_of=as_of or today_utc()))
+    demo_refunds(created, as_of=as_of or today_utc())
     demo_quotes(as_of=as_of or today_utc())
     return created
 
@@ -540,12 +541,14 @@ def _services(created: dict[str, int], *, as_of: dt.date) -> None:
 #
 # For each customer, in its currency and language, invoices in every state a customer meets:
 # paid (by card or transfer), fully credited by a credit note, overdue (unpaid past its due
-# date), partially paid, open, and a partial credit note on a paid invoice. Created through
-# billing.services (credit notes through billing.credit_notes, which settle and close them as
-# staff's would be) with dates counted from `as_of`, issued in date order across customers so
-# that numbers follow dates, as EU numbering rules expect. A second load finds each invoice
-# by its first line's description (date-free), each credit note by the invoice it corrects,
-# and adds only what is missing.
+# date), partially paid, open, cancelled (by staff: a full credit note), in collections (sent
+# by staff long after its due date), and one paid by card and refunded (`billing_documents.
+# demo_refunds`, after the payments demo); a partial credit note on a paid invoice too.
+# Created through billing.services (credit notes and cancellations through
+# billing.credit_notes, which settle and close them as staff's would be) with dates counted
+# from `as_of`, issued in date order across customers so that numbers follow dates, as EU
+# numbering rules expect. A second load finds each invoice by its first line's description
+# (date-free), each credit note by the invoice it corrects, and adds only what is missing.
 
 
 @dataclass(frozen=True)
@@ -557,7 +560,9 @@ class DemoInvoice:
     prices: dict[str, str]
     issued: int  # days from as_of (negative: in the past)
     due: int
-    # paid, credited, overdue, partially_paid, open
+    # paid, credited, overdue (marked so as the daily run does), partially_paid, open,
+    # cancelled (by a DemoCreditNote that cancels it), collections (sent on day `paid`),
+    # refunded (paid by card on day `paid`), draft (not issued: staff's to check and issue)
     state: str
     quantity: str = "1"
     paid: int | None = None  # day the payment was received
@@ -575,6 +580,9 @@ class DemoCreditNote:
     # Positions of the corrected invoice's lines credited in full; empty: every line.
     lines: tuple[int, ...]
     issued: int
+    # Staff cancel the invoice (`invoice_cancel`: a credit note of all of it) rather than
+    # issue a credit note of `lines`.
+    cancels: bool = False
 
 
 DEMO_DOMAINS = {NUBECLARA: "nubeclara.example.com", FERRI: "studioferri.example.com", BRUNO: "brunotec.example.com"}
@@ -629,12 +637,57 @@ DEMO_INVOICES = (
         quantity="5",
         months=1,
     ),
+    # Unpaid for two months: staff sent it to collections twenty days ago.
+    DemoInvoice(
+        "dedicated-ip",
+        "Dedicated IP address, 6 months — {domain}",
+        {"EUR": "36.00", "BRL": "180.00"},
+        -80,
+        -66,
+        "collections",
+        paid=-20,
+        months=6,
+    ),
+    # Paid by card two days after it was issued, refunded in full to the card today.
+    DemoInvoice(
+        "dns",
+        "Premium DNS, 1 year — {domain}",
+        {"EUR": "24.00", "BRL": "120.00"},
+        -48,
+        -34,
+        "refunded",
+        paid=-46,
+        months=12,
+    ),
+    # Ordered by mistake: cancelled by staff two days after it was issued.
+    DemoInvoice(
+        "migration",
+        "Email migration service — {domain}",
+        {"EUR": "30.00", "BRL": "150.00"},
+        -35,
+        -21,
+        "cancelled",
+    ),
+    # Entered by staff today, not issued yet: the back office shows it, customers never do.
+    DemoInvoice(
+        "maintenance",
+        "Website maintenance plan, 1 year — {domain}",
+        {"EUR": "120.00", "BRL": "600.00"},
+        0,
+        0,
+        "draft",
+        months=12,
+    ),
 )
+# The reason staff gave for sending the "collections" invoice to collections.
+DEMO_COLLECTIONS_REASON = "Still unpaid 46 days after its due date: handed to the collection agency."
 DEMO_CREDIT_NOTES = (
     # The whole invoice, before it was paid: the note settles it.
     DemoCreditNote("ssl-cancel", "ssl", "Cancelled: SSL certificate, 1 year — {domain}", (), -58),
     # The backup add-on of a paid invoice: owed back to the customer.
     DemoCreditNote("hosting-credit", "hosting", "Service credit for downtime: backups — {domain}", (1,), -30),
+    # Cancelled before it was paid: the credit note of all of it settles it.
+    DemoCreditNote("migration-cancel", "migration", "Ordered by mistake — {domain}", (), -33, cancels=True),
 )
 
 
@@ -668,14 +721,22 @@ def _billing_setup(as_of: dt.date) -> None:
 
 
 def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
-    from sportello.billing.credit_notes import CreditLine, credit_note_create
+    from sportello.billing.credit_notes import CreditLine, credit_note_create, invoice_cancel
+    from sportello.billing.dunning import invoice_mark_overdue
     from sportello.billing.models import DocumentKind, Invoice, InvoiceLine, SettlementKind
-    from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_settle
+    from sportello.billing.services import (
+        NewLine,
+        invoice_create,
+        invoice_issue,
+        invoice_send_to_collections,
+        invoice_settle,
+    )
     from sportello.core.money import Money
 
     created.setdefault("invoices", 0)
     created.setdefault("credit_notes", 0)
     _billing_setup(as_of)
+    staff = User.objects.get(email=STAFF.email)
 
     def day(offset: int) -> dt.date:
         return as_of + dt.timedelta(days=offset)
@@ -700,6 +761,11 @@ def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
             assert corrected is not None, f"{spec.key} corrects an invoice issued before it"
             # One demo note per invoice at most: found again as "the note correcting it".
             if Invoice.objects.filter(kind=DocumentKind.CREDIT_NOTE, corrects=corrected).exists():
+                continue
+            if spec.cancels:
+                reason = spec.reason.format(domain=domain)
+                invoice_cancel(invoice=corrected, reason=reason, as_of=day(spec.issued), by=staff)
+                created["credit_notes"] += 1
                 continue
             # Through the credit-note service: it copies the corrected lines and their tax,
             # settles what the invoice still owed and marks the note itself settled.
@@ -737,9 +803,11 @@ def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
                     period_end=period_end,
                 )
             )
-        invoice = invoice_create(account=account, lines=lines, as_of=start)
-        invoice = invoice_issue(invoice=invoice, as_of=start, due_date=day(spec.due))
+        invoice = invoice_create(account=account, lines=lines, as_of=start, by=staff)
         created["invoices"] += 1
+        if spec.state == "draft":
+            continue  # its due date comes from the day staff issue it
+        invoice = invoice_issue(invoice=invoice, as_of=start, due_date=day(spec.due))
         card, transfer = DEMO_PAYMENT_METHODS[account.name]
         if spec.state == "paid" and spec.paid is not None:
             invoice_settle(
@@ -760,6 +828,10 @@ def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
                 settled_on=day(spec.paid),
                 method=transfer,
             )
+        elif spec.state == "overdue":
+            invoice_mark_overdue(invoice=invoice, as_of=as_of)
+        elif spec.state == "collections" and spec.paid is not None:
+            invoice_send_to_collections(invoice=invoice, reason=DEMO_COLLECTIONS_REASON, as_of=day(spec.paid), by=staff)
 
 
 # --- Orders and a promo code ------------------------------------------------------------------
@@ -869,7 +941,7 @@ def _orders(created: dict[str, int], *, as_of: dt.date) -> None:
                 kind=SettlementKind.PAYMENT,
                 reference=f"demo-{order.number}",
                 settled_on=as_of,
-                method="Card •••• 4242",
+                method=DEMO_PAYMENT_METHODS[spec.account][0],  # by card, as the customer's language says it
             )
         elif spec.state == "cancelled":
             order_cancel(order=order, by=member.user, acting=member, reason="Ordered by mistake.")

@@ -43,6 +43,7 @@ from sportello.billing.errors import (
     IllegalTransition,
     InvalidDocument,
     InvoiceHasPayments,
+    NotAllowed,
     TaxRateMissing,
 )
 from sportello.billing.models import (
@@ -54,6 +55,7 @@ from sportello.billing.models import (
     InvoiceLine,
     InvoiceStatus,
     InvoiceTax,
+    InvoiceTransition,
     Quote,
     QuoteLine,
     QuoteTax,
@@ -64,7 +66,14 @@ from sportello.billing.models import (
 )
 from sportello.billing.quotes import quote_create, quote_send
 from sportello.billing.selectors import invoice_balance_minor
-from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_settle
+from sportello.billing.services import (
+    NewLine,
+    invoice_collections_allowed,
+    invoice_create,
+    invoice_issue,
+    invoice_send_to_collections,
+    invoice_settle,
+)
 from sportello.core.formatting import money_display
 from sportello.core.money import Money
 from sportello.core.time import today_utc
@@ -130,8 +139,14 @@ def refusal_message(error: BillingError) -> str:
         return gettext(
             "This invoice has received %(amount)s: refund the customer first, then cancel it or issue a credit note."
         ) % {"amount": money_display(Money.from_minor(error.received_minor, error.currency))}
+    if isinstance(error, IllegalTransition) and error.transition == InvoiceTransition.COLLECTIONS:
+        return gettext("Only an overdue invoice can be sent to collections; this one is “%(status)s”.") % {
+            "status": InvoiceStatus(error.from_status).label
+        }
     if isinstance(error, IllegalTransition):
         return gettext("Not possible in status “%(status)s”.") % {"status": error.from_status}
+    if isinstance(error, NotAllowed):
+        return gettext("Only active staff can do this.")
     if isinstance(error, InvalidDocument):
         return gettext("Not saved: %(field)s is %(reason)s.") % {
             "field": error.field,
@@ -235,6 +250,15 @@ class CreditNoteForm(forms.Form):
             for line in self.invoice_lines
             if self.cleaned_data.get(f"line_{line.pk}")
         ]
+
+
+class CollectionsForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Kept on the invoice's history, e.g. the agency it goes to and why."),
+    )
 
 
 class ReasonActionForm(ActionForm):
@@ -373,6 +397,10 @@ class InvoiceAdmin(admin.ModelAdmin):
                 links.append(
                     (reverse("admin:billing_invoice_payment", args=[obj.pk]), gettext("Record an offline payment"))
                 )
+            if invoice_collections_allowed(invoice=obj, as_of=today_utc()):
+                links.append(
+                    (reverse("admin:billing_invoice_collections", args=[obj.pk]), gettext("Send to collections"))
+                )
         if not links:
             return "—"
         return format_html_join(" · ", '<a href="{}">{}</a>', links)
@@ -382,6 +410,7 @@ class InvoiceAdmin(admin.ModelAdmin):
         return [
             path("<int:pk>/credit-note/", view(self.credit_note_view), name="billing_invoice_credit_note"),
             path("<int:pk>/payment/", view(self.payment_view), name="billing_invoice_payment"),
+            path("<int:pk>/collections/", view(self.collections_view), name="billing_invoice_collections"),
             *super().get_urls(),
         ]
 
@@ -499,6 +528,42 @@ class InvoiceAdmin(admin.ModelAdmin):
             form=form,
             original=invoice,
             intro=gettext("The invoice still owes %(amount)s.") % {"amount": balance},
+        )
+
+    def collections_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Confirm, with a reason, that an overdue invoice goes to collections (`invoice_send_to_collections`)."""
+        if not self.has_transition_permission(request):
+            raise PermissionDenied
+        invoice = get_object_or_404(Invoice, pk=pk, kind=DocumentKind.INVOICE)
+        form = CollectionsForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                invoice_send_to_collections(
+                    invoice=invoice,
+                    reason=form.cleaned_data["reason"],
+                    as_of=today_utc(),
+                    by=request.user,  # type: ignore[arg-type]
+                )
+            except BillingError as error:
+                form.add_error(None, refusal_message(error))
+            else:
+                self.message_user(
+                    request, gettext("%(number)s was sent to collections.") % {"number": invoice.display_number}
+                )
+                return HttpResponseRedirect(reverse("admin:billing_invoice_change", args=[invoice.pk]))
+        balance = _money(invoice_balance_minor(invoice=invoice), invoice.currency)
+        due = invoice.due_date.isoformat() if invoice.due_date else "—"
+        return self._render(
+            request,
+            gettext("Send %(number)s to collections") % {"number": invoice.display_number},
+            form=form,
+            original=invoice,
+            intro=gettext(
+                "The invoice still owes %(amount)s, due on %(date)s. In collections it gets no more reminders "
+                "or late fees; the customer can still pay it, which settles it as usual."
+            )
+            % {"amount": balance, "date": due},
+            submit_label=gettext("Send to collections"),
         )
 
     @admin.action(description=_("Issue the selected drafts (dated today)"), permissions=["transition"])

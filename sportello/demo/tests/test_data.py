@@ -1,6 +1,7 @@
 import pytest
 
 from sportello.accounts.models import Account, Contact, Membership, User
+from sportello.demo.billing_documents import DEMO_REFUND_REASON as REFUNDED
 from sportello.demo.data import DEMO_PASSWORD, DemoRefused, demo_load
 
 
@@ -26,14 +27,14 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "products": 2,
         "services": 19,
         "usage_records": 12,
-        "invoices": 18,
-        "credit_notes": 6,
+        "invoices": 30,
+        "credit_notes": 12,
         "support_requests": 9,
         "articles": 5,
         "shared_files": 3,
         "orders": 3,
         "promo_codes": 1,
-        "payments": 10,
+        "payments": 13,
         "saved_cards": 3,
     }
     assert demo_load() == {
@@ -70,8 +71,9 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
     assert len(set(roles.values())) == 5  # every role is shown somewhere
     assert not User.objects.get(email="sofia@example.com").has_usable_password()
     assert Contact.objects.filter(is_billing_default=True).count() == 3
-    # The demo's credit notes come from the credit-note service: each corrects its invoice,
-    # is settled (never left open to pay), and settles what the invoice still owed.
+    # The demo's credit notes come from the credit-note service (directly, through the
+    # cancellation of an invoice and through the refund of a payment): each corrects its
+    # invoice, is settled (never left open to pay), and settles what the invoice still owed.
     from sportello.billing.credit_notes import credit_note_applied_minor, credit_note_unapplied_minor
     from sportello.billing.models import Invoice
 
@@ -89,10 +91,16 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         for note in notes.select_related("account", "corrects")
     ] == [
         ("BRL", "paid", "paid", 24500, 24500, 0, "Cancelled: SSL certificate, 1 year"),
+        ("BRL", "paid", "cancelled", 15000, 15000, 0, "Ordered by mistake"),
         ("BRL", "paid", "paid", 990, 0, 990, "Service credit for downtime: backups"),
+        ("BRL", "paid", "refunded", 12000, 12000, 0, REFUNDED),
         ("EUR", "paid", "paid", 5929, 5929, 0, "Cancelled: SSL certificate, 1 year"),
+        ("EUR", "paid", "cancelled", 3630, 3630, 0, "Ordered by mistake"),
         ("EUR", "paid", "paid", 242, 0, 242, "Service credit for downtime: backups"),
+        ("EUR", "paid", "refunded", 2904, 2904, 0, REFUNDED),
         ("EUR", "paid", "paid", 4900, 4900, 0, "Cancelled: SSL certificate, 1 year"),
+        ("EUR", "paid", "cancelled", 3000, 3000, 0, "Ordered by mistake"),
         ("EUR", "paid", "paid", 200, 0, 200, "Service credit for downtime: backups"),
+        ("EUR", "paid", "refunded", 2400, 2400, 0, REFUNDED),
     ]
     assert all(note.lines.filter(corrects_line__invoice=note.corrects).count() == note.lines.count() for note in notes)

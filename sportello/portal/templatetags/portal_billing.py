@@ -1,5 +1,5 @@
 """Template helpers of the billing pages: amounts stored in minor units, unit prices with
-their own precision, tax rates, and the dashboard's billing figures."""
+their own precision, tax rates, and the dashboard's billing figures (with the account's credit)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sportello.billing.selectors_portal import BillingOverview, billing_overview
 from sportello.core.formatting import babel_locale, money_display
 from sportello.core.money import Money, currency_exponent
 from sportello.core.time import local_date, utc_now
+from sportello.payments.selectors import credit_balances
 
 register = template.Library()
 
@@ -71,5 +72,10 @@ def billing_figures(context: template.Context) -> BillingOverview | None:
     membership = getattr(request, "membership", None)
     if membership is None or not membership.has_area(Area.BILLING):
         return None
+    account = membership.account
     # The account's today: an invoice due today is not overdue in Madrid at 00:30.
-    return billing_overview(membership=membership, as_of=local_date(utc_now(), membership.account.time_zone))
+    return billing_overview(
+        membership=membership,
+        as_of=local_date(utc_now(), account.time_zone),
+        credit=credit_balances(account=account),
+    )

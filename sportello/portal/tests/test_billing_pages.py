@@ -37,11 +37,18 @@ from sportello.billing.models import (
     TaxCategory,
     TaxRate,
 )
-from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_settle
+from sportello.billing.services import (
+    NewLine,
+    invoice_create,
+    invoice_issue,
+    invoice_send_to_collections,
+    invoice_settle,
+)
 from sportello.billing.taxes import TaxDecision
 from sportello.core.money import Money
 from sportello.core.testing import Clock
 from sportello.notifications.models import EmailLog
+from sportello.payments.services import credit_adjust
 from sportello.portal.csv_export import csv_cell
 from sportello.portal.views import billing as billing_views
 
@@ -176,16 +183,42 @@ def test_the_dashboard_cards_say_what_is_overdue_next_and_open_per_currency(
     next_due = cards[cards.index("Next invoice due") : cards.index("Open balance")]
     assert "€12.10" in next_due and "Due on 6 Mar 2026 · invoice INV-2026-00006" in next_due
     assert f'<a href="{reverse("portal:invoice", args=["INV-2026-00006"])}">Next invoice due</a>' in cards
-    open_balance = cards[cards.index("Open balance") :]
+    open_balance = cards[cards.index("Open balance") : cards.index("<h3>", cards.index("Open balance"))]
     assert "€173.60" in open_balance and "3 unpaid invoices, overdue included" in open_balance
     assert "US$36.30" in open_balance and "1 unpaid invoice, overdue included" in open_balance
+    # No credit: a zero in the account's currency, and how to get some.
+    credit = cards[cards.index("<h3>", cards.index("Open balance")) :]
+    assert f'<a href="{reverse("portal:credit")}">Account credit</a>' in credit
+    assert credit.count('class="card-figure"') == 1 and '<p class="card-figure">€0.00</p>' in credit
+    assert "No credit to use: add funds to pay your invoices from it." in credit
+    assert cards.count('<li class="card') == 4
     # Bob's overdue BRL invoice is nowhere.
     assert "R$" not in cards and "BRL" not in cards
+
+
+def test_the_credit_card_shows_the_credit_held_in_each_currency(
+    alice_client: Client, alice: Membership, bob: Membership, docs: dict[str, Invoice]
+) -> None:
+    credit_adjust(account=alice.account, amount=Money("25.00", "EUR"), note="Welcome credit", by=None)
+    credit_adjust(account=alice.account, amount=Money("10.00", "USD"), note="Goodwill", by=None)
+    # Credit once held in BRL and spent: nothing to show for it.
+    credit_adjust(account=alice.account, amount=Money("5.00", "BRL"), note="Goodwill", by=None)
+    credit_adjust(account=alice.account, amount=Money("-5.00", "BRL"), note="Correction", by=None)
+    credit_adjust(account=bob.account, amount=Money("99.00", "BRL"), note="Bob's", by=None)
+    for url in (reverse("portal:dashboard"), reverse("portal:billing")):
+        body = text(alice_client.get(url))
+        cards = body[body.index('id="money-heading"') : body.index("</section>", body.index('id="money-heading"'))]
+        credit = cards[cards.index(">Account credit</a>") :]
+        assert credit.count('class="card-figure"') == 2, url
+        assert credit.index("€25.00") < credit.index("US$10.00")  # the account's currency first
+        assert "Money you have with us: it pays your invoices before any card or transfer." in credit
+        assert "R$" not in credit and "No credit to use" not in credit
 
 
 def test_the_dashboard_cards_say_nothing_is_owed_without_invoices(alice_client: Client) -> None:
     body = text(alice_client.get(reverse("portal:dashboard")))
     assert "Nothing overdue" in body and "Nothing to pay" in body and "No invoice is waiting to fall due." in body
+    assert '<p class="card-figure">€0.00</p>' in body and "No credit to use" in body
     assert "card-danger" not in body
 
 
@@ -387,6 +420,40 @@ def test_bob_cannot_open_alices_invoice(client: Client, bob: Membership, docs: d
     client.force_login(bob.user)
     assert client.get(reverse("portal:invoice", args=[docs["A"].number])).status_code == 404
     assert client.get(reverse("portal:invoice", args=[docs["bob"].number])).status_code == 200
+
+
+# --- An invoice in collections ------------------------------------------------------------------
+
+
+def test_an_invoice_in_collections_stays_in_the_overdue_group_says_so_and_can_be_paid(
+    alice: Membership, alice_client: Client, docs: dict[str, Invoice]
+) -> None:
+    staff = User.objects.create_user("ops@example.org", "ops-staff-passphrase-1", is_staff=True)
+    invoice_send_to_collections(invoice=docs["A"], reason="Handed to the agency", as_of=day(3, 1), by=staff)
+    listing = text(alice_client.get(reverse("portal:invoices"), {"status": "overdue"}))
+    assert numbers_in(listing, docs) == ["A", "B", "F"]
+    row = listing[listing.index(f">{docs['A'].number}</a>") : listing.index("</tr>", listing.index(docs["A"].number))]
+    assert '<span class="badge badge-collections">In collections</span>' in row and "€121.00" in row
+    nav = listing[listing.index('class="status-filters"') : listing.index("</nav>", listing.index("status-filters"))]
+    assert 'Overdue <span class="filter-count">(3)</span>' in nav
+    # Still owed and past due: counted with the overdue invoices on the dashboard.
+    cards = text(alice_client.get(reverse("portal:dashboard")))
+    assert "€161.50" in cards and "2 invoices past their due date" in cards
+    page = text(alice_client.get(reverse("portal:invoice", args=[docs["A"].number])))
+    assert '<span class="badge badge-collections">In collections</span>' in page
+    assert '<div class="alert alert-error">' in page
+    assert "the due date has passed and the invoice has been sent to collections. Paying it settles it." in page
+    assert f'href="{reverse("portal:invoice-pay", args=[docs["A"].number])}"' in page
+    # The customer pays it (from credit here): paid, through the usual settlement.
+    credit_adjust(account=alice.account, amount=Money("121.00", "EUR"), note="Transfer to us", by=None)
+    response = alice_client.post(
+        reverse("portal:invoice-pay", args=[docs["A"].number]), {"invoices": docs["A"].number, "method": "credit"}
+    )
+    assert response.status_code == 302
+    docs["A"].refresh_from_db()
+    assert docs["A"].status == InvoiceStatus.PAID
+    paid = text(alice_client.get(reverse("portal:invoices"), {"status": "paid"}))
+    assert numbers_in(paid, docs) == ["D", "A"]  # by due date
 
 
 # --- CSV -------------------------------------------------------------------------------------------

@@ -217,3 +217,55 @@ def test_a_draft_cancelled_by_staff_stays_listed_as_cancelled_without_a_number(
     # Never a document: no PDF, no balance, no operations.
     assert staff_client.get(reverse("staff-invoice-pdf", args=[draft.pk])).status_code == 404
     assert reverse("admin:billing_invoice_credit_note", args=[draft.pk]) not in listing
+
+
+def test_staff_send_an_overdue_invoice_to_collections_after_confirming_with_a_reason(
+    staff_client: Client, alice: Membership, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invoice = issued(alice)  # due 6 December 2026
+    url = reverse("admin:billing_invoice_collections", args=[invoice.pk])
+    change = reverse("admin:billing_invoice_change", args=[invoice.pk])
+    # Not yet due: no operation offered, and the page refuses it, changing nothing.
+    assert url not in staff_client.get(change).content.decode()
+    before = state()
+    refused = staff_client.post(url, {"reason": "Too early"}).content.decode()
+    assert "Only an overdue invoice can be sent to collections; this one is “Unpaid”." in refused
+    assert state() == before
+    monkeypatch.setattr("sportello.staff.admin_billing.today_utc", lambda: dt.date(2026, 12, 7))
+    assert f'<a href="{url}">Send to collections</a>' in staff_client.get(change).content.decode()
+    confirm = staff_client.get(url).content.decode()
+    assert "The invoice still owes €121.00, due on 2026-12-06." in confirm
+    assert 'value="Send to collections"' in confirm and state() == before  # asking changes nothing
+    # The reason is required.
+    assert staff_client.post(url, {"reason": ""}).status_code == 200 and state() == before
+    response = staff_client.post(url, {"reason": "Handed to the agency"})
+    assert response.status_code == 302 and response["Location"] == change
+    invoice.refresh_from_db()
+    assert invoice.status == "collections"
+    event = invoice.events.get(transition="collections")
+    assert (event.from_status, event.actor.email, event.data["reason"]) == (
+        "overdue",
+        "ops@example.com",
+        "Handed to the agency",
+    )
+    page = staff_client.get(change).content.decode()
+    assert "INV-2026-00001 was sent to collections." in page and "In collections" in page
+    assert url not in page and reverse("admin:billing_invoice_payment", args=[invoice.pk]) in page
+    # Sent again: refused, nothing changes.
+    before = state()
+    again = staff_client.post(url, {"reason": "Twice"}).content.decode()
+    assert "this one is “In collections”" in again and state() == before
+
+
+def test_only_staff_allowed_to_change_invoices_reach_the_collections_page(alice: Membership, client: Client) -> None:
+    invoice = issued(alice)
+    viewer = User.objects.create_user("viewer@example.com", "viewer-passphrase-1", is_staff=True)
+    from django.contrib.auth.models import Permission
+
+    viewer.user_permissions.add(Permission.objects.get(codename="view_invoice"))
+    client.force_login(viewer)
+    url = reverse("admin:billing_invoice_collections", args=[invoice.pk])
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"reason": "Not mine to decide"}).status_code == 403
+    invoice.refresh_from_db()
+    assert invoice.status == "open"

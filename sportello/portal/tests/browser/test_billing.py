@@ -1,6 +1,7 @@
-"""Billing in a real Chromium, on the demo's invoices: the dashboard cards, the status filters
-(by mouse and keyboard), "email me this list" read from a real SMTP server, axe-core on
-every billing page, and the invoices list at phone width.
+"""Billing in a real Chromium, on the demo's invoices: the dashboard cards (what is overdue, the
+next invoice due, the open balance and the account credit), the status filters (by mouse and
+keyboard), "email me this list" read from a real SMTP server, axe-core on every billing page,
+and the invoices list at phone width.
 
 The demo is loaded for today (the live server reads the real clock); its invoices are
 dated from today, so the figures below hold on any day.
@@ -21,6 +22,7 @@ from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from sportello.billing.models import Invoice
+from sportello.core.money import Money
 from sportello.portal.tests.browser.helpers import ANA, login_over_http, set_user_language
 from sportello.portal.tests.browser.identity_helpers import wait_for_email
 
@@ -64,22 +66,46 @@ def test_the_dashboard_cards_answer_what_is_owed(page: Page, live_server: Any, d
     login_over_http(page, live_server, ANA)
     page.goto(f"{live_server.url}/")
     cards = page.locator(".billing-cards > li")
-    expect(cards).to_have_count(3)
+    expect(cards).to_have_count(4)
     overdue = cards.nth(0)
-    # Managed WordPress 15.00 + 21 % VAT, unpaid 26 days past its due date.
-    expect(overdue.locator(".card-figure")).to_have_text("€18.15")
-    expect(overdue).to_contain_text("1 invoice past its due date")
+    # Managed WordPress 15.00 + 21 % VAT, unpaid 26 days past its due date, and the dedicated IP
+    # address 36.00 + 21 % VAT, in collections 66 days after its due date.
+    expect(overdue.locator(".card-figure")).to_have_text("€61.71")
+    expect(overdue).to_contain_text("2 invoices past their due date")
     assert overdue.locator(".card-figure").evaluate("e => getComputedStyle(e).color") == "rgb(180, 35, 24)"
     # Web Hosting Pro 47.15, half (23.58) paid, due in 4 days.
     expect(cards.nth(1).locator(".card-figure")).to_have_text("€23.57")
     expect(cards.nth(1)).to_contain_text(f"invoice {number_of('Web Hosting Pro')}")
-    # 18.15 overdue + 23.57 + 6.05 (5 mailboxes) + 10.88 (the demo order's invoice) + 726.00
+    # 61.71 overdue + 23.57 + 6.05 (5 mailboxes) + 10.88 (the demo order's invoice) + 726.00
     # (the accepted demo quote's invoice) not yet due.
-    expect(cards.nth(2).locator(".card-figure")).to_have_text("€784.65")
-    expect(cards.nth(2)).to_contain_text("5 unpaid invoices, overdue included")
-    overdue.get_by_role("link", name="Overdue").click()
+    expect(cards.nth(2).locator(".card-figure")).to_have_text("€828.21")
+    expect(cards.nth(2)).to_contain_text("6 unpaid invoices, overdue included")
+    # 25.00 welcome + 50.00 by card + 100.00 by transfer - 10.89 spent (the payments demo).
+    credit = cards.nth(3)
+    expect(credit.locator(".card-figure")).to_have_text(["€164.11"])
+    expect(credit).to_contain_text("Money you have with us: it pays your invoices before any card or transfer.")
+    credit.get_by_role("link", name="Account credit").click()
+    expect(page).to_have_url(f"{live_server.url}/billing/credit/")
+    expect(page.locator("main h1")).to_have_text("Account credit")
+    page.go_back()
+    page.locator(".billing-cards > li").nth(0).get_by_role("link", name="Overdue").click()
     expect(page).to_have_url(f"{live_server.url}/billing/invoices/?status=overdue")
-    assert rows(page) == [number_of("Managed WordPress")]
+    # The one in collections first (due earlier), shown as such.
+    assert rows(page) == [number_of("Dedicated IP address"), number_of("Managed WordPress")]
+    expect(page.locator(".invoices-table tbody tr").first.locator(".badge")).to_have_text("In collections")
+
+
+def test_the_credit_card_reads_zero_without_credit(page: Page, live_server: Any, demo_data: None) -> None:
+    from sportello.payments.services import credit_adjust
+
+    account = Invoice.objects.filter(account__name=NUBECLARA).first().account  # type: ignore[union-attr]
+    credit_adjust(account=account, amount=Money("-164.11", "EUR"), note="Paid out to the customer", by=None)
+    set_user_language(ANA, "en")
+    login_over_http(page, live_server, ANA)
+    page.goto(f"{live_server.url}/")
+    credit = page.locator(".billing-cards > li").nth(3)
+    expect(credit.locator(".card-figure")).to_have_text(["€0.00"])
+    expect(credit).to_contain_text("No credit to use: add funds to pay your invoices from it.")
 
 
 def test_the_status_filters_work_with_mouse_and_keyboard(page: Page, live_server: Any, demo_data: None) -> None:
@@ -87,12 +113,17 @@ def test_the_status_filters_work_with_mouse_and_keyboard(page: Page, live_server
     login_over_http(page, live_server, ANA)
     page.goto(f"{live_server.url}/billing/invoices/")
     filters = page.get_by_role("navigation", name="Show documents by status")
-    # Six invoices, two credit notes, the demo order's invoice, the accepted demo quote's, and the
-    # payments demo's: two for funds added (by card, by transfer) and one paid from credit.
-    expect(filters.locator("[aria-current=page]")).to_have_text("All (13)")
+    # Nine invoices issued (its draft is not shown), four credit notes, the demo order's invoice,
+    # the accepted demo quote's, and the payments demo's: two for funds added (by card, by
+    # transfer) and one paid from credit.
+    expect(filters.locator("[aria-current=page]")).to_have_text("All (18)")
     filters.get_by_role("link", name=re.compile(r"^Credit notes")).click()
-    expect(filters.locator("[aria-current=page]")).to_have_text("Credit notes (2)")
-    assert len(rows(page)) == 2
+    expect(filters.locator("[aria-current=page]")).to_have_text("Credit notes (4)")
+    assert len(rows(page)) == 4
+    # Cancelled (by staff) and refunded (to the card) share a group.
+    filters.get_by_role("link", name=re.compile(r"^Cancelled or refunded")).click()
+    expect(filters.locator("[aria-current=page]")).to_have_text("Cancelled or refunded (2)")
+    assert sorted(rows(page)) == sorted([number_of("Email migration"), number_of("Premium DNS")])
     # Keyboard: focus the "Paid" filter and press Enter.
     filters.get_by_role("link", name=re.compile(r"^Paid")).focus()
     page.keyboard.press("Enter")
@@ -127,9 +158,11 @@ def test_email_me_this_list_arrives_with_the_csv(
     [attachment] = list(message.iter_attachments())
     assert attachment.get_content_type() == "text/csv"
     table = list(csv.reader(io.StringIO(attachment.get_content().removeprefix("\ufeff"))))
-    wordpress = number_of("Managed WordPress")
-    assert [row[1] for row in table] == ["Number", wordpress]
-    assert table[1][5:8] == ["18.15", "18.15", "EUR"]
+    assert [row[1] for row in table] == ["Number", number_of("Dedicated IP address"), number_of("Managed WordPress")]
+    assert [row[4:8] for row in table[1:]] == [
+        ["In collections", "43.56", "43.56", "EUR"],
+        ["Overdue", "18.15", "18.15", "EUR"],
+    ]
     page.goto(f"{live_server.url}/account/email-log/")
     expect(page.locator("main")).to_contain_text(str(message["Subject"]))
 
@@ -145,8 +178,9 @@ def screens() -> dict[str, str]:
         "overview": "/billing/",
         "list": "/billing/invoices/",
         "list-overdue-by-total": "/billing/invoices/?status=overdue&sort=-total",
-        "list-empty-filter": "/billing/invoices/?status=cancelled",
+        "list-cancelled-or-refunded": "/billing/invoices/?status=cancelled",
         "invoice-overdue": f"/billing/invoices/{overdue}/",
+        "invoice-in-collections": f"/billing/invoices/{number_of('Dedicated IP address')}/",
         "invoice-partially-paid": f"/billing/invoices/{partial}/",
         "invoice-paid-with-credit-note": f"/billing/invoices/{paid}/",
         "credit-note": f"/billing/credit-notes/{note.display_number}/",
