@@ -8,7 +8,8 @@ from decimal import Decimal
 import pytest
 
 from sportello.billing.errors import TaxRateMissing
-from sportello.billing.models import TaxCategory, TaxRate
+from sportello.billing.models import Invoice, TaxCategory, TaxRate
+from sportello.billing.services import NewLine, invoice_create, invoice_issue
 from sportello.billing.taxes import REVERSE_CHARGE_TEXT, tax_decide
 from sportello.conftest import make_member
 
@@ -81,3 +82,174 @@ def test_an_invalid_vat_number_is_not_reverse_charged(billing_setup: None) -> No
     # A VAT number of another country than the account's does not qualify either.
     decision = decide(country="DE", vat_id="IT00743110157", currency="EUR")
     assert (decision.rate, decision.reverse_charge) == (Decimal("19.0000"), False)
+
+
+# --- Regional rates, through the invoice ---------------------------------------------------------
+
+
+def issued(membership_email: str, name: str, on: dt.date, lines: list[NewLine], **account: str) -> Invoice:
+    membership = make_member(membership_email, name, **account)
+    draft = invoice_create(account=membership.account, lines=lines, as_of=on)
+    return invoice_issue(invoice=draft, as_of=on)
+
+
+def figures(invoice: Invoice) -> tuple[object, ...]:
+    """What the tax decision left on an issued invoice: each line's rate and tax name, the
+    summary per rate, and the totals."""
+    return (
+        [(line.tax_rate, line.tax_category, line.tax_name) for line in invoice.lines.all()],
+        [(t.category, t.rate, t.name, t.taxable_minor, t.tax_minor) for t in invoice.taxes.all()],
+        (invoice.net_minor, invoice.tax_minor, invoice.total_minor),
+    )
+
+
+def hosting_and_backup() -> list[NewLine]:
+    # 200.00 + 50 x 2.50 - 5.00 = 320.00 before tax.
+    return [
+        NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("200.00")),
+        NewLine(description="Backup", quantity=Decimal(50), unit_price=Decimal("2.50"), discount_minor=500),
+    ]
+
+
+def test_a_canary_islands_buyer_pays_igic_and_the_mainland_iva_in_force_on_the_day(billing_setup: None) -> None:
+    # Spain's history in 2012: IGIC (Canary Islands) went from 5 % to 7 % on 1 July, the
+    # mainland's IVA from 18 % to 21 % on 1 September.
+    TaxRate.objects.filter(country="ES", tax_class="standard").update(valid_from=dt.date(2012, 9, 1))
+    TaxRate.objects.create(
+        country="ES",
+        tax_class="standard",
+        name="IVA 18%",
+        rate=Decimal(18),
+        valid_from=dt.date(2010, 7, 1),
+        valid_until=dt.date(2012, 9, 1),
+    )
+    TaxRate.objects.create(
+        country="ES",
+        region="ES-CN",
+        tax_class="standard",
+        name="IGIC 5%",
+        rate=Decimal(5),
+        valid_from=dt.date(2000, 1, 1),
+        valid_until=dt.date(2012, 7, 1),
+    )
+    TaxRate.objects.create(
+        country="ES",
+        region="ES-CN",
+        tax_class="standard",
+        name="IGIC 7%",
+        rate=Decimal(7),
+        valid_from=dt.date(2012, 7, 1),
+    )
+    canarian = {"city": "Las Palmas de Gran Canaria", "region": "ES-CN"}
+    madrilenian = {"city": "Madrid", "region": "Madrid"}
+    june, july, september = dt.date(2012, 6, 30), dt.date(2012, 7, 1), dt.date(2012, 9, 1)
+
+    S = TaxCategory.STANDARD
+    assert figures(issued("c1@example.org", "Canarias 1", june, hosting_and_backup(), **canarian)) == (
+        [(Decimal("5.0000"), S, "IGIC 5%")] * 2,
+        [(S, Decimal("5.0000"), "IGIC 5%", 32000, 1600)],
+        (32000, 1600, 33600),
+    )
+    assert figures(issued("m1@example.org", "Madrid 1", june, hosting_and_backup(), **madrilenian)) == (
+        [(Decimal("18.0000"), S, "IVA 18%")] * 2,
+        [(S, Decimal("18.0000"), "IVA 18%", 32000, 5760)],
+        (32000, 5760, 37760),
+    )
+    # The region's new rate applies from its first day, while the mainland keeps its own.
+    assert figures(issued("c2@example.org", "Canarias 2", july, hosting_and_backup(), **canarian)) == (
+        [(Decimal("7.0000"), S, "IGIC 7%")] * 2,
+        [(S, Decimal("7.0000"), "IGIC 7%", 32000, 2240)],
+        (32000, 2240, 34240),
+    )
+    assert figures(issued("m2@example.org", "Madrid 2", july, hosting_and_backup(), **madrilenian)) == (
+        [(Decimal("18.0000"), S, "IVA 18%")] * 2,
+        [(S, Decimal("18.0000"), "IVA 18%", 32000, 5760)],
+        (32000, 5760, 37760),
+    )
+    # And the mainland's change leaves the islands alone. A buyer with no region is mainland.
+    assert figures(issued("c3@example.org", "Canarias 3", september, hosting_and_backup(), **canarian)) == (
+        [(Decimal("7.0000"), S, "IGIC 7%")] * 2,
+        [(S, Decimal("7.0000"), "IGIC 7%", 32000, 2240)],
+        (32000, 2240, 34240),
+    )
+    assert figures(issued("e3@example.org", "España 3", september, hosting_and_backup())) == (
+        [(Decimal("21.0000"), S, "IVA 21%")] * 2,
+        [(S, Decimal("21.0000"), "IVA 21%", 32000, 6720)],
+        (32000, 6720, 38720),
+    )
+    assert Invoice.objects.filter(number__startswith="INV-2012-").count() == 6
+
+
+def test_an_eu_consumer_in_the_azores_or_madeira_pays_the_regions_rate(billing_setup: None) -> None:
+    # Sold from Spain to consumers in Portugal (OSS: the customer's rate). The Azores charged
+    # 18 % until 30 June 2021 and 16 % from 1 July; Madeira 22 %; the mainland 23 %.
+    TaxRate.objects.create(
+        country="PT", tax_class="standard", name="IVA 23%", rate=Decimal(23), valid_from=dt.date(2011, 1, 1)
+    )
+    TaxRate.objects.create(
+        country="PT",
+        region="PT-30",
+        tax_class="standard",
+        name="IVA 22% (RAM)",
+        rate=Decimal(22),
+        valid_from=dt.date(2011, 1, 1),
+    )
+    TaxRate.objects.create(
+        country="PT",
+        region="PT-20",
+        tax_class="standard",
+        name="IVA 18% (RAA)",
+        rate=Decimal(18),
+        valid_from=dt.date(2015, 1, 1),
+        valid_until=dt.date(2021, 7, 1),
+    )
+    one_year = [NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("100.00"))]
+    june, july = dt.date(2021, 6, 30), dt.date(2021, 7, 1)
+    consumer = {"country": "PT", "kind": "person", "city": "Ponta Delgada"}
+    S = TaxCategory.STANDARD
+
+    assert figures(issued("a1@example.org", "Açores 1", june, one_year, region="PT-20", **consumer)) == (
+        [(Decimal("18.0000"), S, "IVA 18% (RAA)")],
+        [(S, Decimal("18.0000"), "IVA 18% (RAA)", 10000, 1800)],
+        (10000, 1800, 11800),
+    )
+    # The region's rate has ended and its next one is not configured yet: the country's applies.
+    assert figures(issued("a2@example.org", "Açores 2", july, one_year, region="PT-20", **consumer)) == (
+        [(Decimal("23.0000"), S, "IVA 23%")],
+        [(S, Decimal("23.0000"), "IVA 23%", 10000, 2300)],
+        (10000, 2300, 12300),
+    )
+    TaxRate.objects.create(
+        country="PT",
+        region="PT-20",
+        tax_class="standard",
+        name="IVA 16% (RAA)",
+        rate=Decimal(16),
+        valid_from=dt.date(2021, 7, 1),
+    )
+    # The region as the customer typed it: its case and spaces do not matter.
+    assert figures(issued("a3@example.org", "Açores 3", july, one_year, region=" pt-20", **consumer)) == (
+        [(Decimal("16.0000"), S, "IVA 16% (RAA)")],
+        [(S, Decimal("16.0000"), "IVA 16% (RAA)", 10000, 1600)],
+        (10000, 1600, 11600),
+    )
+    assert figures(issued("ma@example.org", "Madeira", july, one_year, region="PT-30", **consumer)) == (
+        [(Decimal("22.0000"), S, "IVA 22% (RAM)")],
+        [(S, Decimal("22.0000"), "IVA 22% (RAM)", 10000, 2200)],
+        (10000, 2200, 12200),
+    )
+    assert figures(issued("li@example.org", "Lisboa", july, one_year, region="Lisboa", **consumer)) == (
+        [(Decimal("23.0000"), S, "IVA 23%")],
+        [(S, Decimal("23.0000"), "IVA 23%", 10000, 2300)],
+        (10000, 2300, 12300),
+    )
+    # A business in the Azores with a valid VAT number is reverse charged: no regional rate.
+    business = issued(
+        "b@example.org", "Empresa Açores Lda.", july, one_year, country="PT", region="PT-20", vat_id="PT501964843"
+    )
+    assert figures(business) == (
+        [(Decimal("0.0000"), TaxCategory.REVERSE_CHARGE, "Reverse charge")],
+        [(TaxCategory.REVERSE_CHARGE, Decimal("0.0000"), "Reverse charge", 10000, 0)],
+        (10000, 0, 10000),
+    )
+    assert business.legal_notes == str(REVERSE_CHARGE_TEXT)
