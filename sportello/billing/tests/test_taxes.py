@@ -103,6 +103,29 @@ def figures(invoice: Invoice) -> tuple[object, ...]:
     )
 
 
+def taxed(
+    rate: str, name: str, totals: tuple[int, int, int], *, lines: int, category: str = TaxCategory.STANDARD
+) -> tuple[object, ...]:
+    """`figures` of an invoice whose `lines` all bear one rate: net, tax and total `totals`."""
+    percent = Decimal(rate).quantize(Decimal("0.0001"))
+    net, tax, _total = totals
+    return ([(percent, category, name)] * lines, [(category, percent, name, net, tax)], totals)
+
+
+def rate_add(
+    country: str, name: str, percent: int, start: dt.date, until: dt.date | None = None, region: str = ""
+) -> TaxRate:
+    return TaxRate.objects.create(
+        country=country,
+        region=region,
+        tax_class="standard",
+        name=name,
+        rate=Decimal(percent),
+        valid_from=start,
+        valid_until=until,
+    )
+
+
 def hosting_and_backup() -> list[NewLine]:
     # 200.00 + 50 x 2.50 - 5.00 = 320.00 before tax.
     return [
@@ -114,142 +137,54 @@ def hosting_and_backup() -> list[NewLine]:
 def test_a_canary_islands_buyer_pays_igic_and_the_mainland_iva_in_force_on_the_day(billing_setup: None) -> None:
     # Spain's history in 2012: IGIC (Canary Islands) went from 5 % to 7 % on 1 July, the
     # mainland's IVA from 18 % to 21 % on 1 September.
-    TaxRate.objects.filter(country="ES", tax_class="standard").update(valid_from=dt.date(2012, 9, 1))
-    TaxRate.objects.create(
-        country="ES",
-        tax_class="standard",
-        name="IVA 18%",
-        rate=Decimal(18),
-        valid_from=dt.date(2010, 7, 1),
-        valid_until=dt.date(2012, 9, 1),
-    )
-    TaxRate.objects.create(
-        country="ES",
-        region="ES-CN",
-        tax_class="standard",
-        name="IGIC 5%",
-        rate=Decimal(5),
-        valid_from=dt.date(2000, 1, 1),
-        valid_until=dt.date(2012, 7, 1),
-    )
-    TaxRate.objects.create(
-        country="ES",
-        region="ES-CN",
-        tax_class="standard",
-        name="IGIC 7%",
-        rate=Decimal(7),
-        valid_from=dt.date(2012, 7, 1),
-    )
+    june, july, september = dt.date(2012, 6, 30), dt.date(2012, 7, 1), dt.date(2012, 9, 1)
+    TaxRate.objects.filter(country="ES", tax_class="standard").update(valid_from=september)
+    rate_add("ES", "IVA 18%", 18, dt.date(2010, 7, 1), until=september)
+    rate_add("ES", "IGIC 5%", 5, dt.date(2000, 1, 1), until=july, region="ES-CN")
+    rate_add("ES", "IGIC 7%", 7, july, region="ES-CN")
     canarian = {"city": "Las Palmas de Gran Canaria", "region": "ES-CN"}
     madrilenian = {"city": "Madrid", "region": "Madrid"}
-    june, july, september = dt.date(2012, 6, 30), dt.date(2012, 7, 1), dt.date(2012, 9, 1)
 
-    S = TaxCategory.STANDARD
-    assert figures(issued("c1@example.org", "Canarias 1", june, hosting_and_backup(), **canarian)) == (
-        [(Decimal("5.0000"), S, "IGIC 5%")] * 2,
-        [(S, Decimal("5.0000"), "IGIC 5%", 32000, 1600)],
-        (32000, 1600, 33600),
-    )
-    assert figures(issued("m1@example.org", "Madrid 1", june, hosting_and_backup(), **madrilenian)) == (
-        [(Decimal("18.0000"), S, "IVA 18%")] * 2,
-        [(S, Decimal("18.0000"), "IVA 18%", 32000, 5760)],
-        (32000, 5760, 37760),
-    )
+    def bill(email: str, on: dt.date, **account: str) -> tuple[object, ...]:
+        return figures(issued(email, email.split("@")[0], on, hosting_and_backup(), **account))
+
+    assert bill("c1@example.org", june, **canarian) == taxed("5", "IGIC 5%", (32000, 1600, 33600), lines=2)
+    assert bill("m1@example.org", june, **madrilenian) == taxed("18", "IVA 18%", (32000, 5760, 37760), lines=2)
     # The region's new rate applies from its first day, while the mainland keeps its own.
-    assert figures(issued("c2@example.org", "Canarias 2", july, hosting_and_backup(), **canarian)) == (
-        [(Decimal("7.0000"), S, "IGIC 7%")] * 2,
-        [(S, Decimal("7.0000"), "IGIC 7%", 32000, 2240)],
-        (32000, 2240, 34240),
-    )
-    assert figures(issued("m2@example.org", "Madrid 2", july, hosting_and_backup(), **madrilenian)) == (
-        [(Decimal("18.0000"), S, "IVA 18%")] * 2,
-        [(S, Decimal("18.0000"), "IVA 18%", 32000, 5760)],
-        (32000, 5760, 37760),
-    )
+    assert bill("c2@example.org", july, **canarian) == taxed("7", "IGIC 7%", (32000, 2240, 34240), lines=2)
+    assert bill("m2@example.org", july, **madrilenian) == taxed("18", "IVA 18%", (32000, 5760, 37760), lines=2)
     # And the mainland's change leaves the islands alone. A buyer with no region is mainland.
-    assert figures(issued("c3@example.org", "Canarias 3", september, hosting_and_backup(), **canarian)) == (
-        [(Decimal("7.0000"), S, "IGIC 7%")] * 2,
-        [(S, Decimal("7.0000"), "IGIC 7%", 32000, 2240)],
-        (32000, 2240, 34240),
-    )
-    assert figures(issued("e3@example.org", "España 3", september, hosting_and_backup())) == (
-        [(Decimal("21.0000"), S, "IVA 21%")] * 2,
-        [(S, Decimal("21.0000"), "IVA 21%", 32000, 6720)],
-        (32000, 6720, 38720),
-    )
+    assert bill("c3@example.org", september, **canarian) == taxed("7", "IGIC 7%", (32000, 2240, 34240), lines=2)
+    assert bill("e3@example.org", september) == taxed("21", "IVA 21%", (32000, 6720, 38720), lines=2)
     assert Invoice.objects.filter(number__startswith="INV-2012-").count() == 6
 
 
 def test_an_eu_consumer_in_the_azores_or_madeira_pays_the_regions_rate(billing_setup: None) -> None:
     # Sold from Spain to consumers in Portugal (OSS: the customer's rate). The Azores charged
     # 18 % until 30 June 2021 and 16 % from 1 July; Madeira 22 %; the mainland 23 %.
-    TaxRate.objects.create(
-        country="PT", tax_class="standard", name="IVA 23%", rate=Decimal(23), valid_from=dt.date(2011, 1, 1)
-    )
-    TaxRate.objects.create(
-        country="PT",
-        region="PT-30",
-        tax_class="standard",
-        name="IVA 22% (RAM)",
-        rate=Decimal(22),
-        valid_from=dt.date(2011, 1, 1),
-    )
-    TaxRate.objects.create(
-        country="PT",
-        region="PT-20",
-        tax_class="standard",
-        name="IVA 18% (RAA)",
-        rate=Decimal(18),
-        valid_from=dt.date(2015, 1, 1),
-        valid_until=dt.date(2021, 7, 1),
-    )
-    one_year = [NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("100.00"))]
     june, july = dt.date(2021, 6, 30), dt.date(2021, 7, 1)
-    consumer = {"country": "PT", "kind": "person", "city": "Ponta Delgada"}
-    S = TaxCategory.STANDARD
+    rate_add("PT", "IVA 23%", 23, dt.date(2011, 1, 1))
+    rate_add("PT", "IVA 22% (RAM)", 22, dt.date(2011, 1, 1), region="PT-30")
+    rate_add("PT", "IVA 18% (RAA)", 18, dt.date(2015, 1, 1), until=july, region="PT-20")
 
-    assert figures(issued("a1@example.org", "Açores 1", june, one_year, region="PT-20", **consumer)) == (
-        [(Decimal("18.0000"), S, "IVA 18% (RAA)")],
-        [(S, Decimal("18.0000"), "IVA 18% (RAA)", 10000, 1800)],
-        (10000, 1800, 11800),
-    )
+    def bill(email: str, on: dt.date, region: str) -> tuple[object, ...]:
+        one_year = [NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("100.00"))]
+        consumer = {"country": "PT", "kind": "person", "region": region}
+        return figures(issued(email, email.split("@")[0], on, one_year, **consumer))
+
+    assert bill("a1@example.org", june, "PT-20") == taxed("18", "IVA 18% (RAA)", (10000, 1800, 11800), lines=1)
     # The region's rate has ended and its next one is not configured yet: the country's applies.
-    assert figures(issued("a2@example.org", "Açores 2", july, one_year, region="PT-20", **consumer)) == (
-        [(Decimal("23.0000"), S, "IVA 23%")],
-        [(S, Decimal("23.0000"), "IVA 23%", 10000, 2300)],
-        (10000, 2300, 12300),
-    )
-    TaxRate.objects.create(
-        country="PT",
-        region="PT-20",
-        tax_class="standard",
-        name="IVA 16% (RAA)",
-        rate=Decimal(16),
-        valid_from=dt.date(2021, 7, 1),
-    )
+    assert bill("a2@example.org", july, "PT-20") == taxed("23", "IVA 23%", (10000, 2300, 12300), lines=1)
+    rate_add("PT", "IVA 16% (RAA)", 16, july, region="PT-20")
     # The region as the customer typed it: its case and spaces do not matter.
-    assert figures(issued("a3@example.org", "Açores 3", july, one_year, region=" pt-20", **consumer)) == (
-        [(Decimal("16.0000"), S, "IVA 16% (RAA)")],
-        [(S, Decimal("16.0000"), "IVA 16% (RAA)", 10000, 1600)],
-        (10000, 1600, 11600),
-    )
-    assert figures(issued("ma@example.org", "Madeira", july, one_year, region="PT-30", **consumer)) == (
-        [(Decimal("22.0000"), S, "IVA 22% (RAM)")],
-        [(S, Decimal("22.0000"), "IVA 22% (RAM)", 10000, 2200)],
-        (10000, 2200, 12200),
-    )
-    assert figures(issued("li@example.org", "Lisboa", july, one_year, region="Lisboa", **consumer)) == (
-        [(Decimal("23.0000"), S, "IVA 23%")],
-        [(S, Decimal("23.0000"), "IVA 23%", 10000, 2300)],
-        (10000, 2300, 12300),
-    )
+    assert bill("a3@example.org", july, " pt-20") == taxed("16", "IVA 16% (RAA)", (10000, 1600, 11600), lines=1)
+    assert bill("ma@example.org", july, "PT-30") == taxed("22", "IVA 22% (RAM)", (10000, 2200, 12200), lines=1)
+    assert bill("li@example.org", july, "Lisboa") == taxed("23", "IVA 23%", (10000, 2300, 12300), lines=1)
     # A business in the Azores with a valid VAT number is reverse charged: no regional rate.
+    one_year = [NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("100.00"))]
     business = issued(
-        "b@example.org", "Empresa Açores Lda.", july, one_year, country="PT", region="PT-20", vat_id="PT501964843"
+        "b@example.org", "Empresa Lda.", july, one_year, country="PT", region="PT-20", vat_id="PT501964843"
     )
-    assert figures(business) == (
-        [(Decimal("0.0000"), TaxCategory.REVERSE_CHARGE, "Reverse charge")],
-        [(TaxCategory.REVERSE_CHARGE, Decimal("0.0000"), "Reverse charge", 10000, 0)],
-        (10000, 0, 10000),
-    )
+    reverse_charge = taxed("0", "Reverse charge", (10000, 0, 10000), lines=1, category=TaxCategory.REVERSE_CHARGE)
+    assert figures(business) == reverse_charge
     assert business.legal_notes == str(REVERSE_CHARGE_TEXT)
