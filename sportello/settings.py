@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.utils.csp import CSP
 
-from sportello.core.env import Env, SettingError
+from sportello.core.env import Env, SettingError, document_numbering_problem
 
 env = Env()
 
@@ -189,20 +189,31 @@ ORDERS_REVIEW_FIRST_ORDER_OVER = env.strings("ORDERS_REVIEW_FIRST_ORDER_OVER", [
 
 # --- Billing ------------------------------------------------------------------------------
 # Document numbers: the format, with {series}, {year} and {seq} (e.g. {seq:05} pads to five
-# digits), and the series of each document type. Numbers are gapless per series and year.
+# digits), and the series of each document type. Numbers are gapless per series and year, so
+# the format must print all three (core.env.document_numbering_problem says why each); a
+# payment request or quote series must not be an invoice or credit note series.
 BILLING_NUMBER_FORMAT = env.string("BILLING_NUMBER_FORMAT", "{series}-{year}-{seq:05}")
-try:
-    _sample_number = BILLING_NUMBER_FORMAT.format(series="INV", year=2026, seq=1)
-except (KeyError, IndexError, ValueError) as _error:
-    raise SettingError(f"BILLING_NUMBER_FORMAT: {_error!r} (use {{series}}, {{year}} and {{seq}})") from None
-if "{seq" not in BILLING_NUMBER_FORMAT:
-    raise SettingError("BILLING_NUMBER_FORMAT must contain {seq}: numbers would repeat")
 BILLING_SERIES = {
     "invoice": env.string("BILLING_SERIES_INVOICE", "INV"),
     "credit_note": env.string("BILLING_SERIES_CREDIT_NOTE", "CN"),
     "proforma": env.string("BILLING_SERIES_PROFORMA", "PRO"),
     "quote": env.string("BILLING_SERIES_QUOTE", "Q"),
 }
+_numbering_problem = document_numbering_problem(
+    BILLING_NUMBER_FORMAT,
+    fiscal_series={
+        "BILLING_SERIES_INVOICE": BILLING_SERIES["invoice"],
+        "BILLING_SERIES_CREDIT_NOTE": BILLING_SERIES["credit_note"],
+    },
+    other_series={
+        "BILLING_SERIES_PROFORMA": BILLING_SERIES["proforma"],
+        "BILLING_SERIES_QUOTE": BILLING_SERIES["quote"],
+    },
+    # The length of the number columns (Invoice.number, Invoice.proforma_number, Quote.number).
+    max_length=40,
+)
+if _numbering_problem:
+    raise SettingError(_numbering_problem)
 # "issue": an invoice takes its fiscal number when issued. "payment": it is issued as a
 # numbered payment request and takes the fiscal number when paid (Italian practice).
 BILLING_NUMBERING = env.choice("BILLING_NUMBERING", "issue", ["issue", "payment"])

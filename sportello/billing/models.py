@@ -323,6 +323,13 @@ class Invoice(TimestampedModel):
                 condition=models.Q(sequence__isnull=False),
                 name="invoice_number_unique_in_series_year",
             ),
+            # The printed number, once per document type: BILLING_NUMBER_FORMAT prints the
+            # series, year and sequence (settings refuse a format without them), so this only
+            # catches a format changed to one that repeats an earlier number. Drafts (and
+            # payment requests until paid) have no number yet and are left out.
+            models.UniqueConstraint(
+                fields=["kind", "number"], condition=~models.Q(number=""), name="invoice_number_unique_per_kind"
+            ),
             models.UniqueConstraint(
                 fields=["proforma_number"], condition=~models.Q(proforma_number=""), name="invoice_proforma_unique"
             ),
@@ -635,6 +642,8 @@ class Quote(TimestampedModel):
                 condition=models.Q(sequence__isnull=False),
                 name="quote_number_unique_in_series_year",
             ),
+            # The printed number too (as for invoices); drafts have none yet.
+            models.UniqueConstraint(fields=["number"], condition=~models.Q(number=""), name="quote_number_unique"),
             models.CheckConstraint(
                 condition=models.Q(total_minor=models.F("net_minor") + models.F("tax_minor")),
                 name="quote_total_is_net_plus_tax",

@@ -36,7 +36,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.lib.utils import ImageReader, simpleSplit
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     Flowable,
@@ -168,33 +168,38 @@ class QrCode(Flowable):
 
 
 @functools.lru_cache(maxsize=8)
-def _logo_image(name: str) -> PILImage.Image | None:
-    """The seller's logo, flattened on white (PDF/A-3b documents carry no transparency)."""
+def _logo_image(name: str) -> tuple[bytes, int, int] | None:
+    """The seller's logo as a PNG flattened on white (PDF/A-3b documents carry no
+    transparency), at most 800 x 400 pixels, with its width and height; None if unreadable."""
     try:
         with default_storage.open(name, "rb") as handle:
             image = PILImage.open(io.BytesIO(handle.read()))
             image.load()
-    except (OSError, ValueError):
+    except (OSError, ValueError, PILImage.DecompressionBombError):
         logger.warning("seller logo %s cannot be read; documents print without it", name)
         return None
     image.thumbnail((800, 400))
-    if image.mode in ("RGBA", "LA", "P"):
+    if image.mode in ("RGBA", "LA", "P", "PA"):
         rgba = image.convert("RGBA")
         flat = PILImage.new("RGB", rgba.size, (255, 255, 255))
         flat.paste(rgba, mask=rgba.getchannel("A"))
-        return flat
-    return image.convert("RGB")
+    else:
+        flat = image.convert("RGB")
+    buffer = io.BytesIO()
+    flat.save(buffer, format="PNG")
+    return buffer.getvalue(), flat.width, flat.height
 
 
 def _logo(name: str) -> Image | None:
     if not name:
         return None
-    image = _logo_image(name)
-    if image is None:
+    found = _logo_image(name)
+    if found is None:
         return None
-    width, height = image.size
+    png, width, height = found
     scale = min(LOGO_MAX_HEIGHT / height, LOGO_MAX_WIDTH / width)
-    logo = Image(ImageReader(image), width=width * scale, height=height * scale)
+    # Platypus takes a file name or a file object (not an ImageReader): a fresh one per use.
+    logo = Image(io.BytesIO(png), width=width * scale, height=height * scale)
     logo.hAlign = "LEFT"
     return logo
 

@@ -94,11 +94,16 @@ def has_valid_eu_vat_id(account: Account) -> bool:
 
 
 def tax_rate_on(*, country: str, region: str = "", tax_class: str, on: dt.date) -> TaxRate | None:
-    """The rate of `tax_class` in force in `country` (a region's own rate first) on `on`."""
+    """The rate of `tax_class` in force in `country` (a region's own rate first) on `on`.
+
+    `region` is the buyer's, as typed on the account; it matches a rate's region code
+    whatever its case or surrounding spaces ("pt-20" is the rate of "PT-20").
+    """
+    region = region.strip()
     in_force = (
         TaxRate.objects.filter(country=country.upper(), tax_class=tax_class, valid_from__lte=on)
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=on))
-        .filter(Q(region="") | Q(region=region))
+        .filter((Q(region="") | Q(region__iexact=region)) if region else Q(region=""))
     )
     # A region's row beats the country's; the latest start wins among equals.
     rows = sorted(in_force, key=lambda row: (row.region != "", row.valid_from), reverse=True)

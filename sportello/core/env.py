@@ -11,6 +11,8 @@ This module must not import Django: the settings module uses it before Django is
 from __future__ import annotations
 
 import os
+import re
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -113,3 +115,92 @@ class Env:
                 f" such as https://billing.example.com, not {value!r}"
             )
         return value.rstrip("/")
+
+
+# --- Document numbers --------------------------------------------------------------------------
+
+NUMBER_FIELDS = ("series", "year", "seq")
+# A series code: what `{series}` prints, and part of the counter's key (16 characters at most).
+SERIES_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,15}")
+# Sample values that any format keeping every field whole prints differently: a format that
+# cuts a field short ("{year!s:.2}") prints two of them alike and is refused.
+SAMPLE_YEARS = (2026, 2027, 2030, 2099, 2100, 2126)
+SAMPLE_SEQUENCES = (1, 2, 9, 10, 11, 99, 100, 101, 12345, 99999, 100000, 1234567, 99999999)
+
+
+def document_numbering_problem(
+    number_format: str,
+    *,
+    fiscal_series: Mapping[str, str],
+    other_series: Mapping[str, str],
+    max_length: int,
+    name: str = "BILLING_NUMBER_FORMAT",
+) -> str | None:
+    """Why the document numbering settings would print a number twice, leave a gap in the
+    fiscal numbers, or print one the client area cannot serve; None when they are sound.
+
+    `number_format` is a str.format template with exactly the fields {series}, {year} and
+    {seq} (a format spec such as {seq:05} is allowed). Numbers are counted per series and
+    year, so each of the three must be printed, whole: without {seq} every document of a
+    year would print alike, without {year} the numbers of each new year would repeat the
+    last year's, without {series} an invoice and a credit note (or a payment request) would
+    print the same number. The number is also a path segment of the client area's
+    addresses, so it never holds a "/", and it fits the `max_length` of the number columns.
+
+    `fiscal_series` (invoices, credit notes) and `other_series` (payment requests, quotes)
+    map each series' variable name to its code. Fiscal documents may share one series (one
+    counter), but a payment request or a quote taking a number from a fiscal series would
+    leave a gap in the fiscal numbers, which the law forbids.
+    """
+    series = {**fiscal_series, **other_series}
+    for variable, code in series.items():
+        if not SERIES_CODE.fullmatch(code):
+            return (
+                f"{variable} must be 1 to 16 letters, digits, dots, dashes or underscores,"
+                f" starting with a letter or digit, not {code!r}"
+            )
+    for variable, code in other_series.items():
+        if code in fiscal_series.values():
+            return (
+                f"{variable} must differ from the invoice and credit note series ({code!r}):"
+                " numbers taken from their counter would leave gaps in the fiscal numbers"
+            )
+    usage = "(use {series}, {year} and {seq})"
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(number_format) if field is not None]
+    except ValueError as error:
+        return f"{name}: {error} {usage}"
+    for field in fields:
+        if field not in NUMBER_FIELDS:
+            return f"{name} has an unknown field {{{field}}} {usage}"
+    if "seq" not in fields:
+        return f"{name} must contain {{seq}}: numbers would repeat"
+    if "year" not in fields:
+        return f"{name} must contain {{year}}: numbering starts again every year, so numbers would repeat"
+    if "series" not in fields:
+        return (
+            f"{name} must contain {{series}}: invoices, credit notes, payment requests and quotes"
+            " are numbered separately, so their numbers would repeat"
+        )
+    try:
+        printed = [
+            number_format.format(series=code, year=year, seq=seq)
+            for code in sorted(set(series.values()))
+            for year in SAMPLE_YEARS
+            for seq in SAMPLE_SEQUENCES
+        ]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        return f"{name}: {error!r} {usage}"
+    seen: set[str] = set()
+    for number in printed:
+        if number in seen:
+            return f"{name} prints {number!r} for two different documents: numbers would repeat"
+        seen.add(number)
+        if "/" in number:
+            return f"{name} must not print a '/' ({number!r}): numbers are part of the client area's addresses"
+        if not number.isprintable() or number != number.strip():
+            return f"{name} must print no spaces at either end and no control characters, not {number!r}"
+    longest = max(printed, key=len)
+    if len(longest) > max_length:
+        return f"{name} prints numbers of up to {len(longest)} characters ({longest!r}); at most {max_length} fit"
+    return None

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import pytest
 import segno
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from sportello.billing.payment_codes import (
     PaymentCodeError,
@@ -18,6 +20,7 @@ from sportello.billing.payment_codes import (
     qr_png,
     qr_svg,
 )
+from sportello.billing.tests.document_readers import QrUnreadable, qr_decode, svg_qr_modules
 
 # Banco Central do Brasil, "Manual de Padrões para Iniciação do Pix", Anexo I, p. 16.
 BCB_EXAMPLE = (
@@ -150,3 +153,34 @@ def test_it_draws_the_qr_code_at_level_m_as_svg_png_and_matrix() -> None:
     svg = qr_svg(payload, title="EPC")
     assert svg.startswith(b"<?xml") and b"<svg" in svg and b"<title>EPC</title>" in svg
     assert qr_png(payload).startswith(b"\x89PNG\r\n\x1a\n")
+
+
+# --- The QR reader the document tests use ---------------------------------------------------------
+
+
+@settings(max_examples=60)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=160))
+def test_the_test_qr_reader_reads_back_any_payment_code(payload: str) -> None:
+    """`document_readers.qr_decode` reads what `payment_qr` writes, as a matrix and as an SVG,
+    with whatever version and mask segno chose: what the document tests decode is trustworthy."""
+    assume(segno.make_qr(payload.encode("utf-8"), error="m", boost_error=False).version <= 13)
+    assert qr_decode(qr_matrix(payload)) == payload
+    assert qr_decode(svg_qr_modules(qr_svg(payload))) == payload
+
+
+def test_the_test_qr_reader_reads_the_largest_epc_code_and_refuses_a_damaged_one() -> None:
+    payload = epc_payload(
+        name="N" * 70,
+        iban="ES9121000418450200051332",
+        bic="CAIXESBBXXX",
+        amount=Decimal("999999999.99"),
+        text="T" * 140,
+        purpose="GDDS",
+        information="I" * 46,
+    )
+    matrix = qr_matrix(payload)
+    assert (len(matrix) - 17) // 4 == 13
+    assert qr_decode(matrix) == payload
+    matrix[len(matrix) - 1][len(matrix) - 1] ^= True  # the first data module
+    with pytest.raises(QrUnreadable, match="error correction"):
+        qr_decode(matrix)

@@ -31,6 +31,7 @@ from sportello.billing.models import (
     SettlementKind,
     TaxCategory,
 )
+from sportello.billing.payment_codes import epc_payload
 from sportello.billing.pdf import (
     StatementRow,
     invoice_pdf,
@@ -43,6 +44,7 @@ from sportello.billing.printed import country_name, invoice_printed, minor_displ
 from sportello.billing.selectors import document_lines_shown
 from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_settle
 from sportello.billing.taxes import TaxDecision
+from sportello.billing.tests.document_readers import qr_decode, qr_modules_in
 from sportello.conftest import make_member
 from sportello.core.formatting import date_display, money_display
 from sportello.core.money import Money
@@ -462,3 +464,153 @@ def test_an_inclusive_invoice_prints_unit_prices_and_amounts_before_tax(alice: M
     assert "€12.10" not in rows and "€24.20" not in rows and "€1.21" not in rows
     # The tax summary and totals are the stored ones, unchanged.
     assert "€34.79" in text and "€7.30" in text and "€42.09" in text
+
+
+# --- Exemptions, the seller's logo and the EPC QR code ------------------------------------------
+
+
+def exempt_and_taxed() -> list[NewLine]:
+    return [
+        NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("100.00")),
+        NewLine(
+            description="Training course",
+            quantity=Decimal(2),
+            unit_price=Decimal("25.00"),
+            discount_minor=100,
+            tax_class="exempt",
+        ),
+    ]
+
+
+def test_an_exempt_line_prints_its_wording_and_a_zero_tax_row(alice: Membership, billing_setup: None) -> None:
+    invoice = issue(alice.account, exempt_and_taxed())
+    assert [(t.category, t.name, t.taxable_minor, t.tax_minor) for t in invoice.taxes.all()] == [
+        (TaxCategory.STANDARD, "IVA 21%", 10000, 2100),
+        (TaxCategory.EXEMPT, "IVA exento", 4900, 0),
+    ]
+    assert (invoice.net_minor, invoice.tax_minor, invoice.total_minor) == (14900, 2100, 17000)
+    assert invoice.legal_notes == "Exempt (art. 20 Ley 37/1992)"
+    text = text_of(invoice_pdf(invoice))
+    # Cells are extracted one per line, in reading order: the line, then the tax summary
+    # row of the exemption with its rate and zero tax, and the wording under the summary.
+    assert "\nTraining course\n2\n€25.00\n€1.00\n0%\n€49.00\n" in text
+    summary = text.split("Taxable amount\nTax amount\n", 1)[1]
+    assert summary.startswith("IVA 21%\n21%\n€100.00\n€21.00\nIVA exento\n0%\n€49.00\n€0.00\nNet total\n€149.00\n")
+    assert "\nTotal\n€170.00\nExempt (art. 20 Ley 37/1992)\n" in text
+    assert text.count("Exempt (art. 20 Ley 37/1992)") == 1
+
+
+def test_an_exemption_without_a_name_prints_its_category(alice: Membership, billing_setup: None) -> None:
+    exempt = TaxDecision(
+        rate=Decimal(0),
+        category=TaxCategory.EXEMPT,
+        name="",
+        reverse_charge=False,
+        exemption_text="Exento de IVA (art. 20.Uno.9 LIVA)",
+    )
+    invoice = issue(
+        alice.account, [NewLine(description="Course", quantity=Decimal(1), unit_price=Decimal("80.00"), tax=exempt)]
+    )
+    (row,) = invoice_printed(invoice).taxes
+    assert (row.label, row.rate, row.taxable, row.tax, row.exemption) == (
+        "Exempt from tax",
+        "0%",
+        "€80.00",
+        "€0.00",
+        "Exento de IVA (art. 20.Uno.9 LIVA)",
+    )
+    text = text_of(invoice_pdf(invoice))
+    assert "\nExempt from tax\n0%\n€80.00\n€0.00\n" in text
+    assert text.count("Exento de IVA (art. 20.Uno.9 LIVA)") == 1
+
+
+def logo_png(width: int = 300, height: int = 100) -> bytes:
+    """A logo with transparency: red on its left half, nothing on its right half."""
+    from PIL import Image as PILImage
+
+    image = PILImage.new("RGBA", (width, height), (0, 0, 0, 0))
+    image.paste((200, 30, 30, 255), (0, 0, width // 2, height))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def seller_with_logo(seller: Seller, name: str) -> str:
+    from django.core.files.base import ContentFile
+
+    seller.logo.save(name, ContentFile(logo_png()), save=True)
+    return str(seller.logo.name)
+
+
+def test_the_sellers_logo_is_printed_flattened_on_white(
+    alice: Membership, seller: Seller, tax_rates: list[Any]
+) -> None:
+    stored = seller_with_logo(seller, "logo-pdf-test.png")
+    invoice = issue(alice.account, two_lines())
+    assert invoice.seller["logo"] == stored
+    data = invoice_pdf(invoice)
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    images = [obj.get_object() for obj in page["/Resources"]["/XObject"].values()]
+    (image,) = [obj for obj in images if obj["/Subtype"] == "/Image"]
+    # RGB without a soft mask (PDF/A-3b: no transparency), at the logo's own size.
+    assert (image["/Width"], image["/Height"], image["/ColorSpace"]) == (300, 100, "/DeviceRGB")
+    assert "/SMask" not in image and b"/SMask" not in data
+    (name,) = [key for key, obj in page["/Resources"]["/XObject"].items() if obj.get_object() is image]
+    assert f"{name} Do".encode() in page.get_contents().get_data()
+    (drawn,) = page.images
+    pixels = drawn.image.convert("RGB")
+    assert pixels.getpixel((10, 50)) == (200, 30, 30) and pixels.getpixel((290, 50)) == (255, 255, 255)
+    # Once staff remove the logo, new documents print none; those issued keep theirs.
+    Seller.objects.filter(pk=seller.pk).update(logo="")
+    later = issue(alice.account, two_lines())
+    assert later.seller["logo"] == ""
+    assert len(PdfReader(io.BytesIO(invoice_pdf(later))).pages[0].images) == 0
+    assert len(PdfReader(io.BytesIO(invoice_pdf(invoice))).pages[0].images) == 1
+
+
+def test_an_eur_invoice_carries_the_epc_qr_code_of_its_amount_due(alice: Membership, billing_setup: None) -> None:
+    invoice = issue(alice.account, two_lines())
+    expected = epc_payload(
+        name="Sportello Hosting S.L.",
+        iban="ES91 2100 0418 4502 0005 1332",
+        bic="CAIXESBBXXX",
+        amount=Decimal("374.00"),
+        text=invoice.number,
+    )
+    # EPC069-12: service tag, version, UTF-8, SCT, BIC, name, IBAN, amount, no purpose, no
+    # structured reference, the invoice number as the remittance text.
+    assert expected == (
+        "BCD\n002\n1\nSCT\nCAIXESBBXXX\nSportello Hosting S.L.\nES9121000418450200051332\nEUR374.00\n\n\nINV-2026-00001"
+    )
+    printed = invoice_printed(invoice)
+    assert printed.payment is not None and printed.payment.qr_payload == expected
+    # What a banking app reads from the code drawn on the page.
+    assert qr_decode(qr_modules_in(invoice_pdf(invoice))) == expected  # type: ignore[arg-type]
+    # Part paid: the code asks for what is left.
+    invoice_settle(
+        invoice=invoice, amount=Money("100.00", "EUR"), kind=SettlementKind.PAYMENT, reference="p-1", settled_on=DAY
+    )
+    invoice.refresh_from_db()
+    rest = expected.replace("EUR374.00", "EUR274.00")
+    assert invoice_printed(invoice).payment.qr_payload == rest  # type: ignore[union-attr]
+    assert qr_decode(qr_modules_in(invoice_pdf(invoice))) == rest  # type: ignore[arg-type]
+
+
+def test_only_eur_invoices_carry_the_epc_qr_code(alice: Membership, billing_setup: None) -> None:
+    hosting = NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal(3000))
+    invoice = issue(alice.account, [hosting], currency="JPY")
+    printed = invoice_printed(invoice)
+    assert printed.payment is not None and printed.payment.qr_payload == ""
+    assert ("IBAN", "ES91 2100 0418 4502 0005 1332") in printed.payment.details
+    assert qr_modules_in(invoice_pdf(invoice)) is None
+
+
+def test_a_logo_that_cannot_be_read_is_left_out(alice: Membership, seller: Seller, tax_rates: list[Any]) -> None:
+    from django.core.files.base import ContentFile
+
+    seller.logo.save("logo-broken.png", ContentFile(b"not an image"), save=True)
+    invoice = issue(alice.account, two_lines())
+    assert invoice.seller["logo"] == seller.logo.name
+    data = invoice_pdf(invoice)
+    assert len(PdfReader(io.BytesIO(data)).pages[0].images) == 0
+    assert invoice.number in text_of(data) and "Sportello Hosting S.L." in text_of(data)

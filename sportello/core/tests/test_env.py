@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from sportello.core.env import Env, SettingError
+from sportello.core.env import Env, SettingError, document_numbering_problem
 
 
 def test_it_reads_typed_values():
@@ -71,6 +71,21 @@ def test_it_reads_secrets_from_files(tmp_path):
             "sportello: configuration error: BILLING_NUMBER_FORMAT must contain {seq}: numbers would repeat",
         ),
         (
+            {"BILLING_NUMBER_FORMAT": "{series}-{seq:05}"},
+            "sportello: configuration error: BILLING_NUMBER_FORMAT must contain {year}: numbering starts again every"
+            " year, so numbers would repeat",
+        ),
+        (
+            {"BILLING_NUMBER_FORMAT": "{year}-{seq:05}"},
+            "sportello: configuration error: BILLING_NUMBER_FORMAT must contain {series}: invoices, credit notes,"
+            " payment requests and quotes are numbered separately, so their numbers would repeat",
+        ),
+        (
+            {"BILLING_SERIES_PROFORMA": "INV"},
+            "sportello: configuration error: BILLING_SERIES_PROFORMA must differ from the invoice and credit note"
+            " series ('INV'): numbers taken from their counter would leave gaps in the fiscal numbers",
+        ),
+        (
             {"BILLING_NUMBERING": "sometimes"},
             "sportello: configuration error: BILLING_NUMBERING must be one of issue, payment, not 'sometimes'",
         ),
@@ -108,3 +123,81 @@ def test_a_bad_setting_stops_start_up_with_one_line(tmp_path, variables, line):
 )
 def test_it_reads_day_offsets_sorted_once_each(environ, days):
     assert Env(environ).day_offsets("RETRY", "1,3,7") == days
+
+
+FISCAL_SERIES = {"BILLING_SERIES_INVOICE": "INV", "BILLING_SERIES_CREDIT_NOTE": "CN"}
+OTHER_SERIES = {"BILLING_SERIES_PROFORMA": "PRO", "BILLING_SERIES_QUOTE": "Q"}
+
+
+def numbering_problem(number_format: str = "{series}-{year}-{seq:05}", **series: str) -> str | None:
+    """What the settings say of `number_format` with the default series, some changed by `series`."""
+    return document_numbering_problem(
+        number_format,
+        fiscal_series={name: series.get(name, code) for name, code in FISCAL_SERIES.items()},
+        other_series={name: series.get(name, code) for name, code in OTHER_SERIES.items()},
+        max_length=40,
+    )
+
+
+@pytest.mark.parametrize(
+    "number_format",
+    ["{series}-{year}-{seq:05}", "{year}.{series}{seq:06}", "{series}{year}{seq}", "{seq:06d}-{series}-{year}"],
+)
+def test_it_accepts_a_format_that_prints_the_series_the_year_and_the_sequence(number_format: str) -> None:
+    assert numbering_problem(number_format) is None
+
+
+@pytest.mark.parametrize(
+    ("number_format", "problem"),
+    [
+        ("{series}-{year}", "BILLING_NUMBER_FORMAT must contain {seq}: numbers would repeat"),
+        # Escaped braces are text, not the field.
+        ("{series}-{year}-{{seq}}", "BILLING_NUMBER_FORMAT must contain {seq}: numbers would repeat"),
+        (
+            "{series}-{seq:05}",
+            "BILLING_NUMBER_FORMAT must contain {year}: numbering starts again every year, so numbers would repeat",
+        ),
+        (
+            "{seq:05}/{year}",
+            "BILLING_NUMBER_FORMAT must contain {series}: invoices, credit notes, payment requests and quotes are"
+            " numbered separately, so their numbers would repeat",
+        ),
+        ("{series}-{year}-{seq}-{month}", "BILLING_NUMBER_FORMAT has an unknown field {month}"),
+        ("{series}-{year}-{seq.real}", "BILLING_NUMBER_FORMAT has an unknown field {seq.real}"),
+        ("{series}-{year}-{}", "BILLING_NUMBER_FORMAT has an unknown field {}"),
+        ("{series}-{year}-{seq", "BILLING_NUMBER_FORMAT: expected '}' before end of string"),
+        ("{series}-{year:.2}-{seq}", "BILLING_NUMBER_FORMAT: ValueError("),
+        # Fields cut short print two documents alike.
+        ("{series}-{year!s:.2}-{seq}", "BILLING_NUMBER_FORMAT prints 'CN-20-1' for two different documents"),
+        ("{series}-{year}-{seq!s:.4}", "BILLING_NUMBER_FORMAT prints 'CN-2026-1234' for two different documents"),
+        ("{year}/{series}{seq:06}", "BILLING_NUMBER_FORMAT must not print a '/' ('2026/CN000001')"),
+        (" {series}-{year}-{seq}", "BILLING_NUMBER_FORMAT must print no spaces at either end"),
+        ("{series}-{year}-{seq:035}", "BILLING_NUMBER_FORMAT prints numbers of up to 44 characters"),
+    ],
+)
+def test_it_refuses_a_format_that_would_repeat_numbers_or_break_addresses(number_format: str, problem: str) -> None:
+    found = numbering_problem(number_format)
+    assert found is not None and found.startswith(problem), found
+
+
+@pytest.mark.parametrize(
+    ("series", "problem"),
+    [
+        ({"BILLING_SERIES_INVOICE": ""}, "BILLING_SERIES_INVOICE must be 1 to 16 letters"),
+        ({"BILLING_SERIES_CREDIT_NOTE": "C N"}, "BILLING_SERIES_CREDIT_NOTE must be 1 to 16 letters"),
+        ({"BILLING_SERIES_QUOTE": "Q/"}, "BILLING_SERIES_QUOTE must be 1 to 16 letters"),
+        ({"BILLING_SERIES_QUOTE": "Q" * 17}, "BILLING_SERIES_QUOTE must be 1 to 16 letters"),
+        ({"BILLING_SERIES_QUOTE": "CN"}, "BILLING_SERIES_QUOTE must differ from the invoice and credit note series"),
+        ({"BILLING_SERIES_PROFORMA": "INV"}, "BILLING_SERIES_PROFORMA must differ from the invoice and credit note"),
+        # Invoices and credit notes may share one series (one counter): their numbers still differ.
+        ({"BILLING_SERIES_CREDIT_NOTE": "INV"}, None),
+        # So may payment requests and quotes, which are not fiscal documents.
+        ({"BILLING_SERIES_QUOTE": "PRO"}, None),
+    ],
+)
+def test_it_checks_the_series(series: dict[str, str], problem: str | None) -> None:
+    found = numbering_problem(**series)
+    if problem is None:
+        assert found is None
+    else:
+        assert found is not None and found.startswith(problem), found

@@ -3,16 +3,19 @@ staff download: the member's own documents only, others' (or guessed numbers) ar
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import io
+import re
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,13 +23,27 @@ from pypdf import PdfReader
 
 from sportello.accounts.models import Membership, Role, User
 from sportello.accounts.services import membership_add
-from sportello.billing.models import DocumentKind, Invoice, Quote, QuoteLine, QuoteStatus, QuoteTax
-from sportello.billing.printed import minor_display, unit_price_display
+from sportello.billing.calc import line_amount_minor
+from sportello.billing.models import (
+    DocumentKind,
+    Invoice,
+    InvoiceStatus,
+    Quote,
+    QuoteLine,
+    QuoteStatus,
+    QuoteTax,
+    SettlementKind,
+)
+from sportello.billing.payment_codes import epc_payload
+from sportello.billing.printed import invoice_printed, minor_display, unit_price_display
 from sportello.billing.selectors import document_lines_shown
-from sportello.billing.services import NewLine, invoice_create, invoice_issue
+from sportello.billing.selectors_portal import shown_status
+from sportello.billing.services import NewLine, invoice_create, invoice_issue, invoice_settle
 from sportello.billing.taxes import TaxDecision
 from sportello.billing.tests.conftest import billing_setup, seller, tax_rates  # noqa: F401 (fixtures)
-from sportello.core.money import Money
+from sportello.billing.tests.document_readers import data_uri_svg, qr_decode, qr_modules_in, svg_qr_modules
+from sportello.core.money import Money, currency_exponent
+from sportello.core.time import local_date, utc_now
 from sportello.portal.csv_export import plain_amount
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("billing_setup")]
@@ -35,6 +52,62 @@ DAY = dt.date(2026, 3, 2)
 
 def text_of(data: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).replace("\xa0", " ")
+
+
+def printable_qr(page: str) -> str:
+    """What the payment QR code on a printable page reads: its SVG image, decoded."""
+    (source,) = re.findall(r'<img src="(data:image/svg\+xml;base64,[^"]+)"', page)
+    return qr_decode(svg_qr_modules(data_uri_svg(source)))
+
+
+def plain(text: str) -> str:
+    return text.replace("\xa0", " ").replace("\u202f", " ")
+
+
+class HtmlFigures(HTMLParser):
+    """What an HTML page shows in its tables and definition lists: every table as its rows
+    of cell texts (header row included), and every <dt>/<dd> pair, in page order."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tables: list[list[list[str]]] = []
+        self.pairs: list[tuple[str, str]] = []
+        self._cell: list[str] | None = None
+        self._term: list[str] | None = None
+        self._terms: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr" and self.tables:
+            self.tables[-1].append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        elif tag in ("dt", "dd"):
+            self._term = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][-1].append(" ".join(plain("".join(self._cell)).split()))
+            self._cell = None
+        elif tag in ("dt", "dd") and self._term is not None:
+            text = " ".join(plain("".join(self._term)).split())
+            self._term = None
+            if tag == "dt":
+                self._terms.append(text)
+            elif self._terms:
+                self.pairs.append((self._terms.pop(), text))
+
+    def handle_data(self, data: str) -> None:
+        for collecting in (self._cell, self._term):
+            if collecting is not None:
+                collecting.append(data)
+
+    def table_with(self, heading: str) -> list[list[str]]:
+        """The rows (without the header) of the table whose header row has `heading`."""
+        (table,) = [rows for rows in self.tables if rows and heading in rows[0]]
+        return table[1:]
 
 
 @pytest.fixture
@@ -188,7 +261,6 @@ def test_staff_download_any_invoice_with_the_permission(client: Client, alice_in
 
 def test_the_printable_brl_invoice_offers_the_pix_code(client: Client, bob: Membership) -> None:
     from sportello.billing.models import Seller
-    from sportello.billing.printed import invoice_printed
 
     Seller.objects.filter(pk=1).update(pix_key="financeiro@sportello.com.br", pix_city="Recife")
     draft = invoice_create(
@@ -203,6 +275,65 @@ def test_the_printable_brl_invoice_offers_the_pix_code(client: Client, bob: Memb
     assert '<label class="document-small-heading" for="pix-code">PIX copy and paste code</label>' in page
     assert f'readonly rows="3">{code}</textarea>' in page
     assert 'src="data:image/svg+xml;base64,' in page
+
+
+def test_the_printable_eur_invoice_and_its_pdf_carry_the_epc_qr_code(
+    alice_client: Client, alice_invoice: Invoice
+) -> None:
+    expected = epc_payload(
+        name="Sportello Hosting S.L.",
+        iban="ES91 2100 0418 4502 0005 1332",
+        bic="CAIXESBBXXX",
+        amount=Decimal("242.00"),
+        text="INV-2026-00001",
+    )
+    assert expected.split("\n")[4:] == [
+        "CAIXESBBXXX",
+        "Sportello Hosting S.L.",
+        "ES9121000418450200051332",
+        "EUR242.00",
+        "",
+        "",
+        "INV-2026-00001",
+    ]
+    page = alice_client.get(reverse("portal:invoice-print", args=[alice_invoice.number])).content.decode()
+    assert printable_qr(page) == expected
+    assert 'alt="Scan with your banking app to pay by SEPA transfer."' in page
+    pdf = alice_client.get(reverse("portal:invoice-pdf", args=[alice_invoice.number])).content
+    assert qr_decode(qr_modules_in(pdf)) == expected  # type: ignore[arg-type]
+
+
+def test_the_printable_page_prints_the_exemption_and_its_zero_tax_row(alice_client: Client, alice: Membership) -> None:
+    draft = invoice_create(
+        account=alice.account,
+        lines=[
+            NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("100.00")),
+            NewLine(
+                description="Training course",
+                quantity=Decimal(2),
+                unit_price=Decimal("25.00"),
+                discount_minor=100,
+                tax_class="exempt",
+            ),
+        ],
+        as_of=DAY,
+    )
+    invoice = invoice_issue(invoice=draft, as_of=DAY)
+    html = alice_client.get(reverse("portal:invoice-print", args=[invoice.number])).content.decode()
+    printable = HtmlFigures(html)
+    assert printable.table_with("Taxable amount") == [
+        ["IVA 21%", "21%", "€100.00", "€21.00"],
+        ["IVA exento", "0%", "€49.00", "€0.00"],
+    ]
+    assert printable.table_with("Unit price")[1] == ["Training course", "2", "€25.00", "€1.00", "0%", "€49.00"]
+    assert ("Total", "€170.00") in printable.pairs
+    assert html.count('<p class="document-legal">Exempt (art. 20 Ley 37/1992)</p>') == 1
+    # The invoice page shows the same wording and the same zero-tax row.
+    page_html = alice_client.get(reverse("portal:invoice", args=[invoice.number])).content.decode()
+    assert HtmlFigures(page_html).table_with("Taxable amount")[1] == ["IVA exento", "0%", "€49.00", "€0.00"]
+    assert page_html.count("Exempt (art. 20 Ley 37/1992)") == 1
+    pdf = text_of(alice_client.get(reverse("portal:invoice-pdf", args=[invoice.number])).content)
+    assert "\nIVA exento\n0%\n€49.00\n€0.00\n" in pdf and pdf.count("Exempt (art. 20 Ley 37/1992)") == 1
 
 
 def test_it_downloads_the_statement_as_a_pdf(client: Client, alice: Membership, alice_invoice: Invoice) -> None:
@@ -240,12 +371,8 @@ def test_it_downloads_the_statement_as_a_pdf(client: Client, alice: Membership, 
     assert bob_client.get(url).status_code == 404
 
 
-def plain(text: str) -> str:
-    return text.replace("\xa0", " ").replace("\u202f", " ")
-
-
 @settings(
-    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
 @given(
     currency=st.sampled_from(["EUR", "JPY", "KWD"]),
@@ -254,48 +381,153 @@ def plain(text: str) -> str:
         st.tuples(
             st.integers(min_value=1, max_value=12),
             st.decimals(min_value=Decimal("0"), max_value=Decimal("999.999"), places=3),
-            st.sampled_from([Decimal(21), Decimal(10), Decimal(0)]),
+            st.sampled_from([Decimal(21), Decimal(10), Decimal("7.5"), Decimal(0)]),
+            # The discount, as a percentage of quantity x unit price (never above it).
+            st.sampled_from([0, 0, 5, 33, 100]),
         ),
         min_size=1,
         max_size=4,
     ),
+    # Part of the total paid after issue, in per cent: the balance due the page and CSV show.
+    paid_percent=st.sampled_from([0, 0, 40]),
 )
 def test_the_page_the_printable_page_the_pdf_and_the_csv_show_the_same_figures(
-    alice_client: Client, alice: Membership, currency: str, inclusive: bool, lines: list[Any]
+    alice_client: Client,
+    alice: Membership,
+    django_capture_on_commit_callbacks: Any,
+    currency: str,
+    inclusive: bool,
+    lines: list[Any],
+    paid_percent: int,
 ) -> None:
-    new_lines = [
-        NewLine(
-            description=f"Line {n}",
-            quantity=Decimal(quantity),
-            unit_price=price,
-            tax=TaxDecision(
-                rate=rate, category="S" if rate else "E", name=f"Tax {rate}", reverse_charge=False, exemption_text=""
-            ),
+    new_lines = []
+    for n, (quantity, price, rate, discount_percent) in enumerate(lines):
+        gross = line_amount_minor(quantity=Decimal(quantity), unit_price=price, discount_minor=0, currency=currency)
+        new_lines.append(
+            NewLine(
+                description=f"Line {n}",
+                quantity=Decimal(quantity),
+                unit_price=price,
+                discount_minor=gross * discount_percent // 100,
+                tax=TaxDecision(
+                    rate=rate,
+                    category="S" if rate else "E",
+                    name=f"Tax {rate}",
+                    reverse_charge=False,
+                    exemption_text="",
+                ),
+            )
         )
-        for n, (quantity, price, rate) in enumerate(lines)
-    ]
     draft = invoice_create(
         account=alice.account, lines=new_lines, as_of=DAY, currency=currency, prices_include_tax=inclusive
     )
-    invoice = invoice_issue(invoice=draft, as_of=DAY)
+    # Issued as in production: the PDF is rendered and kept once the issue commits (the
+    # email that would go with it is left out, for time).
+    with django_capture_on_commit_callbacks(execute=True), override_settings(BILLING_INVOICE_EMAILS=False):
+        invoice_issue(invoice=draft, as_of=DAY)
+    invoice = Invoice.objects.get(pk=draft.pk)
     number = invoice.number
-    page = plain(alice_client.get(reverse("portal:invoice", args=[number])).content.decode())
-    printable = plain(alice_client.get(reverse("portal:invoice-print", args=[number])).content.decode())
-    pdf = plain(text_of(alice_client.get(reverse("portal:invoice-pdf", args=[number])).content))
-    for shown in (page, printable, pdf):
-        for figure in (invoice.net_minor, invoice.tax_minor, invoice.total_minor):
-            assert plain(minor_display(figure, currency, "en")) in shown
-        # Every line before tax: the same unit price and net amount everywhere.
-        for line in document_lines_shown(document=invoice):
-            assert plain(unit_price_display(line.unit_price, currency, "en")) in shown
-            assert plain(minor_display(line.net_minor, currency, "en")) in shown
-        for tax in invoice.taxes.all():
-            assert plain(minor_display(tax.taxable_minor, currency, "en")) in shown
-    csv_rows = alice_client.get(reverse("portal:invoices-csv"), {"status": "all"}).content.decode("utf-8-sig")
-    row = next(r for r in csv_rows.splitlines() if f",{number}," in r)
-    assert f",{plain_amount(Money.from_minor(invoice.total_minor, currency))}," in row
-    assert invoice.total_minor == invoice.net_minor + invoice.tax_minor
+    assert invoice.pdf.name and invoice.total_minor == invoice.net_minor + invoice.tax_minor
     assert invoice.net_minor == sum(line.net_minor for line in invoice.lines.all())
+    # Then part of it may be paid: what is due now differs from the total.
+    paid = invoice.total_minor * paid_percent // 100
+    if paid:
+        invoice_settle(
+            invoice=invoice,
+            amount=Money.from_minor(paid, currency),
+            kind=SettlementKind.PAYMENT,
+            reference=f"transfer-{number}",
+            settled_on=DAY,
+        )
+        invoice.refresh_from_db()
+    due = invoice.total_minor - paid
+
+    def money(minor: int) -> str:
+        return plain(minor_display(minor, currency, "en"))
+
+    shown_lines = document_lines_shown(document=invoice)
+    # Each line before tax: quantity, unit price, discount (or none), rate, net amount.
+    expected_lines = [
+        [
+            f"{shown.line.quantity.normalize():f}",
+            plain(unit_price_display(shown.unit_price, currency, "en")),
+            money(shown.discount_minor) if shown.discount_minor else "",
+            f"{shown.line.tax_rate.normalize():f}%",
+            money(shown.net_minor),
+        ]
+        for shown in shown_lines
+    ]
+    taxes = list(invoice.taxes.all())
+    expected_taxes = [
+        [tax.name, f"{tax.rate.normalize():f}%", money(tax.taxable_minor), money(tax.tax_minor)] for tax in taxes
+    ]
+    assert any(shown.discount_minor for shown in shown_lines) == any(line.discount_minor for line in new_lines)
+
+    page = HtmlFigures(alice_client.get(reverse("portal:invoice", args=[number])).content.decode())
+    rows = page.table_with("Unit price")
+    assert [row[0] for row in rows] == [f"Line {n}" for n in range(len(lines))]
+    assert [[*row[2:4], "" if row[4] == "—" else row[4], *row[5:]] for row in rows] == expected_lines
+    assert page.table_with("Taxable amount") == expected_taxes
+    for pair in (
+        ("Net amount", money(invoice.net_minor)),
+        ("Tax", money(invoice.tax_minor)),
+        ("Total", money(invoice.total_minor)),
+        ("Received", money(paid)),
+        ("Balance due", money(due)),
+    ):
+        assert pair in page.pairs
+
+    printable_html = alice_client.get(reverse("portal:invoice-print", args=[number])).content.decode()
+    printable = HtmlFigures(printable_html)
+    rows = printable.table_with("Unit price")
+    assert [row[0] for row in rows] == [f"Line {n}" for n in range(len(lines))]
+    assert [row[1:] for row in rows] == expected_lines
+    assert printable.table_with("Taxable amount") == expected_taxes
+    totals = [("Net total", money(invoice.net_minor)), ("Tax total", money(invoice.tax_minor))]
+    for pair in (*totals, ("Total", money(invoice.total_minor))):
+        assert pair in printable.pairs
+
+    pdf = plain(text_of(alice_client.get(reverse("portal:invoice-pdf", args=[number])).content))
+    # One cell per line of text: each row's cells in order (an empty discount prints nothing).
+    for n, cells in enumerate(expected_lines):
+        assert "\n".join([f"Line {n}", *(cell for cell in cells if cell)]) + "\n" in pdf
+    summary = "\n".join(cell for row in expected_taxes for cell in row)
+    assert f"Taxable amount\nTax amount\n{summary}\n" in pdf
+    figures = "\n".join(f"{label}\n{value}" for label, value in (*totals, ("Total", money(invoice.total_minor))))
+    assert f"\n{figures}\n" in pdf
+
+    if due:
+        # The printable page asks for what is due now; the PDF is the one kept from the issue.
+        assert ("Amount due", money(due)) in printable.pairs
+        assert f"\nAmount due\n{money(invoice.total_minor)}\n" in pdf
+        if currency == "EUR":
+            payload = epc_payload(
+                name="Sportello Hosting S.L.",
+                iban="ES9121000418450200051332",
+                bic="CAIXESBBXXX",
+                amount=Money.from_minor(due, currency).amount,
+                text=number,
+            )
+            assert printable_qr(printable_html) == payload
+    else:
+        assert "Amount due" not in printable_html and "data:image/svg+xml" not in printable_html
+
+    # The CSV: every cell of the invoice's row, the figures as plain decimals.
+    csv_text = alice_client.get(reverse("portal:invoices-csv"), {"status": "all"}).content.decode("utf-8-sig")
+    (row,) = [row for row in csv.DictReader(io.StringIO(csv_text)) if row["Number"] == number]
+    as_of = local_date(utc_now(), alice.account.time_zone)
+    assert row == {
+        "Type": "Invoice",
+        "Number": number,
+        "Issue date": DAY.isoformat(),
+        "Due date": invoice.due_date.isoformat(),  # type: ignore[union-attr]
+        "Status": str(InvoiceStatus(shown_status(invoice, as_of=as_of)).label),
+        "Total": plain_amount(Money.from_minor(invoice.total_minor, currency)),
+        "Balance due": plain_amount(Money.from_minor(due, currency)),
+        "Currency": currency,
+        "Corrects invoice": "",
+    }
+    assert Decimal(row["Total"]).as_tuple().exponent == -currency_exponent(currency)
 
 
 def test_an_inclusive_invoice_shows_prices_before_tax_on_the_page_and_the_printable_page(
