@@ -190,6 +190,12 @@ def _logo_image(name: str) -> tuple[bytes, int, int] | None:
     return buffer.getvalue(), flat.width, flat.height
 
 
+def logo_png(name: str) -> bytes | None:
+    """The seller's logo `name` (in storage) as the PNG documents print, or None if unreadable."""
+    found = _logo_image(name) if name else None
+    return found[0] if found else None
+
+
 def _logo(name: str) -> Image | None:
     if not name:
         return None

@@ -574,3 +574,40 @@ def test_a_cancelled_draft_is_never_shown_to_the_customer(alice_client: Client, 
     assert "€10.89" not in listing
     statement = alice_client.get(reverse("portal:statement-csv"), {"start": "2026-01-01", "end": "2026-12-31"})
     assert "10.89" not in statement.content.decode("utf-8-sig")
+
+
+def test_the_printable_page_shows_the_logo_the_pdf_prints(alice_client: Client, alice: Membership) -> None:
+    import base64
+
+    from PIL import Image
+
+    from sportello.billing.models import Seller
+    from sportello.billing.selectors import seller_current
+    from sportello.billing.tests.test_pdf import seller_with_logo
+
+    provider = seller_current()
+    seller_with_logo(provider, "logo-print-test.png")
+    draft = invoice_create(
+        account=alice.account,
+        lines=[NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("100.00"))],
+        as_of=DAY,
+    )
+    invoice = invoice_issue(invoice=draft, as_of=DAY)
+    html = alice_client.get(reverse("portal:invoice-print", args=[invoice.number])).content.decode()
+    (src,) = re.findall(r'<img class="document-logo" src="data:image/png;base64,([^"]+)" alt="">', html)
+    # The same picture as in the PDF: flattened on white, no transparency.
+    logo = Image.open(io.BytesIO(base64.b64decode(src)))
+    assert (logo.mode, logo.size) == ("RGB", (300, 100))
+    assert logo.getpixel((10, 50)) == (200, 30, 30) and logo.getpixel((290, 50)) == (255, 255, 255)
+    # Without a logo (and for documents issued after it is removed), none.
+    Seller.objects.filter(pk=provider.pk).update(logo="")
+    later = invoice_issue(
+        invoice=invoice_create(
+            account=alice.account,
+            lines=[NewLine(description="Hosting Pro", quantity=Decimal(1), unit_price=Decimal("100.00"))],
+            as_of=DAY,
+        ),
+        as_of=DAY,
+    )
+    page = alice_client.get(reverse("portal:invoice-print", args=[later.number])).content.decode()
+    assert 'class="document-logo"' not in page

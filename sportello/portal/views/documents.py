@@ -21,7 +21,7 @@ from django.views.decorators.http import require_safe
 from sportello.accounts.models import Area
 from sportello.billing.models import DocumentKind, Invoice, Quote
 from sportello.billing.payment_codes import qr_svg
-from sportello.billing.pdf import StatementRow, invoice_pdf_file, quote_pdf, statement_pdf
+from sportello.billing.pdf import StatementRow, invoice_pdf_file, logo_png, quote_pdf, statement_pdf
 from sportello.billing.printed import PrintedDocument, invoice_printed, quote_printed
 from sportello.billing.selectors import invoices_visible_to, quotes_visible_to
 from sportello.core.time import local_date, utc_now
@@ -64,11 +64,18 @@ def _qr_data_uri(payload: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(qr_svg(payload)).decode("ascii")
 
 
+def _logo_data_uri(name: str) -> str:
+    """The logo the PDF prints, as a PNG data URI ("" without one, or if unreadable)."""
+    png = logo_png(name)
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii") if png else ""
+
+
 def print_context(document: PrintedDocument, pdf_url: str) -> dict[str, object]:
     payment = document.payment
     return {
         "document": document,
         "pdf_url": pdf_url,
+        "logo_src": _logo_data_uri(document.logo),
         "qr_src": _qr_data_uri(payment.qr_payload) if payment and payment.qr_payload else "",
         "active_nav": "billing",
     }
