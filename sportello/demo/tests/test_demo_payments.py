@@ -33,24 +33,25 @@ def payments_of(name):
 
 @pytest.mark.django_db
 def test_each_customer_has_a_payment_by_every_method_in_its_currency(demo):
-    # The last of each: the billing demo's Premium DNS invoice, paid by card and refunded to it.
+    # Transfers are named in the account's language. The last of each: the billing demo's Premium
+    # DNS invoice, paid by card and refunded to it.
     assert payments_of(NUBECLARA) == [
         ("testcard", "succeeded", 5000, "EUR", "Visa •••• 4242", False),
-        ("bank_transfer", "succeeded", 10000, "EUR", "Bank transfer", True),
-        ("bank_transfer", "initiated", 605, "EUR", "Bank transfer", True),
+        ("bank_transfer", "succeeded", 10000, "EUR", "Transferencia bancaria", True),
+        ("bank_transfer", "initiated", 605, "EUR", "Transferencia bancaria", True),
         ("testcard", "refunded", 2904, "EUR", "Visa •••• 4242", False),
     ]
     assert payments_of(FERRI) == [
         ("testcard", "succeeded", 5000, "EUR", "Visa •••• 4242", False),
-        ("bank_transfer", "succeeded", 10000, "EUR", "Bank transfer", True),
-        ("bank_transfer", "initiated", 500, "EUR", "Bank transfer", True),
+        ("bank_transfer", "succeeded", 10000, "EUR", "Bonifico bancario", True),
+        ("bank_transfer", "initiated", 500, "EUR", "Bonifico bancario", True),
         ("testcard", "refunded", 2400, "EUR", "Visa •••• 4242", False),
     ]
     assert payments_of(BRUNO) == [
         ("testcard", "succeeded", 25000, "BRL", "Visa •••• 4242", False),
-        ("bank_transfer", "succeeded", 50000, "BRL", "Bank transfer", True),
+        ("bank_transfer", "succeeded", 50000, "BRL", "Transferência bancária", True),
         ("pix", "succeeded", 15000, "BRL", "PIX", False),
-        ("bank_transfer", "initiated", 2500, "BRL", "Bank transfer", True),
+        ("bank_transfer", "initiated", 2500, "BRL", "Transferência bancária", True),
         ("testcard", "refunded", 12000, "BRL", "Visa •••• 4242", False),
     ]
     # The transfer awaited is for the open invoice, which stays open until it arrives.
