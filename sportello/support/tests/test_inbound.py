@@ -290,31 +290,32 @@ def test_the_sender_hears_which_files_were_left_out_and_why(
         {"name": "third.png", "reason": "too_many"},
     ]
 
-    told = [sent for sent in mail.outbox if sent.subject.startswith("Files left out")]
+    told = [sent for sent in mail.outbox if sent.subject.startswith("Archivos no incluidos")]
     assert len(told) == 1
     sent = told[0]
     tag = references.subject_tag(alice_ticket.public_id)
     assert (sent.to, sent.reply_to, sent.subject) == (
         ["alice@example.org"],
         [references.reply_address(alice_ticket.public_id)],
-        f"Files left out of your reply: Invoice 2026-0042 charged twice {tag}",
+        f"Archivos no incluidos en su respuesta: Invoice 2026-0042 charged twice {tag}",
     )
     link = f"{settings.SITE_URL}/support/requests/{alice_ticket.public_id}/"
     assert sent.body == (
         "##- Escriba su respuesta por encima de esta línea -##\n\n"
         "Hola:\n\n"
-        "Your reply to the request “Invoice 2026-0042 charged twice” (reference "
-        f"{alice_ticket.public_id}) is added to it, but these files were left out:\n\n"
-        "- <svg onload=x>.html: not a type of file we accept\n"
-        "- big.pdf: larger than the size limit\n"
-        "- third.png: more files than one message may carry\n\n"
-        "A message may carry up to 2 files of at most 2 KB each: PDF, images, ZIP or plain text.\n\n"
-        "To send them, answer this email with the files attached, or add them to the request in your"
-        " customer area:\n"
+        "Su respuesta a la solicitud «Invoice 2026-0042 charged twice» (referencia "
+        f"{alice_ticket.public_id}) se ha añadido, pero estos archivos no se incluyeron:\n\n"
+        "- <svg onload=x>.html: no es un tipo de archivo que aceptemos\n"
+        "- big.pdf: supera el tamaño máximo\n"
+        "- third.png: más archivos de los que admite un mensaje\n\n"
+        "Un mensaje puede llevar hasta 2 archivos de 2 KB como máximo cada uno: PDF, imágenes, ZIP o texto sin"
+        " formato.\n\n"
+        "Para enviarlos, responda a este correo con los archivos adjuntos o añádalos a la solicitud en su área"
+        " de cliente:\n"
         f"{link}\n"
     )
     html = sent.alternatives[0][0]
-    assert "<li>&lt;svg onload=x&gt;.html: not a type of file we accept</li>" in html
+    assert "<li>&lt;svg onload=x&gt;.html: no es un tipo de archivo que aceptemos</li>" in html
     assert "<svg onload" not in html
     log = EmailLog.objects.get(subject=sent.subject)
     assert (log.account, log.recipient, log.kind) == (alice.account, alice.user, "support")
