@@ -670,6 +670,7 @@ def payment_begin(*, payment: Payment, return_url: str, description: str = "") -
 
 
 @transaction.atomic
+@transaction.atomic
 def _payment_fail(payment: Payment, *, failure_code: str, source: str) -> None:
     _lock_account(payment.account)
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
@@ -889,8 +890,7 @@ def payments_pending_refresh(*, now: dt.datetime) -> dict[str, int]:
     for payment in waiting.order_by("pk"):
         if payment.gateway == Gateway.PIX:
             if _pix_expired(payment, now=now):
-                with transaction.atomic():
-                    _payment_fail(payment, failure_code="pix_expired", source="gateway")
+                _payment_fail(payment, failure_code="pix_expired", source="gateway")
                 counts["expired"] += 1
             continue  # the PSP tells us, or staff: nobody to ask
         try:
@@ -904,8 +904,7 @@ def payments_pending_refresh(*, now: dt.datetime) -> dict[str, int]:
         if payment.status == PaymentStatus.SUCCEEDED:
             counts["settled"] += 1
         elif payment.status != PaymentStatus.FAILED and payment.created_at <= now - PENDING_ABANDONED_AFTER:
-            with transaction.atomic():
-                _payment_fail(payment, failure_code="abandoned", source="gateway")
+            _payment_fail(payment, failure_code="abandoned", source="gateway")
             counts["abandoned"] += 1
     return counts
 
