@@ -220,12 +220,12 @@ def test_the_command_runs_one_partition_and_reports_the_whole_date(
     mine, other = f"{alice.account.pk % 2}/2", f"{bob.account.pk % 2}/2"
     assert mine != other
 
-    call_command("billing-run", "--as-of", RUN_DAY.isoformat(), "--partition", mine, "--no-progress")
+    call_command("billing_run", "--as-of", RUN_DAY.isoformat(), "--partition", mine, "--no-progress")
     out = capsys.readouterr().out
     assert f"Billing run 2026-01-18 ({mine})\n  services billed: 1\n" in out
     assert f"Billing run 2026-01-18 (combined): running, partitions {mine} done; not run yet: {other}\n" in out
 
-    call_command("billing-run", "--as-of", RUN_DAY.isoformat(), "--partition", other, "--json", "--no-progress")
+    call_command("billing_run", "--as-of", RUN_DAY.isoformat(), "--partition", other, "--json", "--no-progress")
     data = json.loads(capsys.readouterr().out)
     assert (data["partition"], data["invoices_issued"], data["totals"]) == (other, 1, {"BRL": 5000})
     day = data["day"]
@@ -236,13 +236,13 @@ def test_the_command_runs_one_partition_and_reports_the_whole_date(
         {"BRL": 5000, "EUR": 1210},
     )
 
-    call_command("billing-run", "--as-of", RUN_DAY.isoformat(), "--report")
+    call_command("billing_run", "--as-of", RUN_DAY.isoformat(), "--report")
     out = capsys.readouterr().out
     assert "Billing run 2026-01-18 (combined): done, partitions 0/2 done, 1/2 done\n" in out
     assert "  invoices issued: 2\n" in out and "  invoiced EUR: 1210 (minor units)\n" in out
     assert Invoice.objects.count() == 2
     with pytest.raises(CommandError, match="every partition"):
-        call_command("billing-run", "--as-of", RUN_DAY.isoformat(), "--report", "--partition", mine)
+        call_command("billing_run", "--as-of", RUN_DAY.isoformat(), "--report", "--partition", mine)
 
 
 def test_partitions_are_written_i_of_n() -> None:
@@ -284,13 +284,13 @@ def test_the_daily_job_is_registered() -> None:
 
 def test_the_command_prints_a_summary(alice: Membership, catalog: Catalog, capsys) -> None:
     service_for(alice.account, eur(catalog))
-    call_command("billing-run", "--as-of", RUN_DAY.isoformat(), "--no-progress")
+    call_command("billing_run", "--as-of", RUN_DAY.isoformat(), "--no-progress")
     out = capsys.readouterr().out
     assert "services billed: 1" in out and "invoiced EUR: 1210 (minor units)" in out
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
-        call_command("billing-run", "--as-of", "18/01/2026")
+        call_command("billing_run", "--as-of", "18/01/2026")
     with pytest.raises(CommandError, match="partition"):
-        call_command("billing-run", "--as-of", "2026-01-18", "--partition", "2/2")
+        call_command("billing_run", "--as-of", "2026-01-18", "--partition", "2/2")
     assert Invoice.objects.count() == 1
 
 
@@ -315,12 +315,12 @@ def test_the_command_shows_a_progress_bar_per_step(
 
     with transaction.atomic():  # with the bars, then back to before the run
         stderr = io.StringIO()
-        call_command("billing-run", "--as-of", day.isoformat(), stdout=io.StringIO(), stderr=stderr)
+        call_command("billing_run", "--as-of", day.isoformat(), stdout=io.StringIO(), stderr=stderr)
         with_bars = state()
         transaction.set_rollback(True)
     assert Invoice.objects.count() == 2
 
-    call_command("billing-run", "--as-of", day.isoformat(), "--no-progress", stdout=io.StringIO())
+    call_command("billing_run", "--as-of", day.isoformat(), "--no-progress", stdout=io.StringIO())
 
     assert state() == with_bars
     assert len(with_bars[0]) == 5  # two renewals before, one now, two late fees
