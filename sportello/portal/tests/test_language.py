@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -37,3 +39,18 @@ def test_unknown_languages_and_foreign_redirects_are_refused(alice_client, alice
     assert response["Location"] == "/"
     assert "django_language" not in response.cookies
     assert User.objects.get(pk=alice.user.pk).language == ""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "es", "pt-br", "it"])
+def test_the_language_list_names_each_language_in_its_own_words(alice_client, alice, language):
+    User.objects.filter(pk=alice.user.pk).update(language=language)
+    page = alice_client.get("/").content.decode()
+    switcher = re.search(r'<select id="language-select"[^>]*>(.*?)</select>', page, re.S)
+    assert switcher is not None
+    assert re.findall(r'<option value="([^"]+)" lang="[^"]+"[^>]*>([^<]+)</option>', switcher[1]) == [
+        ("en", "English"),
+        ("es", "Español"),
+        ("pt-br", "Português (Brasil)"),
+        ("it", "Italiano"),
+    ]

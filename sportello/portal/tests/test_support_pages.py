@@ -1050,3 +1050,20 @@ def test_the_back_office_explains_a_merge_that_would_hide_a_conversation(
         " both: merging would take a conversation away from someone, or show it to someone else."
     ) in response.content.decode()
     assert (counts(), list(Ticket.objects.order_by("pk").values_list("status", "merged_into"))) == before
+
+
+@pytest.mark.parametrize(
+    ("language", "empty_choice"),
+    [
+        ("es", "- Seleccione una opción -"),
+        ("pt-br", "- Selecione uma opção -"),
+        ("it", "- Selezionare un&#x27;opzione -"),
+    ],
+)
+def test_the_empty_choice_of_a_select_is_in_the_readers_language(
+    client, alice, finance, technical, language, empty_choice
+):
+    type(alice.user).objects.filter(pk=alice.user.pk).update(language=language)
+    client.force_login(alice.user)
+    page = client.get(reverse("portal:support-new")).content.decode()
+    assert department_options(page)[0] == empty_choice
