@@ -57,9 +57,10 @@ CATEGORIES = (
     (
         "billing",
         "Billing and payments",
-        {"es": "Facturación y pagos", "pt-br": "Cobrança e pagamentos", "it": "Fatture e pagamenti"},
+        {"es": "Facturación y pagos", "pt-br": "Faturamento e pagamentos", "it": "Fatturazione e pagamenti"},
     ),
     ("hosting", "Hosting", {"es": "Alojamiento", "pt-br": "Hospedagem", "it": "Hosting"}),
+    ("account", "Your account", {"es": "Su cuenta", "pt-br": "Sua conta", "it": "Il suo account"}),
 )
 
 # slug, category, products, {language: (title, body)}
@@ -79,11 +80,11 @@ ARTICLES: tuple[tuple[str, str, tuple[str, ...], dict[str, tuple[str, str]]], ..
             ),
             "pt-br": (
                 "Como pagar uma fatura",
-                "Abra **Cobrança**, escolha a fatura e clique em *Pagar*.\n\n- Cartão\n- PIX",
+                "Abra **Faturamento**, escolha a fatura e clique em *Pagar*.\n\n- Cartão\n- PIX",
             ),
             "it": (
                 "Come pagare una fattura",
-                "Apri **Fatture**, scegli la fattura e premi *Paga*.\n\n- Carta\n- Bonifico SEPA",
+                "Apri **Fatturazione**, scegli la fattura e premi *Paga*.\n\n- Carta\n- Bonifico SEPA",
             ),
         },
     ),
@@ -153,6 +154,29 @@ ARTICLES: tuple[tuple[str, str, tuple[str, ...], dict[str, tuple[str, str]]], ..
             "it": (
                 "Puntare il dominio all'hosting",
                 "Imposta il record A sull'indirizzo della pagina del servizio e attendi fino a 24 ore.",
+            ),
+        },
+    ),
+    (
+        "change-your-password",
+        "account",
+        (),
+        {
+            "en": (
+                "Changing your password",
+                "Open **Account**, then **Security**, and choose a new password: a long passphrase is welcome.",
+            ),
+            "es": (
+                "Cambiar la contraseña",
+                "Abra **Cuenta** y luego **Seguridad**, y elija una contraseña nueva: una frase larga es bienvenida.",
+            ),
+            "pt-br": (
+                "Alterar a senha",
+                "Abra **Conta** e depois **Segurança**, e escolha uma senha nova: uma frase longa é bem-vinda.",
+            ),
+            "it": (
+                "Cambiare la password",
+                "Apra **Account** e poi **Sicurezza**, e scelga una nuova password: una frase lunga è benvenuta.",
             ),
         },
     ),

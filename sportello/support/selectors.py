@@ -9,6 +9,7 @@ every URL, with no difference between "does not exist" and "not yours".
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -178,19 +179,40 @@ def published_articles() -> QuerySet[KnowledgeArticle]:
     return KnowledgeArticle.objects.filter(is_published=True).select_related("category")
 
 
+def search_folded(text: str) -> str:
+    """The form a search compares: accents dropped (NFKD, combining marks removed) and
+    case folded, so "senha", "Senha" and "sénha" are one word, as are "contraseña" and
+    "contrasena"."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)).casefold()
+
+
 def articles_in_language(*, category_slug: str = "", query: str = "") -> list[ArticleText]:
     """Published articles in the reader's language (English fallback); `query` matches words
-    in the title or text of the reader's language or of English."""
+    in the title or text of the reader's language or of English, whatever their accents and
+    case. Articles that match in the reader's language come first, then those that match
+    only in English.
+
+    The comparison is made on the folded text in Python rather than by the database: SQLite
+    has no accent-insensitive LIKE and PostgreSQL's `unaccent` is an extension a hosted
+    database may not offer, and a knowledge base is small enough (hundreds of articles) to
+    read its texts in two languages per search."""
     articles = published_articles()
     if category_slug:
         articles = articles.filter(category__slug=category_slug)
-    words = [word for word in query.split() if len(word) > 1][:8]
-    if words:
-        matching = KnowledgeTranslation.objects.filter(language__in={_language(), "en"})
-        for word in words:
-            matching = matching.filter(Q(title__icontains=word) | Q(body__icontains=word))
-        articles = articles.filter(pk__in=matching.values("article_id"))
-    return _texts(articles.order_by("category__position", "position", "slug"))
+    ordered = articles.order_by("category__position", "position", "slug")
+    words = [search_folded(word) for word in query.split() if len(word) > 1][:8]
+    if not words:
+        return _texts(ordered)
+    language = _language()
+    rank: dict[int, int] = {}  # article id -> 0 when it matched in the reader's language, 1 in English only
+    texts = KnowledgeTranslation.objects.filter(article__in=articles, language__in={language, "en"})
+    for article_id, text_language, title, body in texts.values_list("article_id", "language", "title", "body"):
+        folded = search_folded(f"{title}\n{body}")
+        if all(word in folded for word in words):
+            found_rank = 0 if text_language == language else 1
+            rank[article_id] = min(rank.get(article_id, found_rank), found_rank)
+    found = _texts(ordered.filter(pk__in=rank))
+    return sorted(found, key=lambda text: rank[text.article.pk])  # stable: category order within a rank
 
 
 def article_in_language(*, slug: str) -> ArticleText | None:

@@ -30,7 +30,7 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "invoices": 30,
         "credit_notes": 12,
         "support_requests": 9,
-        "articles": 5,
+        "articles": 6,
         "shared_files": 3,
         "orders": 3,
         "promo_codes": 1,

@@ -137,3 +137,29 @@ def test_the_dashboard_shows_dated_news_and_the_accounts_shared_file(demo, clien
         page = client.get(reverse("portal:dashboard")).content.decode()
         assert re.findall(r'<h3 id="news-\d+">([^<]*)</h3><p class="muted">([^<]*)</p>', page) == news, email
         assert re.findall(r'<a href="/support/shared/[a-z0-9]+/" download>([^<]*)</a>', page) == shared, email
+
+
+# The names of menus and tabs that articles send readers to, in **bold**.
+MENU_NAMES = ("Dashboard", "Billing", "Services", "Orders", "Domains", "Support", "Account", "Security")
+
+
+def test_demo_articles_name_menus_with_the_menus_own_words():
+    from sportello.demo.support_data import ARTICLES
+
+    for slug, _category, _products, texts in ARTICLES:
+        for language, (_title, body) in texts.items():
+            with translation.override(language):
+                menu = {translation.gettext(name) for name in MENU_NAMES}
+            named = set(re.findall(r"\*\*([^*]+)\*\*", body))
+            assert named <= menu, (slug, language, named - menu)
+
+
+@pytest.mark.django_db
+def test_a_reader_of_the_demo_finds_the_password_article_by_typing_senha(client, settings):
+    settings.SPORTELLO_DEMO = True
+    demo_load(as_of=AS_OF)
+    client.force_login(User.objects.get(email="bruno@example.com"))
+    page = client.get(reverse("portal:support-kb"), {"q": "senha"}).content.decode()
+    assert re.findall(r'<a href="/support/help/([^"]+)/"[^>]*>([^<]+)</a>', page) == [
+        ("change-your-password", "Alterar a senha")
+    ]

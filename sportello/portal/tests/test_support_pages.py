@@ -1067,3 +1067,46 @@ def test_the_empty_choice_of_a_select_is_in_the_readers_language(
     client.force_login(alice.user)
     page = client.get(reverse("portal:support-new")).content.decode()
     assert department_options(page)[0] == empty_choice
+
+
+@pytest.fixture
+def password_articles(db):
+    category = KnowledgeCategory.objects.create(slug="account", name="Account", position=1)
+    password = KnowledgeArticle.objects.create(slug="password", category=category, position=2)
+    KnowledgeTranslation.objects.create(
+        article=password, language="en", title="Change your password", body="Open Security."
+    )
+    KnowledgeTranslation.objects.create(
+        article=password, language="pt-br", title="Trocar a Senha", body="Abra Segurança."
+    )
+    KnowledgeTranslation.objects.create(
+        article=password, language="es", title="Cambiar la contraseña", body="Abra Seguridad."
+    )
+    # Matches "senha" only in English: ranked after the article that matches in Portuguese.
+    english = KnowledgeArticle.objects.create(slug="senha-history", category=category, position=1)
+    KnowledgeTranslation.objects.create(article=english, language="en", title="Why we say senha", body="A note.")
+    KnowledgeTranslation.objects.create(article=english, language="pt-br", title="Uma nota", body="Sobre palavras.")
+    return password, english
+
+
+def kb_titles(client, query: str) -> list[str]:
+    page = client.get(reverse("portal:support-kb"), {"q": query}).content.decode()
+    return re.findall(r'<a href="/support/help/[^"]+/"[^>]*>([^<]+)</a>', page)
+
+
+@pytest.mark.parametrize("query", ["senha", "Senha", "SENHA", "sénha", "trocar senha"])
+def test_the_knowledge_base_search_ignores_accents_and_case_and_ranks_the_readers_language_first(
+    client, alice, password_articles, query
+):
+    type(alice.user).objects.filter(pk=alice.user.pk).update(language="pt-br")
+    client.force_login(alice.user)
+    expected = ["Trocar a Senha"] if "trocar" in query else ["Trocar a Senha", "Uma nota"]
+    assert kb_titles(client, query) == expected
+
+
+@pytest.mark.parametrize("query", ["contraseña", "CONTRASENA", "Contrasena cambiar"])
+def test_the_knowledge_base_search_finds_spanish_words_without_their_accents(client, alice, password_articles, query):
+    type(alice.user).objects.filter(pk=alice.user.pk).update(language="es")
+    client.force_login(alice.user)
+    assert kb_titles(client, query) == ["Cambiar la contraseña"]
+    assert kb_titles(client, "senhas") == []
