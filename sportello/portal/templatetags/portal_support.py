@@ -24,18 +24,20 @@ from sportello.support.selectors import (
 
 register = template.Library()
 
+# Seen from the customer: an answer waits for them (warning); a request with support is in
+# progress (info); a closed one is over.
 BADGES: dict[str, str] = {
-    TicketStatus.OPEN: "badge-open",
-    TicketStatus.ANSWERED: "badge-success",
-    TicketStatus.CUSTOMER_REPLY: "badge-warning",
-    TicketStatus.ON_HOLD: "badge-pending",
+    TicketStatus.OPEN: "badge-info",
+    TicketStatus.ANSWERED: "badge-warning",
+    TicketStatus.CUSTOMER_REPLY: "badge-info",
+    TicketStatus.ON_HOLD: "badge-info",
     TicketStatus.CLOSED: "badge-closed",
 }
 
 
 @register.filter
 def ticket_badge(status: str) -> str:
-    return BADGES.get(status, "badge-pending")
+    return BADGES.get(status, "badge-info")
 
 
 @register.filter
