@@ -250,6 +250,12 @@ def announcements_current(*, now: dt.datetime, limit: int = 3) -> list[Announcem
     )
 
 
+def announcements_archived(*, now: dt.datetime) -> QuerySet[Announcement]:
+    """Announcements no longer shown on the dashboard (their `visible_until` has passed),
+    newest first: the news archive."""
+    return Announcement.objects.filter(published_at__lte=now, visible_until__lte=now).order_by("-published_at", "-id")
+
+
 def shared_files_visible_to(*, membership: Membership) -> QuerySet[SharedFile]:
     """Files shared with the member's account, in the areas the member has."""
     return SharedFile.objects.visible_to(membership).filter(area__in=membership.areas).order_by("-created_at", "-id")

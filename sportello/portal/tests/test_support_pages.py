@@ -1110,3 +1110,63 @@ def test_the_knowledge_base_search_finds_spanish_words_without_their_accents(cli
     client.force_login(alice.user)
     assert kb_titles(client, query) == ["Cambiar la contraseña"]
     assert kb_titles(client, "senhas") == []
+
+
+# --- News: current announcements and the archive --------------------------------------------------
+
+
+@pytest.fixture
+def news_clock(monkeypatch):
+    from sportello.core.testing import Clock
+
+    clock = Clock(NOW)
+    monkeypatch.setattr("sportello.portal.views.support.utc_now", clock)
+    return clock
+
+
+def news_titles(page: str) -> list[str]:
+    return re.findall(r'<h3 id="news-\d+">([^<]+)</h3>', page)
+
+
+def test_the_news_page_lists_current_announcements_and_the_archive_the_ended_ones(client, alice, news_clock):
+    day = dt.timedelta(days=1)
+    Announcement.objects.create(
+        title="Maintenance on Sunday",
+        body="Servers restart.",
+        translations={"es": {"title": "Mantenimiento el domingo", "body": "Reinicio."}},
+        published_at=NOW - day,
+    )
+    Announcement.objects.create(title="New plans", body="Bigger disks.", published_at=NOW - 2 * day)
+    Announcement.objects.create(title="Not yet", body="x", published_at=NOW + day)
+    for number in range(21):
+        Announcement.objects.create(
+            title=f"Old news {number:02}",
+            body="Over.",
+            published_at=NOW - dt.timedelta(days=100 - number),
+            visible_until=NOW - dt.timedelta(days=50 - number),
+        )
+    type(alice.user).objects.filter(pk=alice.user.pk).update(language="es")
+    client.force_login(alice.user)
+
+    current = client.get(reverse("portal:support-news")).content.decode()
+    first = client.get(reverse("portal:support-news-archive")).content.decode()
+    second = client.get(reverse("portal:support-news-archive"), {"page": 2}).content.decode()
+
+    assert news_titles(current) == ["Mantenimiento el domingo", "New plans"]
+    assert f'href="{reverse("portal:support-news-archive")}"' in current
+    assert news_titles(first) == [f"Old news {number:02}" for number in range(20, 0, -1)]
+    assert news_titles(second) == ["Old news 00"]
+    assert "Página 2 de 2" in second
+
+
+def test_the_news_pages_answer_when_there_is_no_news(client, alice, news_clock):
+    client.force_login(alice.user)
+    current = client.get(reverse("portal:support-news")).content.decode()
+    archive = client.get(reverse("portal:support-news-archive")).content.decode()
+    assert "No news at the moment" in current and reverse("portal:support-news-archive") not in current
+    assert "No earlier news" in archive
+
+
+def test_the_news_pages_are_for_members_only(client):
+    response = client.get(reverse("portal:support-news"))
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")

@@ -63,6 +63,8 @@ from sportello.support.models import (
 )
 from sportello.support.selectors import (
     OPEN_STATUSES,
+    announcements_archived,
+    announcements_current,
     article_helpfulness,
     article_in_language,
     articles_for_product,
@@ -587,6 +589,34 @@ def shared_file(request: MemberRequest, public_id: str) -> HttpResponse:
     return file_download(shared)  # type: ignore[return-value]  # a streaming response
 
 
+# --- News -------------------------------------------------------------------------------------------
+
+NEWS_PAGE_SIZE = 20
+
+
+@member_required()
+@require_safe
+def news(request: MemberRequest) -> HttpResponse:
+    """Every announcement shown now (the dashboard shows the latest three), and a link to the archive."""
+    now = utc_now()
+    return render(
+        request,
+        "portal/support/news.html",
+        {
+            "announcements": announcements_current(now=now, limit=100),
+            "has_archive": announcements_archived(now=now).exists(),
+            "active_nav": "support",
+        },
+    )
+
+
+@member_required()
+@require_safe
+def news_archive(request: MemberRequest) -> HttpResponse:
+    page = Paginator(announcements_archived(now=utc_now()), NEWS_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "portal/support/news_archive.html", {"page": page, "active_nav": "support"})
+
+
 # --- Knowledge base ---------------------------------------------------------------------------------
 
 
@@ -693,6 +723,8 @@ urlpatterns: list[URLPattern] = [
     path("support/requests/<str:public_id>/reopen/", support_reopen, name="support-reopen"),
     path("support/files/<str:public_id>/", support_attachment, name="support-attachment"),
     path("support/shared/<str:public_id>/", shared_file, name="support-shared-file"),
+    path("support/news/", news, name="support-news"),
+    path("support/news/archive/", news_archive, name="support-news-archive"),
     path("support/help/", knowledge_base, name="support-kb"),
     path("support/help/<slug:slug>/", knowledge_article, name="support-kb-article"),
     path("support/help/<slug:slug>/feedback/", knowledge_feedback, name="support-kb-feedback"),
