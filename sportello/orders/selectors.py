@@ -69,16 +69,20 @@ def order_money(order: Order) -> dict[str, Money]:
     return {name: Money.from_minor(minor, order.currency) for name, minor in figures.items()}
 
 
-def orders_queue() -> QuerySet[Order]:
-    """Staff's queue: orders waiting for payment or review first, then the newest."""
-    urgency = Case(
+def orders_queue_urgency() -> Case:
+    """How soon an order needs someone: under review, then awaiting payment, then paid."""
+    return Case(
         When(status=OrderStatus.FRAUD_REVIEW, then=Value(0)),
         When(status=OrderStatus.AWAITING_PAYMENT, then=Value(1)),
         When(status=OrderStatus.PAID, then=Value(2)),
         default=Value(3),
         output_field=IntegerField(),
     )
-    return Order.objects.select_related("account").annotate(urgency=urgency).order_by("urgency", "-placed_at", "-id")
+
+
+def orders_queue() -> QuerySet[Order]:
+    """Staff's queue: orders waiting for payment or review first, then the newest."""
+    return Order.objects.select_related("account").order_by(orders_queue_urgency().asc(), "-placed_at", "-id")
 
 
 def promo_uses(*, order: Order) -> PromoRedemption | None:

@@ -25,7 +25,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html_join
-from django.utils.translation import gettext, ngettext
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Account
@@ -64,6 +65,7 @@ from sportello.billing.models import (
     SettlementKind,
     TaxRate,
 )
+from sportello.billing.printed import party_printed, unit_price_display
 from sportello.billing.quotes import quote_create, quote_send
 from sportello.billing.selectors import invoice_balance_minor
 from sportello.billing.services import (
@@ -289,7 +291,46 @@ def _money(minor: int, currency: str) -> str:
     return money_display(Money.from_minor(minor, currency))
 
 
-class InvoiceLineInline(_ViewOnly, admin.TabularInline):
+def _party(printed: dict[str, object], *, seller: bool) -> str:
+    """A party as the document printed it: name, address, then its numbers, one a line."""
+    party = party_printed("", printed, get_language() or "en", seller=seller)
+    rows = [party.name, *party.lines, *(f"{label}: {value}" for label, value in party.ids)]
+    return format_html_join(mark_safe("<br>"), "{}", ((row,) for row in rows if row)) or "-"
+
+
+class _DocumentFigures:
+    """A document's rows with their amounts in the document's currency, not minor units."""
+
+    document_field = "invoice"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        return super().get_queryset(request).select_related(self.document_field)  # type: ignore[misc]
+
+    def _currency(self, obj: Any) -> str:
+        return str(getattr(obj, self.document_field).currency)
+
+    @admin.display(description=_("unit price"))
+    def unit_price_shown(self, obj: Any) -> str:
+        return unit_price_display(obj.unit_price, self._currency(obj), get_language() or "en")
+
+    @admin.display(description=_("discount"))
+    def discount_shown(self, obj: Any) -> str:
+        return _money(obj.discount_minor, self._currency(obj)) if obj.discount_minor else ""
+
+    @admin.display(description=_("amount"))
+    def amount_shown(self, obj: Any) -> str:
+        return _money(obj.amount_minor, self._currency(obj))
+
+    @admin.display(description=_("taxable amount"))
+    def taxable_shown(self, obj: Any) -> str:
+        return _money(obj.taxable_minor, self._currency(obj))
+
+    @admin.display(description=_("tax"))
+    def tax_shown(self, obj: Any) -> str:
+        return _money(obj.tax_minor, self._currency(obj))
+
+
+class InvoiceLineInline(_DocumentFigures, _ViewOnly, admin.TabularInline):
     model = InvoiceLine
     fk_name = "invoice"
     extra = 0
@@ -298,25 +339,25 @@ class InvoiceLineInline(_ViewOnly, admin.TabularInline):
         "period_start",
         "period_end",
         "quantity",
-        "unit_price",
-        "discount_minor",
-        "amount_minor",
+        "unit_price_shown",
+        "discount_shown",
+        "amount_shown",
         "tax_name",
         "corrects_line",
     )
 
 
-class InvoiceTaxInline(_ViewOnly, admin.TabularInline):
+class InvoiceTaxInline(_DocumentFigures, _ViewOnly, admin.TabularInline):
     model = InvoiceTax
     extra = 0
-    fields = readonly_fields = ("name", "category", "rate", "taxable_minor", "tax_minor", "exemption_text")
+    fields = readonly_fields = ("name", "category", "rate", "taxable_shown", "tax_shown", "exemption_text")
 
 
-class SettlementInline(_ViewOnly, admin.TabularInline):
+class SettlementInline(_DocumentFigures, _ViewOnly, admin.TabularInline):
     model = Settlement
     fk_name = "invoice"
     extra = 0
-    fields = readonly_fields = ("settled_on", "kind", "amount_minor", "method", "reference", "credit_note")
+    fields = readonly_fields = ("settled_on", "kind", "amount_shown", "method", "reference", "credit_note")
 
 
 class InvoiceEventInline(_ViewOnly, admin.TabularInline):
@@ -354,8 +395,8 @@ class InvoiceAdmin(admin.ModelAdmin):
         "balance",
         "legal_notes",
         "notes",
-        "buyer",
-        "seller",
+        "buyer_printed",
+        "seller_printed",
     )
     fields = readonly_fields
 
@@ -370,6 +411,14 @@ class InvoiceAdmin(admin.ModelAdmin):
 
     def has_transition_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("billing.change_invoice"))
+
+    @admin.display(description=_("buyer as printed"))
+    def buyer_printed(self, obj: Invoice) -> str:
+        return _party(obj.buyer, seller=False)
+
+    @admin.display(description=_("seller as printed"))
+    def seller_printed(self, obj: Invoice) -> str:
+        return _party(obj.seller, seller=True)
 
     @admin.display(description=_("Total"))
     def total(self, obj: Invoice) -> str:
@@ -601,25 +650,27 @@ class InvoiceAdmin(admin.ModelAdmin):
 # --- Quotes -------------------------------------------------------------------------------
 
 
-class QuoteLineInline(_ViewOnly, admin.TabularInline):
+class QuoteLineInline(_DocumentFigures, _ViewOnly, admin.TabularInline):
     model = QuoteLine
+    document_field = "quote"
     extra = 0
     fields = readonly_fields = (
         "description",
         "period_start",
         "period_end",
         "quantity",
-        "unit_price",
-        "discount_minor",
-        "amount_minor",
+        "unit_price_shown",
+        "discount_shown",
+        "amount_shown",
         "tax_name",
     )
 
 
-class QuoteTaxInline(_ViewOnly, admin.TabularInline):
+class QuoteTaxInline(_DocumentFigures, _ViewOnly, admin.TabularInline):
     model = QuoteTax
+    document_field = "quote"
     extra = 0
-    fields = readonly_fields = ("name", "category", "rate", "taxable_minor", "tax_minor", "exemption_text")
+    fields = readonly_fields = ("name", "category", "rate", "taxable_shown", "tax_shown", "exemption_text")
 
 
 @admin.register(Quote)

@@ -22,7 +22,7 @@ from sportello.accounts.models import User
 from sportello.core.time import today_utc
 from sportello.orders.errors import InvalidPromo, OrdersError
 from sportello.orders.models import Order, OrderEvent, OrderLine, PromoCode, PromoRedemption
-from sportello.orders.selectors import orders_queue
+from sportello.orders.selectors import orders_queue, orders_queue_urgency
 from sportello.orders.services import order_accept, order_cancel, order_mark_fraud, promo_values_clean
 from sportello.services.errors import ServicesError
 from sportello.staff.admin_catalog import ReasonActionForm, _ViewOnly
@@ -158,7 +158,9 @@ class OrderAdmin(_ViewOnly, admin.ModelAdmin):
         return orders_queue()
 
     def get_ordering(self, request: HttpRequest) -> list[Any]:
-        return ["urgency", "-placed_at", "-id"]
+        # An expression, not an annotation's name: other pages (a promo use's order
+        # field) order plain order querysets with it too.
+        return [orders_queue_urgency().asc(), "-placed_at", "-id"]
 
     @admin.display(description=_("total"))
     def total(self, obj: Order) -> str:

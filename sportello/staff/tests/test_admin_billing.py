@@ -269,3 +269,46 @@ def test_only_staff_allowed_to_change_invoices_reach_the_collections_page(alice:
     assert client.post(url, {"reason": "Not mine to decide"}).status_code == 403
     invoice.refresh_from_db()
     assert invoice.status == "open"
+
+
+def test_an_invoice_page_shows_its_parties_and_money_formatted(staff_client: Client, alice: Membership) -> None:
+    draft = invoice_create(
+        account=alice.account,
+        lines=[NewLine(description="Backups", quantity=Decimal(10), unit_price=Decimal("5.99"))],
+        as_of=DAY,
+    )
+    invoice = invoice_issue(invoice=draft, as_of=DAY)
+    staff_client.post(
+        reverse("admin:billing_invoice_payment", args=[invoice.pk]),
+        {"amount": "20.00", "method": "Bank transfer", "settled_on": "2026-11-24", "reference": "TRF-1"},
+    )
+    page = staff_client.get(reverse("admin:billing_invoice_change", args=[invoice.pk])).content.decode()
+    assert (
+        '<div class="readonly">Alice Servicios S.L.<br>Madrid<br>Spain<br>VAT number: ESB12345674<br>'
+        "Customer number: C-00001</div>"
+    ) in page
+    assert (
+        '<div class="readonly">Sportello Hosting S.L.<br>Calle Mayor 1<br>28013 Madrid<br>Spain<br>'
+        "VAT number: ESB12345674</div>"
+    ) in page
+    assert "address_lines" not in page
+    cells = {
+        "unit_price_shown": "€5.99",
+        "amount_shown": "€59.90",
+        "taxable_shown": "€59.90",
+        "tax_shown": "€12.58",
+    }
+    for name, shown in cells.items():
+        assert f'<td class="field-{name}">\n              \n                  <p>{shown}</p>' in page
+    assert '<td class="field-amount_shown">\n              \n                  <p>€20.00</p>' in page  # the payment
+    assert "5.990000" not in page and "<p>599</p>" not in page and "<p>5990</p>" not in page
+    line = invoice.lines.get()
+    staff_client.post(
+        reverse("admin:billing_invoice_credit_note", args=[invoice.pk]),
+        {"reason": "Two unused", f"line_{line.pk}": "2"},
+    )
+    note = Invoice.objects.get(kind="credit_note")
+    page = staff_client.get(reverse("admin:billing_invoice_change", args=[note.pk])).content.decode()
+    assert '<td class="field-unit_price_shown">\n              \n                  <p>€5.99</p>' in page
+    assert '<td class="field-amount_shown">\n              \n                  <p>€11.98</p>' in page
+    assert '<div class="readonly">Alice Servicios S.L.<br>Madrid<br>Spain<br>' in page
