@@ -386,12 +386,15 @@ def contact_for_member(*, account: Account, user: User) -> Contact:
             contact.user = user
             contact.save(update_fields=["user", "updated_at"])
     if contact is None:
+        from sportello.notifications.topics import topic_allowed
+
+        member = Membership.objects.filter(account=account, user=user).first()
         contact = Contact.objects.create(
             account=account,
             user=user,
             name=user.full_name or user.email,
             email=user.email,
-            topics=list(DEFAULT_TOPICS),
+            topics=[topic for topic in DEFAULT_TOPICS if member is None or topic_allowed(member, topic)],
             is_billing_default=not Contact.objects.filter(account=account, is_billing_default=True).exists(),
         )
     return contact
@@ -620,10 +623,17 @@ def invitation_revoke(*, invitation: Invitation, acting: Membership, now: dt.dat
 # --- Contacts ---------------------------------------------------------------------------
 
 
-def _clean_topics(topics: Iterable[str]) -> list[str]:
+def _clean_topics(topics: Iterable[str], contact: Contact | None = None) -> list[str]:
+    """The chosen topics, sorted; a member's contact may only take the topics their areas allow."""
+    from sportello.notifications.topics import topic_allowed
+
     chosen = sorted(set(topics))
     if any(topic not in EmailTopic.values for topic in chosen):
         raise InvalidAccountData("topics", f"among {', '.join(EmailTopic.values)}")
+    if contact is not None and contact.user_id is not None:
+        member = Membership.objects.filter(account_id=contact.account_id, user_id=contact.user_id).first()
+        if member is not None and not all(topic_allowed(member, topic) for topic in chosen):
+            raise InvalidAccountData("topics", "outside_areas")
     return chosen
 
 
@@ -677,7 +687,7 @@ def contact_update(
     """Change what a contact receives (a member may always change their own)."""
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     _check_contact_right(acting, contact.account_id, contact)
-    contact.topics = _clean_topics(topics)
+    contact.topics = _clean_topics(topics, contact)
     fields = ["topics", "updated_at"]
     if name is not None and contact.user_id is None:
         if not name.strip():

@@ -20,10 +20,11 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from sportello.accounts.models import Account, Contact, User
+from sportello.accounts.models import Account, Contact, Membership, User
 from sportello.core.effects import after_commit
 from sportello.core.time import utc_now
 from sportello.notifications.models import EmailLog, EmailStatus
+from sportello.notifications.topics import topic_allowed
 
 
 @dataclass(frozen=True)
@@ -174,8 +175,20 @@ def email_deliver_now(*, email_id: int) -> EmailLog:
 
 
 def contacts_receiving(*, account: Account, topic: str) -> list[Contact]:
-    """The account's contacts who chose `topic`; invoices always reach the billing contact."""
-    contacts = list(account.contacts.all())
+    """The account's contacts who chose `topic`; invoices always reach the billing contact.
+
+    A contact who is a member receives the topic only while their current areas allow it
+    (a preference kept from a wider role does not count): the email's links must open.
+    """
+    memberships = {m.user_id: m for m in Membership.objects.filter(account=account)}
+
+    def may_receive(contact: Contact) -> bool:
+        if contact.user_id is None:
+            return True
+        member = memberships.get(contact.user_id)
+        return member is not None and topic_allowed(member, topic)
+
+    contacts = [c for c in account.contacts.all() if may_receive(c)]
     chosen = [c for c in contacts if topic in c.topics]
     if topic == "invoices" and not any(c.is_billing_default for c in chosen):
         chosen += [c for c in contacts if c.is_billing_default]

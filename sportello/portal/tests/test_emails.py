@@ -1,10 +1,14 @@
 """The email log and email preferences in the client area."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
+from sportello.accounts.errors import InvalidAccountData
 from sportello.accounts.models import Contact, Role, User
-from sportello.accounts.services import membership_add
+from sportello.accounts.services import contact_update, membership_add
+from sportello.core.models import AuditEvent
 from sportello.core.time import utc_now
 from sportello.notifications.models import EmailLog
 
@@ -91,3 +95,52 @@ def test_the_activity_log_needs_the_contacts_right(client, alice, bob):
     assert "Person given access" in body
     assert "tech@example.org" in body
     assert "bob@example.org" not in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "offered"),
+    [
+        (Role.OWNER, ["invoices", "receipts", "services", "domains", "support", "marketing"]),
+        (Role.FINANCE, ["invoices", "receipts", "support", "marketing"]),
+        (Role.TECHNICAL, ["services", "domains", "support", "marketing"]),
+        (Role.READ_ONLY, ["invoices", "receipts", "services", "domains", "support", "marketing"]),
+    ],
+)
+def test_the_preferences_page_offers_only_the_topics_of_the_members_areas(client, alice, role, offered):
+    user = alice.user
+    if role != Role.OWNER:
+        user = User.objects.create_user("member@example.org", "x" * 12)
+        membership_add(account=alice.account, user=user, role=role)
+    client.force_login(user)
+    body = client.get(reverse("portal:email-preferences")).content.decode()
+    assert re.findall(r'name="topics" value="(\w+)"', body) == offered
+
+
+@pytest.mark.django_db
+def test_a_forged_topic_outside_the_members_areas_is_refused_and_changes_nothing(client, alice):
+    tech = User.objects.create_user("tech@example.org", "x" * 12, language="es")
+    membership_add(account=alice.account, user=tech, role=Role.TECHNICAL)
+    contact = Contact.objects.get(user=tech)
+    assert contact.topics == ["services", "domains", "support"]
+    events = AuditEvent.objects.count()
+    client.force_login(tech)
+    refused = client.post(
+        reverse("portal:email-preferences"), {"topics": ["support", "invoices"]}, headers={"accept-language": "es"}
+    )
+    assert refused.status_code == 200
+    assert "Su rol no incluye estos correos: elija entre los de la lista." in refused.content.decode()
+    contact.refresh_from_db()
+    assert contact.topics == ["services", "domains", "support"]
+    assert AuditEvent.objects.count() == events
+
+    # The service refuses it too, whoever asks.
+    with pytest.raises(InvalidAccountData):
+        contact_update(contact=contact, topics=["receipts"], acting=alice, by=alice.user)
+    contact.refresh_from_db()
+    assert contact.topics == ["services", "domains", "support"]
+
+    saved = client.post(reverse("portal:email-preferences"), {"topics": ["support"]})
+    assert saved.status_code == 302
+    contact.refresh_from_db()
+    assert contact.topics == ["support"]

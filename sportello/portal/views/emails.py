@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import nh3
 from django import forms
 from django.contrib import messages
@@ -13,10 +15,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
+from sportello.accounts.errors import InvalidAccountData
 from sportello.accounts.models import Area, Contact, EmailTopic
 from sportello.accounts.services import contact_for_member, contact_update
 from sportello.core.selectors import audit_events_visible_to
 from sportello.notifications.selectors import emails_visible_to
+from sportello.notifications.topics import topics_allowed
 from sportello.portal.access import MemberRequest, member_required
 
 PAGE_SIZE = 25
@@ -28,7 +32,16 @@ class EmailPreferencesForm(forms.Form):
         choices=EmailTopic.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
+        error_messages={
+            "invalid_choice": gettext_lazy("Your role does not include these emails: choose among those listed.")
+        },
     )
+
+    def __init__(self, *args: Any, allowed: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["topics"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(value, label) for value, label in EmailTopic.choices if value in allowed]
 
 
 @member_required()
@@ -36,12 +49,20 @@ class EmailPreferencesForm(forms.Form):
 def email_preferences(request: MemberRequest) -> HttpResponse:
     membership = request.membership
     contact = Contact.objects.filter(account_id=membership.account_id, user_id=membership.user_id).first()
-    form = EmailPreferencesForm(request.POST or None, initial={"topics": contact.topics if contact else []})
+    form = EmailPreferencesForm(
+        request.POST or None,
+        initial={"topics": contact.topics if contact else []},
+        allowed=topics_allowed(membership),
+    )
     if request.method == "POST" and form.is_valid():
         contact = contact or contact_for_member(account=membership.account, user=membership.user)
-        contact_update(contact=contact, topics=form.cleaned_data["topics"], acting=membership, by=request.user)
-        messages.success(request, _("Your email preferences are saved."))
-        return redirect("portal:email-preferences")
+        try:
+            contact_update(contact=contact, topics=form.cleaned_data["topics"], acting=membership, by=request.user)
+        except InvalidAccountData:
+            form.add_error("topics", _("Your role does not include these emails: choose among those listed."))
+        else:
+            messages.success(request, _("Your email preferences are saved."))
+            return redirect("portal:email-preferences")
     return render(
         request,
         "portal/emails/preferences.html",
