@@ -227,3 +227,26 @@ def test_a_member_without_a_saved_language_keeps_the_browser_one(client, alice):
     assert response.redirect_chain[-1][0] == reverse("portal:dashboard")
     assert response["Content-Language"] == "it"
     assert "Successfully signed in" not in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "too_short"),
+    [
+        ("it", "Questa password è troppo corta: deve contenere almeno 10 caratteri."),
+        ("es", "La contraseña es demasiado corta. Debe contener por lo menos 10 caracteres."),
+    ],
+)
+def test_password_errors_are_in_the_member_language(client, alice, language, too_short):
+    User.objects.filter(pk=alice.user.pk).update(language=language)
+    client.force_login(alice.user)
+    response = client.post(
+        "/accounts/password/change/",
+        {"oldpassword": PASSWORD, "password1": "kiwi-7", "password2": "kiwi-7"},
+        headers={"accept-language": "en"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert too_short in html
+    assert "This password is too short" not in html
+    assert User.objects.get(pk=alice.user.pk).check_password(PASSWORD)  # unchanged
