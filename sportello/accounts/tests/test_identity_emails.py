@@ -250,3 +250,43 @@ def test_password_errors_are_in_the_member_language(client, alice, language, too
     assert too_short in html
     assert "This password is too short" not in html
     assert User.objects.get(pk=alice.user.pk).check_password(PASSWORD)  # unchanged
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("template", "language", "subject", "notice"),
+    [
+        (
+            "totp_activated",
+            "en",
+            "Two-factor authentication turned on at Acme Hosting",
+            "An authenticator app was set up as the second step of your Acme Hosting customer area login.",
+        ),
+        (
+            "webauthn_added",
+            "es",
+            "Nueva llave de acceso en Acme Hosting",
+            "Se ha añadido una llave de acceso nueva a su cuenta del área de clientes de Acme Hosting.",
+        ),
+        (
+            "recovery_codes_generated",
+            "it",
+            "Nuovi codici di recupero su Acme Hosting",
+            "Sono stati generati nuovi codici di recupero per il Suo account dell'area clienti Acme Hosting; "
+            "quelli precedenti non funzionano più.",
+        ),
+    ],
+)
+def test_two_factor_notices_are_branded_and_translated(alice, acme, template, language, subject, notice):
+    User.objects.filter(pk=alice.user.pk).update(language=language)
+    user = User.objects.get(pk=alice.user.pk)
+    request = RequestFactory().get("/", REMOTE_ADDR="203.0.113.9", HTTP_USER_AGENT="Firefox/140")
+    request.user = user
+    request.session = SessionStore()
+    with allauth_context.request_context(request):
+        get_adapter(request).send_notification_mail(f"mfa/email/{template}", user)
+    email = EmailLog.objects.latest("pk")
+    assert email.subject == subject
+    assert f"\n\n{notice}\n\n" in email.body_text
+    assert notice in html_text(email.body_html)
+    assert "203.0.113.9" in email.body_text and "203.0.113.9" in email.body_html
