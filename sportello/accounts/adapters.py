@@ -68,7 +68,9 @@ class AccountAdapter(DefaultAccountAdapter):
         for content, mimetype in getattr(message, "alternatives", []):
             if mimetype == "text/html":
                 html = str(content)
-        kind = EmailKind.PASSWORD_RESET if "password_reset" in template_prefix else EmailKind.SECURITY
+        # The reset link only: "password_reset" alone is the notice that a reset happened.
+        reset_link = template_prefix.endswith("password_reset_key")
+        kind = EmailKind.PASSWORD_RESET if reset_link else EmailKind.SECURITY
         email_send_rendered(
             kind=kind,
             to_email=email,

@@ -290,3 +290,13 @@ def test_two_factor_notices_are_branded_and_translated(alice, acme, template, la
     assert f"\n\n{notice}\n\n" in email.body_text
     assert notice in html_text(email.body_html)
     assert "203.0.113.9" in email.body_text and "203.0.113.9" in email.body_html
+
+
+@pytest.mark.django_db
+def test_the_reset_done_notice_is_a_security_notice_not_a_new_reset_request(alice):
+    from sportello.core.models import AuditEvent
+
+    email = send_as_allauth(alice.user, "password_reset")
+    assert email.kind == "security"
+    assert not AuditEvent.objects.filter(action="user.password_reset_requested").exists()
+    assert AuditEvent.objects.filter(action="user.password_changed").count() == 1
