@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import translation
 
 from sportello.accounts.models import User
 from sportello.accounts.services import audit_user, user_session_record
@@ -48,8 +49,6 @@ class AccountAdapter(DefaultAccountAdapter):
         return f"{settings.SITE_URL}{path}"
 
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
-        from django.utils import translation
-
         from sportello.notifications.models import EmailKind
         from sportello.notifications.services import email_send_rendered
 
@@ -60,6 +59,8 @@ class AccountAdapter(DefaultAccountAdapter):
             "PROVIDER_NAME": settings.PROVIDER_NAME,
             "SITE_URL": settings.SITE_URL,
             "SUPPORT_EMAIL": settings.SUPPORT_EMAIL,
+            "name": user.get_short_name() if isinstance(user, User) else "",
+            "minutes": settings.PASSWORD_RESET_TIMEOUT // 60,
         }
         with translation.override(language):
             message = self.render_mail(template_prefix, email, context)
@@ -67,7 +68,9 @@ class AccountAdapter(DefaultAccountAdapter):
         for content, mimetype in getattr(message, "alternatives", []):
             if mimetype == "text/html":
                 html = str(content)
-        kind = EmailKind.PASSWORD_RESET if "password_reset" in template_prefix else EmailKind.SECURITY
+        # The reset link only: "password_reset" alone is the notice that a reset happened.
+        reset_link = template_prefix.endswith("password_reset_key")
+        kind = EmailKind.PASSWORD_RESET if reset_link else EmailKind.SECURITY
         email_send_rendered(
             kind=kind,
             to_email=email,
@@ -99,6 +102,11 @@ class AccountAdapter(DefaultAccountAdapter):
     def login(self, request: HttpRequest, user: AbstractBaseUser) -> None:
         super().login(request, user)  # rotates the session id (django.contrib.auth.login)
         assert isinstance(user, User)
+        if user.language:
+            # The request started in the cookie's or browser's language; from now on the
+            # member's own, so that "signed in as" and the next messages are in it.
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = user.language
         if not request.session.session_key:
             request.session.save()  # a login after another user's flushes the session: key it now
         user_session_record(
