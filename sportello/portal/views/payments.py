@@ -38,7 +38,7 @@ from sportello.billing.models import Invoice, InvoiceSource
 from sportello.billing.payment_codes import payment_qr
 from sportello.billing.selectors import invoices_visible_to, seller_current
 from sportello.core.formatting import money_display
-from sportello.core.money import Money
+from sportello.core.money import Money, currency_exponent
 from sportello.core.time import utc_now
 from sportello.orders.models import Order
 from sportello.orders.selectors import orders_billed_on
@@ -263,6 +263,9 @@ def pay_page(
                 "balance": balance,
                 "url": invoice_url(invoice),
                 "checked": invoice.display_number in checked,
+                # For the selected total that follows the ticks (sportello.js): minor units and
+                # their exponent, so the script adds integers and never floats.
+                "exponent": currency_exponent(invoice.currency),
             }
         )
         if invoice.display_number in checked and invoice.currency == currency:

@@ -238,3 +238,22 @@ def test_an_expired_saved_card_is_replaced(
     assert list(SavedPaymentMethod.objects.filter(removed_at__isnull=True).values_list("last4", "is_default")) == [
         ("4242", True)
     ]
+
+
+def test_the_selected_total_follows_the_ticked_invoices(
+    page: Page, live_server: Any, alice: Membership, invoices: list[Invoice]
+) -> None:
+    login_over_http(page, live_server, alice.user.email, PASSWORD)
+    page.goto(f"{live_server.url}/billing/pay/")
+    selected = page.locator("#pay-selected")
+    expect(selected).to_have_text("Selected: €133.10.")
+    first, second = invoices[0], invoices[1]
+    page.get_by_label(first.display_number, exact=True).uncheck()
+    expect(selected).to_have_text(f"Selected: €{second.total_minor // 100}.{second.total_minor % 100:02}.")
+    page.get_by_label(second.display_number, exact=True).uncheck()
+    expect(selected).to_be_hidden()
+    page.get_by_label(first.display_number, exact=True).check()
+    expect(selected).to_have_text(f"Selected: €{first.total_minor // 100}.{first.total_minor % 100:02}.")
+    # Without the script the server says the same once the form is sent: the ticked one only.
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(page.locator("main")).to_contain_text(f"€{first.total_minor // 100}.{first.total_minor % 100:02}")

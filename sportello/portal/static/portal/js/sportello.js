@@ -51,3 +51,43 @@ for (const button of document.querySelectorAll("button[data-copy]")) {
     if (status) status.textContent = button.dataset.copied || "";
   });
 }
+
+// Pay invoices: the selected total follows the ticks. Amounts are added in minor units (the
+// checkbox's data-pay-minor and data-pay-exponent), and shown in the page's language; the
+// translated sentence comes from the line's data-format. The server says the same on submit.
+const paySelected = document.getElementById("pay-selected");
+if (paySelected) {
+  const boxes = document.querySelectorAll("input[type=checkbox][data-pay-minor]");
+  const update = () => {
+    const totals = new Map();
+    for (const box of boxes) {
+      if (!box.checked) continue;
+      const currency = box.dataset.payCurrency;
+      const entry = totals.get(currency) || { minor: 0n, exponent: Number(box.dataset.payExponent) };
+      entry.minor += BigInt(box.dataset.payMinor);
+      totals.set(currency, entry);
+    }
+    if (totals.size === 0) {
+      paySelected.hidden = true;
+      paySelected.textContent = "";
+      return;
+    }
+    paySelected.hidden = false;
+    if (totals.size > 1) {
+      paySelected.textContent = paySelected.dataset.mixed;
+      return;
+    }
+    const [[currency, { minor, exponent }]] = totals;
+    const scale = 10n ** BigInt(exponent);
+    const whole = minor / scale;
+    const part = (minor % scale).toString().padStart(exponent, "0");
+    const amount = new Intl.NumberFormat(document.documentElement.lang || undefined, {
+      style: "currency",
+      currency,
+      minimumFractionDigits: exponent,
+      maximumFractionDigits: exponent,
+    }).format(exponent ? `${whole}.${part}` : `${whole}`);
+    paySelected.textContent = paySelected.dataset.format.replace("{amount}", amount);
+  };
+  for (const box of boxes) box.addEventListener("change", update);
+}
