@@ -8,10 +8,15 @@
 
 python-stdnum accepts CPFs made of one repeated digit (111.111.111-11); the Receita
 Federal treats them as invalid, so they are refused here.
+
+`tax_id_label` names a party's national id as its own country writes it on an invoice
+(NIF, P.IVA, CNPJ...), whatever the document's language: the PDF, the printable page and
+the portal's document page all label the seller's and the buyer's ids with it.
 """
 
 from __future__ import annotations
 
+from django.utils.translation import pgettext
 from stdnum import exceptions as stdnum_errors
 from stdnum.br import cnpj, cpf
 from stdnum.es import nif
@@ -68,3 +73,31 @@ def clean_tax_id(value: str, *, country: str) -> str:
     except stdnum_errors.ValidationError:
         raise TaxIdError("tax_id", f"invalid_{country.lower()}") from None
     return value
+
+
+# The name each country gives its tax id on an invoice: abbreviations, never translated.
+_COUNTRY_TAX_ID_LABELS = {
+    "ES": "NIF",
+    "PT": "NIF",
+    "DE": "USt-IdNr.",
+    "FR": "N° TVA",
+}
+
+
+def tax_id_label(country: str, tax_id: str) -> str:
+    """The label of `tax_id`, a national id of `country`: NIF in Spain and Portugal, P.IVA
+    (an 11-digit partita IVA) or C.F. (a codice fiscale) in Italy, CNPJ (14 digits) or CPF
+    (11 digits) in Brazil, USt-IdNr. in Germany, N° TVA in France; a translated "Tax ID" in
+    the active language otherwise."""
+    country = (country or "").strip().upper()
+    compact = "".join(ch for ch in tax_id if ch.isalnum())
+    if country in _COUNTRY_TAX_ID_LABELS:
+        return _COUNTRY_TAX_ID_LABELS[country]
+    if country == "IT":
+        return "P.IVA" if compact.isdigit() and len(compact) == 11 else "C.F."
+    if country == "BR":
+        if compact.isdigit() and len(compact) == 14:
+            return "CNPJ"
+        if compact.isdigit() and len(compact) == 11:
+            return "CPF"
+    return pgettext("national tax identifier of another country", "Tax ID")

@@ -50,6 +50,7 @@ from reportlab.platypus import (
 )
 
 from sportello.accounts.models import Account
+from sportello.accounts.taxids import tax_id_label
 from sportello.billing.models import Invoice, Quote
 from sportello.billing.payment_codes import qr_matrix
 from sportello.billing.pdf_a import FONT, FONT_BOLD, PdfMetadata, canvas_maker, fonts_register, printable
@@ -486,7 +487,7 @@ def statement_pdf(
                 (label, value)
                 for label, value in (
                     (_("VAT number"), account.vat_id),
-                    (_("Tax id"), account.tax_id),
+                    (tax_id_label(account.country, account.tax_id), account.tax_id),
                     (_("Customer number"), account.reference),
                 )
                 if value

@@ -31,6 +31,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
+from sportello.accounts.taxids import tax_id_label
 from sportello.billing.models import (
     DocumentKind,
     DocumentLine,
@@ -212,7 +213,7 @@ def party_printed(heading: str, printed: dict[str, object], language: str, *, se
     if printed.get("vat_id"):
         ids.append((_("VAT number"), str(printed["vat_id"])))
     if printed.get("tax_id"):
-        ids.append((_("Tax id"), str(printed["tax_id"])))
+        ids.append((tax_id_label(str(printed.get("country", "")), str(printed["tax_id"])), str(printed["tax_id"])))
     if not seller and printed.get("reference"):
         ids.append((_("Customer number"), str(printed["reference"])))
     if seller:

@@ -30,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from sportello.accounts.models import Account, Area, Membership, User
@@ -133,6 +134,8 @@ def quote_create(
         legal_notes=priced.legal_notes,
         notes=notes,
     )
+    with translation.override(account.language):
+        tax_names = [str(decision.name) for decision in priced.decisions]
     QuoteLine.objects.bulk_create(
         [
             QuoteLine(
@@ -149,10 +152,10 @@ def quote_create(
                 net_minor=line_figures.net_minor,
                 tax_rate=decision.rate,
                 tax_category=decision.category,
-                tax_name=str(decision.name),
+                tax_name=tax_name,
             )
-            for position, (line, decision, line_figures) in enumerate(
-                zip(priced.lines, priced.decisions, figures.lines, strict=True)
+            for position, (line, decision, line_figures, tax_name) in enumerate(
+                zip(priced.lines, priced.decisions, figures.lines, tax_names, strict=True)
             )
         ]
     )

@@ -679,6 +679,7 @@ class RenewalBatch:
             # Figures depend on the numbers and rates alone, and most renewals repeat a few
             # plans: computed once per distinct set of lines (the same function, memoised).
             figures_key = (
+                account.language,
                 draft.currency,
                 tuple((line.quantity, line.unit_price, line.discount_minor) for line in cleaned),
                 tuple(decisions),
@@ -687,9 +688,11 @@ class RenewalBatch:
             if figures is None:
                 if len(self.figures) >= FIGURES_CACHE_SIZE:
                     self.figures.clear()  # usage makes many documents unique: keep memory flat
-                figures = self.figures[figures_key] = new_lines_figures(
-                    cleaned, decisions, currency=draft.currency, inclusive=inclusive
-                )
+                # Tax names and wordings are stored as they print: in the invoice's language.
+                with translation.override(account.language):
+                    figures = self.figures[figures_key] = new_lines_figures(
+                        cleaned, decisions, currency=draft.currency, inclusive=inclusive
+                    )
             notes_key = (account.language, tuple(decisions))
             legal_notes = self.legal_notes.get(notes_key)
             if legal_notes is None:
@@ -755,6 +758,8 @@ class RenewalBatch:
         periods: list[tuple[Any, ...]] = []
         events: list[tuple[Any, ...]] = []
         for invoice_id, number, (draft, cleaned, decisions, figures, _notes) in zip(ids, numbers, built, strict=True):
+            with translation.override(draft.account.language):
+                tax_names = [str(decision.name) for decision in decisions]
             for position, (line, decision, line_figures) in enumerate(
                 zip(cleaned, decisions, figures.lines, strict=True)
             ):
@@ -773,7 +778,7 @@ class RenewalBatch:
                         line_figures.net_minor,
                         decision.rate,
                         decision.category,
-                        str(decision.name),
+                        tax_names[position],
                         line.service_id,
                     )
                 )

@@ -274,8 +274,9 @@ def document_lines_price(
         line.tax or tax_decide(seller_country=seller.country, buyer=account, tax_class=line.tax_class, as_of=as_of)
         for line in cleaned
     ]
-    figures = new_lines_figures(cleaned, decisions, currency=currency, inclusive=inclusive)
+    # Tax names and wordings are stored as they print: in the document's language.
     with translation.override(account.language):
+        figures = new_lines_figures(cleaned, decisions, currency=currency, inclusive=inclusive)
         legal_notes = legal_notes_compose(decisions)
     return PricedLines(lines=cleaned, decisions=decisions, figures=figures, legal_notes=legal_notes)
 
@@ -313,8 +314,9 @@ def invoice_create(
         line.tax or tax_decide(seller_country=seller.country, buyer=account, tax_class=line.tax_class, as_of=as_of)
         for line in cleaned
     ]
-    figures = new_lines_figures(cleaned, decisions, currency=currency, inclusive=inclusive)
+    # Tax names and wordings are stored as they print: in the document's language.
     with translation.override(account.language):
+        figures = new_lines_figures(cleaned, decisions, currency=currency, inclusive=inclusive)
         legal_notes = legal_notes_compose(decisions)
     invoice = Invoice.objects.create(
         account=account,
@@ -333,7 +335,8 @@ def invoice_create(
         notes=notes,
         created_by=by if by is not None and by.pk else None,
     )
-    _write_lines_and_taxes(invoice, cleaned, decisions, figures)
+    with translation.override(account.language):
+        _write_lines_and_taxes(invoice, cleaned, decisions, figures)
     return invoice
 
 

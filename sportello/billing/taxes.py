@@ -23,7 +23,9 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db.models import Q
+from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from stdnum.eu import vat
@@ -67,6 +69,18 @@ EU_MEMBER_STATES = frozenset(
 REVERSE_CHARGE_TEXT = _("Reverse charge: VAT to be accounted for by the recipient (art. 196, Directive 2006/112/EC).")
 OUTSIDE_EU_TEXT = _("Not subject to EU VAT: services supplied outside the EU (art. 44 and 59, Directive 2006/112/EC).")
 NOT_TAXED_ABROAD_TEXT = _("Not subject to tax in the seller's country: supply to a customer abroad.")
+DECISION_WORDINGS = (REVERSE_CHARGE_TEXT, OUTSIDE_EU_TEXT, NOT_TAXED_ABROAD_TEXT)
+
+
+def decision_wording(text: str) -> str | Promise:
+    """The lazy wording of a tax decision that `text` is, in any of the site's languages, so
+    that it prints in the document's language; any other text (a rate's own) as it is."""
+    for wording in DECISION_WORDINGS:
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                if text == str(wording):
+                    return wording
+    return text
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from sportello.billing.credit_notes import invoice_cancel
 from sportello.billing.errors import InvoiceHasPayments
 from sportello.billing.models import PAYABLE_STATUSES, Invoice, InvoiceSource, LineKind, TaxCategory
 from sportello.billing.services import NewLine, invoice_create, invoice_issue
-from sportello.billing.taxes import TaxDecision
+from sportello.billing.taxes import TaxDecision, decision_wording
 from sportello.core.formatting import date_display
 from sportello.core.money import Money
 from sportello.orders.errors import OrderPartlyPaid, OrdersError
@@ -54,7 +54,8 @@ def _tax_of(line: OrderLine) -> TaxDecision:
         category=category,
         name=name,
         reverse_charge=line.reverse_charge,
-        exemption_text=line.tax_exemption,
+        # Stored in the language of the cart; printed in the invoice's.
+        exemption_text=decision_wording(line.tax_exemption),
     )
 
 

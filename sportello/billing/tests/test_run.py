@@ -29,6 +29,7 @@ from sportello.billing.models import (
 from sportello.billing.run import Partition, billing_run
 from sportello.catalog.models import Cycle
 from sportello.catalog.tests.factories import Catalog, hosting_catalog
+from sportello.conftest import make_member
 from sportello.core.scheduler import periodic_jobs
 from sportello.services.models import Service, ServiceStatus
 from sportello.services.services import service_change_cycle, usage_record
@@ -389,3 +390,33 @@ def test_new_invoices_go_to_the_issued_handlers(alice: Membership, catalog: Cata
     # Renewed: the next run bills the following period, once.
     billing_run(as_of=dt.date(2026, 2, 15))
     assert list(Invoice.objects.order_by("pk").values_list("due_date", flat=True)) == [DUE, dt.date(2026, 3, 1)]
+
+
+def test_each_renewal_stores_its_tax_names_and_notes_in_its_own_language(catalog: Catalog) -> None:
+    # The same lines and taxes for two accounts outside the EU: the figures are shared, the
+    # wording is each invoice's language.
+    english = make_member("buyer@example.com", "Buyer Inc.", country="US", language="en")
+    italian = make_member("cliente@example.com", "Cliente Inc.", country="US", language="it")
+    service_for(english.account, eur(catalog))
+    service_for(italian.account, eur(catalog))
+    billing_run(as_of=RUN_DAY)
+    by_language = {invoice.language: invoice for invoice in Invoice.objects.all()}
+    assert {language: list(i.taxes.values_list("name", "exemption_text")) for language, i in by_language.items()} == {
+        "en": [
+            (
+                "Not subject to VAT",
+                "Not subject to EU VAT: services supplied outside the EU (art. 44 and 59, Directive 2006/112/EC).",
+            )
+        ],
+        "it": [
+            (
+                "Operazione non soggetta a IVA",
+                "Operazione non soggetta a IVA UE: servizi resi fuori dall'UE (artt. 44 e 59, direttiva 2006/112/CE).",
+            )
+        ],
+    }
+    assert list(by_language["it"].lines.values_list("tax_name", flat=True)) == ["Operazione non soggetta a IVA"]
+    assert list(by_language["en"].lines.values_list("tax_name", flat=True)) == ["Not subject to VAT"]
+    assert by_language["it"].legal_notes == (
+        "Operazione non soggetta a IVA UE: servizi resi fuori dall'UE (artt. 44 e 59, direttiva 2006/112/CE)."
+    )

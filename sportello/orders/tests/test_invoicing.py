@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.utils import translation
 
 from sportello.billing.models import Invoice, InvoiceSource, InvoiceStatus
 from sportello.billing.services import invoice_settle
+from sportello.conftest import make_member
 from sportello.core.money import Money
 from sportello.orders.errors import OrderPartlyPaid
 from sportello.orders.models import Order, OrderStatus
@@ -109,3 +111,17 @@ def test_an_order_with_money_received_is_not_cancelled(alice, catalog):
     assert (error.value.received_minor, error.value.currency) == (100, "EUR")
     assert (Order.objects.get(pk=order.pk).status, Invoice.objects.count(), order.invoice.events.count()) == before
     assert order.lines.get(position=1).service.status == ServiceStatus.PENDING
+
+
+def test_the_invoice_of_an_order_placed_in_another_language_prints_its_notes_in_the_accounts(catalog):
+    member = make_member("cliente@example.com", "Cliente Inc.", country="US", language="it")
+    with translation.override("en"):
+        fill_cart(member, catalog)
+        order = place(member)
+    assert order.lines.first().tax_exemption == (
+        "Not subject to EU VAT: services supplied outside the EU (art. 44 and 59, Directive 2006/112/EC)."
+    )
+    invoice = order.invoice
+    note = "Operazione non soggetta a IVA UE: servizi resi fuori dall'UE (artt. 44 e 59, direttiva 2006/112/CE)."
+    assert invoice.legal_notes == note
+    assert list(invoice.taxes.values_list("name", "exemption_text")) == [("Operazione non soggetta a IVA", note)]

@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST, require_safe
 
 from sportello.accounts.models import Account, Area
+from sportello.accounts.taxids import tax_id_label
 from sportello.billing.models import DocumentKind, Invoice, InvoiceQuerySet, InvoiceStatus, Settlement
 from sportello.billing.selectors import document_lines_shown
 from sportello.billing.selectors_portal import (
@@ -334,8 +335,11 @@ def _document_page(request: MemberRequest, number: str, kind: str) -> HttpRespon
         .select_related("credit_note")
         .order_by("settled_on", "pk")
     )
+    seller, buyer = document.seller or {}, document.buyer or {}
     context = {
         "document": document,
+        "seller_tax_id_label": tax_id_label(str(seller.get("country", "")), str(seller.get("tax_id", ""))),
+        "buyer_tax_id_label": tax_id_label(str(buyer.get("country", "")), str(buyer.get("tax_id", ""))),
         "state": document_state(document, as_of=as_of),
         # Unit prices, discounts and amounts before tax, as the printable page and PDF show them.
         "lines": document_lines_shown(document=document),
