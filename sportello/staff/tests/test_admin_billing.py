@@ -285,7 +285,7 @@ def test_an_invoice_page_shows_its_parties_and_money_formatted(staff_client: Cli
     page = staff_client.get(reverse("admin:billing_invoice_change", args=[invoice.pk])).content.decode()
     assert (
         '<div class="readonly">Alice Servicios S.L.<br>Madrid<br>Spain<br>VAT number: ESB12345674<br>'
-        "Customer number: C-00001</div>"
+        f"Customer number: {alice.account.reference}</div>"
     ) in page
     assert (
         '<div class="readonly">Sportello Hosting S.L.<br>Calle Mayor 1<br>28013 Madrid<br>Spain<br>'
