@@ -40,6 +40,15 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> None:
+    """A request activates its member's language in the test's thread and leaves it there:
+    every test starts in the default language, whatever an earlier one left active."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 def make_member(email: str, account_name: str, *, role: str = Role.OWNER, **account_fields: str) -> Membership:
     fields: dict[str, Any] = {"country": "ES", "currency": "EUR", "language": "en", "time_zone": "Europe/Madrid"}
     fields.update(account_fields)

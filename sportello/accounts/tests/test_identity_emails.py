@@ -203,29 +203,25 @@ def test_the_email_confirmation_is_branded_and_translated(alice, acme, language,
 
 
 @pytest.mark.django_db
-def test_a_spanish_member_is_told_in_spanish_that_they_signed_in(client, alice):
-    User.objects.filter(pk=alice.user.pk).update(language="es")
+@pytest.mark.parametrize(
+    ("saved", "browser", "language", "signed_in"),
+    [
+        ("es", "en", "es", "Ha iniciado sesión exitosamente como alice@example.org."),
+        ("", "it", "it", "Ti sei collegato con successo come alice@example.org."),
+    ],
+)
+def test_the_signed_in_message_is_in_the_members_language(client, alice, saved, browser, language, signed_in):
+    """The member's saved language wins over the browser's; without one, the browser's stays."""
+    User.objects.filter(pk=alice.user.pk).update(language=saved)
     response = client.post(
         reverse("account_login"),
         {"login": "alice@example.org", "password": PASSWORD},
-        headers={"accept-language": "en"},
+        headers={"accept-language": browser},
         follow=True,
     )
     assert response.redirect_chain[-1][0] == reverse("portal:dashboard")
-    assert "Ha iniciado sesión exitosamente como alice@example.org." in response.content.decode()
-    assert "Successfully signed in" not in response.content.decode()
-
-
-@pytest.mark.django_db
-def test_a_member_without_a_saved_language_keeps_the_browser_one(client, alice):
-    response = client.post(
-        reverse("account_login"),
-        {"login": "alice@example.org", "password": PASSWORD},
-        headers={"accept-language": "it"},
-        follow=True,
-    )
-    assert response.redirect_chain[-1][0] == reverse("portal:dashboard")
-    assert response["Content-Language"] == "it"
+    assert response["Content-Language"] == language
+    assert signed_in in response.content.decode()
     assert "Successfully signed in" not in response.content.decode()
 
 
