@@ -24,6 +24,7 @@ from sportello.notifications.topics import topics_allowed
 from sportello.portal.access import MemberRequest, member_required
 
 PAGE_SIZE = 25
+NOT_YOUR_TOPICS = gettext_lazy("Your role does not include these emails: choose among those listed.")
 
 
 class EmailPreferencesForm(forms.Form):
@@ -32,9 +33,7 @@ class EmailPreferencesForm(forms.Form):
         choices=EmailTopic.choices,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        error_messages={
-            "invalid_choice": gettext_lazy("Your role does not include these emails: choose among those listed.")
-        },
+        error_messages={"invalid_choice": NOT_YOUR_TOPICS},
     )
 
     def __init__(self, *args: Any, allowed: list[str], **kwargs: Any) -> None:
@@ -59,7 +58,7 @@ def email_preferences(request: MemberRequest) -> HttpResponse:
         try:
             contact_update(contact=contact, topics=form.cleaned_data["topics"], acting=membership, by=request.user)
         except InvalidAccountData:
-            form.add_error("topics", _("Your role does not include these emails: choose among those listed."))
+            form.add_error("topics", NOT_YOUR_TOPICS)
         else:
             messages.success(request, _("Your email preferences are saved."))
             return redirect("portal:email-preferences")
