@@ -42,7 +42,7 @@ from sportello.payments.services import (
     payment_refresh,
     webhook_receive,
 )
-from sportello.payments.tests.conftest import DAY
+from sportello.payments.tests.conftest import DAY, pay_confirmed
 from sportello.payments.tests.stripe_replay import (
     SECRET_KEY,
     WEBHOOK_SECRET,
@@ -176,7 +176,7 @@ def test_paying_sends_the_customer_to_stripe_checkout_and_no_card_field_is_ours(
             "payment_intent_data[metadata][sportello_flow]": "checkout",
         },
     )
-    response = alice_client.post(url, {"invoices": invoice.number, "method": "stripe"})
+    response = pay_confirmed(alice_client, url, {"invoices": invoice.number, "method": "stripe"})
     payment = Payment.objects.get()
     assert response.status_code == 302
     assert response["Location"] == recorded("checkout_session_payment")["url"]
