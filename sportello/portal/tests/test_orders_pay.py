@@ -22,7 +22,7 @@ from sportello.orders.services import cart_quote, order_cancel, order_mark_paid,
 from sportello.orders.tests.conftest import AS_OF, AT, fill_cart, orders_catalog, seller_in_spain, snapshot
 from sportello.payments.models import CreditEntry, Payment
 from sportello.payments.services import credit_adjust
-from sportello.payments.tests.conftest import pay_confirmed
+from sportello.payments.tests.conftest import pay_confirmed, review_fields
 from sportello.services.models import Service
 
 pytestmark = pytest.mark.django_db
@@ -157,13 +157,18 @@ def test_credit_that_covers_the_order_pays_it_at_once(alice: Membership, alice_c
     assert order.invoice is not None
     credit_adjust(account=alice.account, amount=Money("25.00", "EUR"), note="goodwill", by=None)
     assert "Account credit Money received: Immediately · available: €25.00" in text(alice_client.get(pay_url(order)))
-    response = pay_confirmed(
-        alice_client, pay_url(order), {"invoices": order.invoice.display_number, "method": "credit"}, follow=True
-    )
+    review = alice_client.post(pay_url(order), {"invoices": order.invoice.display_number, "method": "credit"})
+    assert "Credit before €25.00" in text(review) and "Credit after €0.92" in text(review)
+    confirm = {**review_fields(review), "confirm": "1"}
+    response = alice_client.post(pay_url(order), confirm, follow=True)
     assert response.redirect_chain == [(f"/orders/{order.number}/", 302)]
     assert messages_of(response) == ["Paid with your account credit. Thank you."]
     order.refresh_from_db()
     assert order.status == "active"
+    # The confirmation sent again leads back to the order and pays nothing more.
+    again = alice_client.post(pay_url(order), confirm, follow=True)
+    assert again.redirect_chain == [(f"/orders/{order.number}/", 302)]
+    assert messages_of(again) == ["This payment was already confirmed: nothing was paid twice."]
     assert list(CreditEntry.objects.order_by("id").values_list("kind", "amount_minor")) == [
         ("adjustment", 2500),
         ("applied", -2408),

@@ -288,9 +288,6 @@ def pay_page(
                 choice = _choice(form, by_number=by_number, methods=methods, single=single)
                 key = _review_key(request.POST.get("review"))
                 confirming = "confirm" in request.POST and bool(key)
-                earlier = payment_confirmed_with(membership=membership, idempotency_key=key) if confirming else None
-                if earlier is not None:
-                    return _confirmed_earlier(request, earlier, order=order)
                 preview = payment_preview(
                     account=membership.account,
                     invoices=choice.invoices,
@@ -446,6 +443,17 @@ def _after_credit(order: Order | None) -> HttpResponse:
     return redirect("portal:credit")
 
 
+def pay_confirmed_earlier(request: MemberRequest, *, order: Order | None = None) -> HttpResponse | None:
+    """For a pay page's view, before anything else: a confirmation already carried out (sent
+    twice, or again with the browser's Back) answers where the first one led; None otherwise.
+    First, since the invoices it paid are no longer payable."""
+    if request.method != "POST" or "confirm" not in request.POST:
+        return None
+    key = _review_key(request.POST.get("review"))
+    earlier = payment_confirmed_with(membership=request.membership, idempotency_key=key) if key else None
+    return _confirmed_earlier(request, earlier, order=order) if earlier is not None else None
+
+
 def _confirmed_earlier(request: MemberRequest, earlier: PaymentConfirmed, *, order: Order | None) -> HttpResponse:
     """A confirmation already carried out: where the first one led, nothing paid twice."""
     messages.info(request, _("This payment was already confirmed: nothing was paid twice."))
@@ -506,6 +514,9 @@ def _invoice_by_number(request: MemberRequest, number: str) -> Invoice:
 def invoice_pay(request: MemberRequest, number: str) -> HttpResponse:
     """Pay one invoice."""
     invoice = _invoice_by_number(request, number)
+    earlier = pay_confirmed_earlier(request)
+    if earlier is not None:
+        return earlier
     payable = invoices_payable_by(membership=request.membership)
     if invoice.pk not in {candidate.pk for candidate in payable}:
         messages.info(request, _("Invoice %(number)s has nothing left to pay.") % {"number": invoice.display_number})
@@ -517,6 +528,9 @@ def invoice_pay(request: MemberRequest, number: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def pay(request: MemberRequest) -> HttpResponse:
     """Pay several (or all) open invoices of one currency in one payment."""
+    earlier = pay_confirmed_earlier(request)
+    if earlier is not None:
+        return earlier
     return pay_page(request, payable=invoices_payable_by(membership=request.membership), single=None)
 
 
