@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -213,6 +214,8 @@ def test_read_only_members_see_but_cannot_pay(alice: Membership, invoice: Invoic
     url = reverse("portal:invoice-pay", args=[invoice.number])
     assert "Your role lets you see invoices, but not pay them." in client.get(url).content.decode()
     assert client.post(url, {"invoices": invoice.number, "method": "testcard"}).status_code == 404
+    confirm = {"invoices": invoice.number, "method": "testcard", "confirm": "1", "review": str(uuid.uuid4())}
+    assert client.post(url, confirm).status_code == 404
     assert client.post(reverse("portal:credit"), {"amount": "50"}).status_code == 404
     assert (Payment.objects.count(), CreditEntry.objects.count(), Settlement.objects.count()) == (0, 0, 0)
 

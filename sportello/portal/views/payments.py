@@ -6,6 +6,10 @@ the gateway's hosted page, and the result page shows what Sportello's own record
 (the gateway's signed notification, or the gateway asked directly), never what the
 browser claims on its way back.
 
+Every method goes through a review of what will be paid before anything is paid (`pay_page`);
+a saved card can be chosen by hand and is charged with the customer present, through the
+bank's extra authentication step when it asks.
+
 Every invoice and payment is looked up through selectors scoped to the acting membership,
 so another account's answers 404. Read-only members see these pages but cannot pay.
 URLs for other pages: `portal:invoice-pay` (args: invoice number) and `portal:pay` (several
@@ -447,7 +451,7 @@ def pay_confirmed_earlier(request: MemberRequest, *, order: Order | None = None)
     """For a pay page's view, before anything else: a confirmation already carried out (sent
     twice, or again with the browser's Back) answers where the first one led; None otherwise.
     First, since the invoices it paid are no longer payable."""
-    if request.method != "POST" or "confirm" not in request.POST:
+    if request.method != "POST" or "confirm" not in request.POST or not request.membership.can_change:
         return None
     key = _review_key(request.POST.get("review"))
     earlier = payment_confirmed_with(membership=request.membership, idempotency_key=key) if key else None
