@@ -4,6 +4,8 @@ account's payment or credit is simply not there (a 404 at the interface)."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet, Sum
 
@@ -143,12 +145,55 @@ def autopay_method_usable(*, method: SavedPaymentMethod, as_of: dt.date) -> bool
 
 def methods_failing_of(*, membership: ActingMembership, as_of: dt.date) -> list[SavedPaymentMethod]:
     """The account's saved cards the customer should replace: refused by the last charge
-    (flagged) or past their expiry month on `as_of`; the default first."""
+    (flagged) or past their expiry month on `as_of`; the default first. None once the default
+    card is usable: automatic payment charges only the default, so an old card left in the
+    list harms nothing."""
+    methods = list(methods_visible_to(membership=membership))
+    if any(method.is_default and autopay_method_usable(method=method, as_of=as_of) for method in methods):
+        return []
+    return [method for method in methods if not autopay_method_usable(method=method, as_of=as_of)]
+
+
+def methods_chargeable_of(*, membership: ActingMembership, as_of: dt.date) -> list[SavedPaymentMethod]:
+    """The saved cards a member paying by hand may choose (the default first): not past their
+    expiry month on `as_of` and still known to the card processor. A card refused off-session
+    for wanting its owner present is offered, since paying by hand the owner is present."""
     return [
         method
         for method in methods_visible_to(membership=membership)
-        if not autopay_method_usable(method=method, as_of=as_of)
+        if not method.expired_on(as_of) and method.failure_code != "no_such_card"
     ]
+
+
+def credit_once_key(idempotency_key: str, invoice: Invoice) -> str:
+    """The ledger key of the credit a keyed request to pay spends on `invoice`, so that the
+    request sent twice spends it once; "" for a request without a key. A digest keeps any key
+    (an API's runs to 255 characters) within the column."""
+    if not idempotency_key:
+        return ""
+    return f"{_credit_key_prefix(idempotency_key)}{invoice.pk}"
+
+
+def _credit_key_prefix(idempotency_key: str) -> str:
+    return f"pay:{hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]}:"
+
+
+@dataclass(frozen=True)
+class PaymentConfirmed:
+    """A request to pay already carried out under an idempotency key: the payment it opened,
+    or None when account credit paid everything."""
+
+    payment: Payment | None
+
+
+def payment_confirmed_with(*, membership: ActingMembership, idempotency_key: str) -> PaymentConfirmed | None:
+    """What the account's request to pay under `idempotency_key` did, or None when no request
+    under that key went through (`payment_create`'s key, on the payment and on the credit spent)."""
+    payment = payments_visible_to(membership=membership).filter(idempotency_key=idempotency_key[:255]).first()
+    if payment is not None:
+        return PaymentConfirmed(payment=payment)
+    spent = CreditEntry.objects.visible_to(membership).filter(once_key__startswith=_credit_key_prefix(idempotency_key))
+    return PaymentConfirmed(payment=None) if spent.exists() else None
 
 
 def service_autopay_of(*, service: Service) -> bool:

@@ -97,6 +97,7 @@ from sportello.payments.receipts import receipt_send
 from sportello.payments.selectors import (
     autopay_method_usable,
     credit_balance,
+    credit_once_key,
     payment_preference_of,
     payment_received_minor,
     payment_refunded_minor,
@@ -154,8 +155,13 @@ def _payable(invoice: Invoice, account: Account) -> None:
 
 
 @transaction.atomic
-def credit_apply(*, account: Account, invoice: Invoice, amount: Money, by: User | None, as_of: dt.date) -> CreditEntry:
+def credit_apply(
+    *, account: Account, invoice: Invoice, amount: Money, by: User | None, as_of: dt.date, once_key: str = ""
+) -> CreditEntry:
     """Pay part or all of `invoice` from the account's credit in its currency.
+
+    `once_key`, when given, makes the spending happen at most once: a second call with the same
+    key collides on the ledger's unique key (IntegrityError) and spends nothing.
 
     The account is locked before the balance is read, so two requests spending the same
     credit run one after the other and the second sees what the first spent: the balance
@@ -182,6 +188,7 @@ def credit_apply(*, account: Account, invoice: Invoice, amount: Money, by: User 
         amount_minor=-amount.minor,
         kind=CreditKind.APPLIED,
         invoice=invoice,
+        once_key=once_key,
         by=_user(by),
         at=utc_now(),
     )
@@ -476,6 +483,7 @@ def payment_create(
                 amount=Money.from_minor(invoice_balance_minor(invoice=invoice), currency),
                 by=by,
                 as_of=as_of,
+                once_key=credit_once_key(idempotency_key, invoice),
             )
             for invoice in ordered
         ]
@@ -496,6 +504,7 @@ def payment_create(
                         amount=Money.from_minor(part, currency),
                         by=by,
                         as_of=as_of,
+                        once_key=credit_once_key(idempotency_key, invoice),
                     )
                 )
     balances = [(invoice, invoice_balance_minor(invoice=invoice)) for invoice in ordered]
@@ -512,6 +521,77 @@ def payment_create(
         saved_method=saved_method,
     )
     return PaymentPlan(invoices=ordered, credit_entries=entries, payment=payment)
+
+
+@dataclass(frozen=True)
+class PaymentPreview:
+    """What a request to pay would do, for the customer to review before confirming."""
+
+    # Each invoice, in the order paid (due date first), with what this payment takes from it.
+    lines: list[tuple[Invoice, Money]]
+    total: Money
+    # What the account's credit pays (all of it for the method "credit"), what the method collects.
+    from_credit: Money
+    from_method: Money
+    credit_before: Money
+    credit_after: Money
+
+
+def payment_preview(
+    *,
+    account: Account,
+    invoices: Sequence[Invoice],
+    method: str,
+    use_credit: bool,
+    amount: Money | None = None,
+) -> PaymentPreview:
+    """What `payment_create` with the same arguments would pay, writing nothing and locking
+    nothing; refused with the same errors. The figures are those of now: `payment_create`
+    checks everything again when the customer confirms."""
+    if not invoices:
+        raise NothingToPay()
+    for invoice in invoices:
+        _payable(invoice, account)
+    currencies = sorted({invoice.currency for invoice in invoices})
+    if len(currencies) > 1:
+        raise MixedCurrencies(currencies=currencies)
+    ordered = sorted(invoices, key=lambda invoice: (invoice.due_date or dt.date.max, invoice.pk))
+    currency = currencies[0]
+    if amount is not None:
+        invoice = _single(ordered)
+        if amount.currency != currency:
+            raise InvalidAmount("currency")
+        if amount.minor <= 0:
+            raise InvalidAmount("not_positive")
+        if amount.minor > invoice_balance_minor(invoice=invoice):
+            raise InvalidAmount("above_maximum")
+        wanted = [(invoice, amount.minor)]
+    else:
+        if any(invoice.source == InvoiceSource.FUNDS for invoice in ordered) and (use_credit or method == CREDIT):
+            funds = next(invoice for invoice in ordered if invoice.source == InvoiceSource.FUNDS)
+            raise InvoiceNotPayable(number=funds.display_number)
+        wanted = [(invoice, invoice_balance_minor(invoice=invoice)) for invoice in ordered]
+    total = sum(minor for _invoice, minor in wanted)
+    balance = credit_balance(account=account, currency=currency).minor
+    if method == CREDIT:
+        if balance < total:
+            raise InsufficientCredit(balance_minor=balance, wanted_minor=total, currency=currency)
+        from_credit = total
+    else:
+        gateway = gateway_get(method)
+        if not gateway.available(currency=currency):
+            raise MethodUnavailable(gateway=method)
+        if amount is not None and not gateway.partial_payments:
+            raise InvalidAmount("partial_unsupported")
+        from_credit = min(balance, total) if use_credit else 0
+    return PaymentPreview(
+        lines=[(invoice, Money.from_minor(minor, currency)) for invoice, minor in wanted],
+        total=Money.from_minor(total, currency),
+        from_credit=Money.from_minor(from_credit, currency),
+        from_method=Money.from_minor(total - from_credit, currency),
+        credit_before=Money.from_minor(balance, currency),
+        credit_after=Money.from_minor(balance - from_credit, currency),
+    )
 
 
 def _single(invoices: list[Invoice]) -> Invoice:
@@ -551,7 +631,14 @@ def _partial_plan(
         balance = credit_balance(account=account, currency=currency)
         if balance.minor < wanted:
             raise InsufficientCredit(balance_minor=balance.minor, wanted_minor=wanted, currency=currency)
-        entry = credit_apply(account=account, invoice=invoice, amount=amount, by=by, as_of=as_of)
+        entry = credit_apply(
+            account=account,
+            invoice=invoice,
+            amount=amount,
+            by=by,
+            as_of=as_of,
+            once_key=credit_once_key(idempotency_key, invoice),
+        )
         return PaymentPlan(invoices=[invoice], credit_entries=[entry], payment=None)
     gateway = gateway_get(method)
     if not gateway.available(currency=currency):
@@ -569,6 +656,7 @@ def _partial_plan(
                     amount=Money.from_minor(from_credit, currency),
                     by=by,
                     as_of=as_of,
+                    once_key=credit_once_key(idempotency_key, invoice),
                 )
             )
             wanted -= from_credit
@@ -667,6 +755,38 @@ def payment_begin(*, payment: Payment, return_url: str, description: str = "") -
             if attempt == 2:
                 raise
     raise AssertionError("unreachable")
+
+
+def payment_charge_saved(*, payment: Payment, return_url: str, as_of: dt.date) -> Payment:
+    """Charge the payment's saved card with the customer present (paying by hand): the same
+    off-session charge auto-pay makes, except that a card whose bank wants its owner to
+    confirm asks for the extra authentication step instead of failing. The payment then
+    needs confirmation and `next_url` is the processor's page for it; the customer comes
+    back to `return_url`, and the outcome arrives like any other (notification or asking).
+
+    Called outside any transaction (the gateway is an outside system). The gateway's
+    idempotency key is built from the payment's id, so a repeated call charges once.
+    """
+    method = payment.saved_method
+    if method is None:
+        raise MethodUnavailable(gateway=payment.gateway)
+    allocations = PaymentAllocation.objects.filter(payment=payment).select_related("invoice")
+    documents = [allocation.invoice.display_number for allocation in allocations.order_by("invoice__due_date", "pk")]
+    try:
+        outcome = gateway_get(payment.gateway).charge_saved(
+            token=method.token,
+            amount=Money.from_minor(payment.amount_minor, payment.currency),
+            description=", ".join(documents),
+            merchant_reference=str(payment.public_id),
+            idempotency_key=f"payment-{payment.pk}",
+            return_url=return_url,
+        )
+    except GatewayError as error:
+        _payment_fail(payment, failure_code=error.reason, source="gateway")
+        raise
+    _charge_record(payment, method=method, outcome=outcome, as_of=as_of)
+    payment.refresh_from_db()
+    return payment
 
 
 @transaction.atomic
@@ -1506,7 +1626,9 @@ def _charge_record(payment: Payment, *, method: SavedPaymentMethod, outcome: Gat
     _lock_account(payment.account)
     locked = Payment.objects.select_for_update().get(pk=payment.pk)
     locked.gateway_reference = outcome.gateway_reference
-    locked.save(update_fields=["gateway_reference", "updated_at"])
+    # Where the customer confirms with their bank, when the processor asks (paying by hand).
+    locked.next_url = outcome.redirect_url[:500] if outcome.kind == "requires_action" else ""
+    locked.save(update_fields=["gateway_reference", "next_url", "updated_at"])
     payment_outcome_record(gateway=locked.gateway, outcome=outcome, source="gateway", as_of=as_of)
     if outcome.kind == "failed" and outcome.failure_code in CARD_PROBLEMS:
         SavedPaymentMethod.objects.filter(pk=method.pk).update(failure_code=outcome.failure_code[:64])

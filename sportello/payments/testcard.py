@@ -129,6 +129,13 @@ def authenticate_path(checkout: TestcardCheckout) -> str:
     return reverse("payments:testcard-authenticate", args=[checkout.token])
 
 
+def authenticate_url(checkout: TestcardCheckout) -> str:
+    """The extra confirmation step's address, on the host the customer came from."""
+    parts = urlsplit(checkout.return_url)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else settings.SITE_URL
+    return f"{origin}{authenticate_path(checkout)}"
+
+
 @dataclass(frozen=True)
 class CardEntered:
     """What the hosted page's form read. Lives only for the request: never stored or logged."""
@@ -216,10 +223,13 @@ def card_charge(
     merchant_reference: str,
     idempotency_key: str,
     today: dt.date,
+    return_url: str = "",
 ) -> TestcardCheckout:
-    """Charge a kept card with the customer absent. The same idempotency key returns the first
-    charge's result, never a second charge. A card that needs authentication cannot be
-    charged off-session ("authentication_required"). The answer is synchronous: no notification."""
+    """Charge a kept card. The same idempotency key returns the first charge's result, never a
+    second charge. A card that needs authentication cannot be charged with the customer absent
+    ("authentication_required"); with the customer present (`return_url`, where the extra step
+    sends them back) the charge waits for that step, whose result is notified like a checkout's.
+    Otherwise the answer is synchronous: no notification."""
     token = "ch_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
     existing = TestcardCheckout.objects.filter(token=token).first()
     if existing is not None:
@@ -232,7 +242,7 @@ def card_charge(
         currency=currency,
         description=description[:300],
         merchant_reference=merchant_reference,
-        return_url="",
+        return_url=return_url,
     )
     if card is None:
         checkout.status, checkout.failure_code = TestcardStatus.FAILED, "no_such_card"
@@ -241,10 +251,12 @@ def card_charge(
         behaviour = card.behaviour
         if (card.exp_year, card.exp_month) < (today.year, today.month):
             behaviour = "expired_card"
-        if behaviour == "requires_action":
+        if behaviour == "requires_action" and not return_url:
             behaviour = "authentication_required"
         if behaviour == "succeeded":
             checkout.status = TestcardStatus.SUCCEEDED
+        elif behaviour == "requires_action":
+            checkout.status = TestcardStatus.REQUIRES_ACTION
         else:
             checkout.status, checkout.failure_code = TestcardStatus.FAILED, behaviour
     checkout.save()

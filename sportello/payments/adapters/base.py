@@ -87,6 +87,9 @@ class GatewayOutcome:
     event_id: str = ""
     event_type: str = ""
     saved_method: SavedMethodData | None = None
+    # "requires_action": the processor's page where the customer confirms with their bank
+    # (3-D Secure), when it gave one.
+    redirect_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,9 +152,19 @@ class Gateway(ABC):
         raise GatewayError(reason="not_supported", retryable=False)
 
     def charge_saved(
-        self, *, token: str, amount: Money, description: str, merchant_reference: str, idempotency_key: str
+        self,
+        *,
+        token: str,
+        amount: Money,
+        description: str,
+        merchant_reference: str,
+        idempotency_key: str,
+        return_url: str = "",
     ) -> GatewayOutcome:
-        """Charge a saved method with the customer absent (auto-pay)."""
+        """Charge a saved method. Without `return_url` the customer is absent (auto-pay) and a
+        card that needs its owner to confirm fails ("authentication_required"); with it the
+        customer is paying by hand, and such a card answers "requires_action" with the page
+        to confirm on (`redirect_url`), which sends the customer back to `return_url`."""
         raise GatewayError(reason="not_supported", retryable=False)
 
     def webhook_parse(self, *, body: bytes, headers: Mapping[str, str], now: dt.datetime) -> GatewayOutcome:

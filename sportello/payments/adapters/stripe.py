@@ -295,7 +295,9 @@ class StripeGateway(Gateway):
             kind, failure = "pending", ""
         received = intent.get("amount_received") if kind == "succeeded" else intent.get("amount")
         metadata = _dict(intent.get("metadata"))
+        redirect = _dict(_dict(intent.get("next_action")).get("redirect_to_url")).get("url")
         return GatewayOutcome(
+            redirect_url=str(redirect or "") if kind == "requires_action" else "",
             kind=kind,
             gateway_reference=str(intent.get("id") or ""),
             merchant_reference=merchant_reference or str(metadata.get("sportello_payment") or ""),
@@ -392,11 +394,20 @@ class StripeGateway(Gateway):
         return _dict(client().v1.payment_methods.retrieve(token))
 
     def charge_saved(
-        self, *, token: str, amount: Money, description: str, merchant_reference: str, idempotency_key: str
+        self,
+        *,
+        token: str,
+        amount: Money,
+        description: str,
+        merchant_reference: str,
+        idempotency_key: str,
+        return_url: str = "",
     ) -> GatewayOutcome:
-        """Charge a saved card with the customer absent: a PaymentIntent confirmed at once with
-        off_session=true. A refusal is an outcome (the card's problem, flagged by auto-pay), not
-        an error; an error is Stripe not answering or refusing the request itself."""
+        """Charge a saved card: a PaymentIntent confirmed at once, with off_session=true when
+        the customer is absent (auto-pay); with the customer present (`return_url`), a bank that
+        wants 3-D Secure answers requires_action and the page to confirm on. A refusal is an
+        outcome (the card's problem, flagged by auto-pay), not an error; an error is Stripe not
+        answering or refusing the request itself."""
         units = stripe_amount(amount)
         try:
             method = self._payment_method(token)
@@ -424,6 +435,10 @@ class StripeGateway(Gateway):
             "description": description[:1000],
             "metadata": {"sportello_payment": merchant_reference, "sportello_flow": "off_session"},
         }
+        if return_url:
+            del params["off_session"]
+            params["return_url"] = return_url
+            params["metadata"]["sportello_flow"] = "on_session"
         customer = _id(method.get("customer"))
         if customer:
             params["customer"] = customer

@@ -105,7 +105,14 @@ class TestcardGateway(Gateway):
         return SetupStarted(gateway_reference=checkout.token, redirect_url=testcard.checkout_url(checkout))
 
     def charge_saved(
-        self, *, token: str, amount: Money, description: str, merchant_reference: str, idempotency_key: str
+        self,
+        *,
+        token: str,
+        amount: Money,
+        description: str,
+        merchant_reference: str,
+        idempotency_key: str,
+        return_url: str = "",
     ) -> GatewayOutcome:
         if not testcard.enabled():
             raise GatewayError(reason="disabled", retryable=False)
@@ -117,9 +124,12 @@ class TestcardGateway(Gateway):
             merchant_reference=merchant_reference,
             idempotency_key=idempotency_key,
             today=utc_now().date(),
+            return_url=return_url,
         )
+        kind = {TestcardStatus.SUCCEEDED: "succeeded", TestcardStatus.REQUIRES_ACTION: "requires_action"}
         return GatewayOutcome(
-            kind="succeeded" if charge.status == TestcardStatus.SUCCEEDED else "failed",
+            kind=kind.get(TestcardStatus(charge.status), "failed"),
+            redirect_url=testcard.authenticate_url(charge) if charge.status == TestcardStatus.REQUIRES_ACTION else "",
             gateway_reference=charge.token,
             amount=Money.from_minor(charge.amount_minor, charge.currency),
             method_label=_label(charge.card_brand, charge.card_last4),

@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
+from django.http import HttpResponse
+from django.test import Client
 
 from sportello.accounts.models import Account, Membership
 from sportello.billing.models import Invoice
@@ -46,3 +49,43 @@ def make_invoice(alice: Membership, billing_setup: None) -> Callable[..., Invoic
         return issued_invoice(alice.account, net, **kwargs)
 
     return make
+
+
+class _ConfirmForm(HTMLParser):
+    """The hidden fields of the review page's confirm form, as a browser would send them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = False
+        self.fields: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "form" and found.get("id") == "pay-confirm":
+            self.inside = True
+        elif tag == "input" and self.inside and found.get("type") == "hidden":
+            self.fields.append((found.get("name") or "", found.get("value") or ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def review_fields(review: HttpResponse) -> dict[str, list[str]]:
+    """What the review page's Confirm button posts (without the button itself)."""
+    parser = _ConfirmForm()
+    parser.feed(review.content.decode())
+    assert parser.fields, "a review page with its confirm form"
+    fields: dict[str, list[str]] = {}
+    for name, value in parser.fields:
+        fields.setdefault(name, []).append(value)
+    return fields
+
+
+def pay_confirmed(client: Client, url: str, data: dict[str, Any], **kwargs: Any) -> HttpResponse:
+    """Pay as a member does: post the pay form, check the review page answered, and press
+    Confirm on it. `kwargs` go to the confirming post (follow=True...)."""
+    review = client.post(url, data)
+    assert review.status_code == 200 and "Review your payment" in review.content.decode(), review.content.decode()
+    response: HttpResponse = client.post(url, {**review_fields(review), "confirm": "1"}, **kwargs)
+    return response

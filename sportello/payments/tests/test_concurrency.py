@@ -141,3 +141,28 @@ def test_a_mass_payment_racing_a_single_payment_applies_nothing_twice(
     assert overpayments == [1210]
     assert credit_balance(account=alice.account, currency="EUR") == Money("12.10", "EUR")  # type: ignore[arg-type]
     assert set(Payment.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+def test_a_reviewed_payment_confirmed_twice_at_once_pays_once(
+    on_postgresql: None, alice: Membership, make_invoice: Callable[..., Invoice]
+) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    from sportello.payments.tests.conftest import review_fields
+
+    invoice = make_invoice("100.00")  # 121.00
+    credit_adjust(account=alice.account, amount=Money("200.00", "EUR"), note="prepaid", by=None)  # type: ignore[arg-type]
+    url = reverse("portal:invoice-pay", args=[invoice.number])
+    clients = [Client(), Client()]
+    for client in clients:
+        client.force_login(alice.user)
+    review = clients[0].post(url, {"invoices": invoice.number, "method": "credit", "amount": "50.00"})
+    confirm = {**review_fields(review), "confirm": "1"}
+    statuses: list[int] = []
+    outcomes = race(
+        *[lambda client=client: statuses.append(client.post(url, confirm).status_code) for client in clients]
+    )
+    assert (outcomes, statuses) == (["ok", "ok"], [302, 302])
+    assert credit_balance(account=alice.account, currency="EUR") == Money("150.00", "EUR")  # type: ignore[arg-type]
+    assert invoice_paid_minor(invoice=invoice) == 5000

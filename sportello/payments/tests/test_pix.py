@@ -49,6 +49,7 @@ from sportello.payments.tests.conftest import (  # noqa: F401
     _testcard_on,
     billing_setup,
     issued_invoice,
+    pay_confirmed,
     seller,
     tax_rates,
 )
@@ -196,7 +197,7 @@ def test_the_pay_page_offers_pix_and_shows_the_code_and_its_qr(
     url = reverse("portal:invoice-pay", args=[brl_invoice.number])
     page = client.get(url).content.decode()
     assert 'value="pix"' in page and "Instantly, at any hour" in page
-    response = client.post(url, {"invoices": brl_invoice.number, "method": "pix"})
+    response = pay_confirmed(client, url, {"invoices": brl_invoice.number, "method": "pix"})
     payment = Payment.objects.get()
     assert response["Location"] == reverse("portal:payment", args=[payment.public_id])
     result = client.get(response["Location"]).content.decode()

@@ -42,7 +42,7 @@ from sportello.payments.services import (
     payment_refresh,
     webhook_receive,
 )
-from sportello.payments.tests.conftest import DAY
+from sportello.payments.tests.conftest import DAY, pay_confirmed
 from sportello.payments.tests.stripe_replay import (
     SECRET_KEY,
     WEBHOOK_SECRET,
@@ -176,7 +176,7 @@ def test_paying_sends_the_customer_to_stripe_checkout_and_no_card_field_is_ours(
             "payment_intent_data[metadata][sportello_flow]": "checkout",
         },
     )
-    response = alice_client.post(url, {"invoices": invoice.number, "method": "stripe"})
+    response = pay_confirmed(alice_client, url, {"invoices": invoice.number, "method": "stripe"})
     payment = Payment.objects.get()
     assert response.status_code == 302
     assert response["Location"] == recorded("checkout_session_payment")["url"]
@@ -555,6 +555,56 @@ def test_a_refused_off_session_charge_leaves_the_invoice_open(
     assert invoice_status(invoice) == InvoiceStatus.OPEN
     saved_card.refresh_from_db()
     assert saved_card.failure_code == (code if flagged else "")
+
+
+def test_a_saved_card_chosen_by_hand_is_charged_with_the_customer_present_and_3d_secure_when_asked(
+    stripe_api: ReplayClient,
+    alice: Membership,
+    alice_client: Client,
+    make_invoice: Callable[..., Invoice],
+    saved_card: SavedPaymentMethod,
+) -> None:
+    invoice = make_invoice("100.00")
+    intent = recorded("payment_intent_succeeded")
+    three_d_secure = "https://hooks.stripe.com/3d_secure_2/hosted?merchant=acct_1&payment_intent=" + intent["id"]
+    intent.update(
+        status="requires_action",
+        amount_received=0,
+        next_action={"type": "redirect_to_url", "redirect_to_url": {"url": three_d_secure}},
+    )
+    stripe_api.expect("get", f"/v1/payment_methods/{CARD}", "payment_method_card")
+    stripe_api.expect(
+        "post",
+        "/v1/payment_intents",
+        intent,
+        params={
+            "amount": "12100",
+            "currency": "eur",
+            "customer": CUSTOMER,
+            "payment_method": CARD,
+            "confirm": "true",
+            "metadata[sportello_flow]": "on_session",
+        },
+    )
+    url = reverse("portal:invoice-pay", args=[invoice.number])
+    response = pay_confirmed(alice_client, url, {"invoices": invoice.number, "method": f"saved-{saved_card.pk}"})
+    payment = Payment.objects.get()
+    assert response["Location"] == three_d_secure
+    assert (payment.status, payment.gateway_reference, payment.next_url) == (
+        PaymentStatus.REQUIRES_ACTION,
+        intent["id"],
+        three_d_secure,
+    )
+    sent = next(sent for sent in stripe_api.sent if sent.path == "/v1/payment_intents")
+    assert "off_session" not in sent.params
+    assert sent.params["return_url"] == f"http://testserver{reverse('portal:payment', args=[payment.public_id])}"
+    assert charged_once_with_our_key(stripe_api, payment)
+    assert invoice_status(invoice) == InvoiceStatus.OPEN
+    # Back from the bank: Stripe's notification of the same intent pays the invoice.
+    paid = recorded("payment_intent_succeeded")
+    paid["metadata"]["sportello_payment"] = str(payment.public_id)
+    assert deliver("payment_intent.succeeded", paid) == "applied"
+    assert invoice_status(invoice) == InvoiceStatus.PAID
 
 
 def test_a_card_stripe_no_longer_knows_is_flagged_without_a_charge(

@@ -49,6 +49,7 @@ from sportello.core.money import Money
 from sportello.core.testing import Clock
 from sportello.notifications.models import EmailLog
 from sportello.payments.services import credit_adjust
+from sportello.payments.tests.conftest import pay_confirmed
 from sportello.portal.csv_export import csv_cell
 from sportello.portal.views import billing as billing_views
 
@@ -446,8 +447,10 @@ def test_an_invoice_in_collections_stays_in_the_overdue_group_says_so_and_can_be
     assert f'href="{reverse("portal:invoice-pay", args=[docs["A"].number])}"' in page
     # The customer pays it (from credit here): paid, through the usual settlement.
     credit_adjust(account=alice.account, amount=Money("121.00", "EUR"), note="Transfer to us", by=None)
-    response = alice_client.post(
-        reverse("portal:invoice-pay", args=[docs["A"].number]), {"invoices": docs["A"].number, "method": "credit"}
+    response = pay_confirmed(
+        alice_client,
+        reverse("portal:invoice-pay", args=[docs["A"].number]),
+        {"invoices": docs["A"].number, "method": "credit"},
     )
     assert response.status_code == 302
     docs["A"].refresh_from_db()

@@ -22,6 +22,7 @@ from sportello.orders.services import cart_quote, order_cancel, order_mark_paid,
 from sportello.orders.tests.conftest import AS_OF, AT, fill_cart, orders_catalog, seller_in_spain, snapshot
 from sportello.payments.models import CreditEntry, Payment
 from sportello.payments.services import credit_adjust
+from sportello.payments.tests.conftest import pay_confirmed, review_fields
 from sportello.services.models import Service
 
 pytestmark = pytest.mark.django_db
@@ -115,7 +116,7 @@ def test_paying_by_card_activates_the_order_and_leads_back_to_it(
 ) -> None:
     assert order.invoice is not None
     number = order.invoice.display_number
-    response = alice_client.post(pay_url(order), {"invoices": number, "method": "testcard"})
+    response = pay_confirmed(alice_client, pay_url(order), {"invoices": number, "method": "testcard"})
     assert response.status_code == 302 and "/testcard/pay/" in response["Location"]
     assert order.status == "awaiting_payment"  # starting a payment carries out nothing
     response = card(alice_client, response["Location"], "4242424242424242", django_capture_on_commit_callbacks)
@@ -140,7 +141,9 @@ def test_a_declined_card_leaves_the_order_awaiting_payment(
     alice_client: Client, order: Order, django_capture_on_commit_callbacks: Any
 ) -> None:
     assert order.invoice is not None
-    response = alice_client.post(pay_url(order), {"invoices": order.invoice.display_number, "method": "testcard"})
+    response = pay_confirmed(
+        alice_client, pay_url(order), {"invoices": order.invoice.display_number, "method": "testcard"}
+    )
     response = card(alice_client, response["Location"], "4000000000000002", django_capture_on_commit_callbacks)
     page = text(alice_client.get(response["Location"]))
     assert "Your card was declined. No money was taken." in page
@@ -154,13 +157,18 @@ def test_credit_that_covers_the_order_pays_it_at_once(alice: Membership, alice_c
     assert order.invoice is not None
     credit_adjust(account=alice.account, amount=Money("25.00", "EUR"), note="goodwill", by=None)
     assert "Account credit Money received: Immediately · available: €25.00" in text(alice_client.get(pay_url(order)))
-    response = alice_client.post(
-        pay_url(order), {"invoices": order.invoice.display_number, "method": "credit"}, follow=True
-    )
+    review = alice_client.post(pay_url(order), {"invoices": order.invoice.display_number, "method": "credit"})
+    assert "Credit before €25.00" in text(review) and "Credit after €0.92" in text(review)
+    confirm = {**review_fields(review), "confirm": "1"}
+    response = alice_client.post(pay_url(order), confirm, follow=True)
     assert response.redirect_chain == [(f"/orders/{order.number}/", 302)]
     assert messages_of(response) == ["Paid with your account credit. Thank you."]
     order.refresh_from_db()
     assert order.status == "active"
+    # The confirmation sent again leads back to the order and pays nothing more.
+    again = alice_client.post(pay_url(order), confirm, follow=True)
+    assert again.redirect_chain == [(f"/orders/{order.number}/", 302)]
+    assert messages_of(again) == ["This payment was already confirmed: nothing was paid twice."]
     assert list(CreditEntry.objects.order_by("id").values_list("kind", "amount_minor")) == [
         ("adjustment", 2500),
         ("applied", -2408),
@@ -218,7 +226,8 @@ def test_paying_the_order_s_invoice_from_the_billing_pages_carries_the_order_out
 ) -> None:
     assert order.invoice is not None
     credit_adjust(account=alice.account, amount=Money("24.08", "EUR"), note="goodwill", by=None)
-    alice_client.post(
+    pay_confirmed(
+        alice_client,
         reverse("portal:invoice-pay", args=[order.invoice.display_number]),
         {"invoices": order.invoice.display_number, "method": "credit"},
         follow=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ from sportello.payments.tests.conftest import (  # noqa: F401
     billing_setup,
     issued_invoice,
     make_invoice,
+    pay_confirmed,
     seller,
     tax_rates,
 )
@@ -53,7 +55,7 @@ def test_it_pays_one_invoice_by_card_on_the_processors_page(
     text = page.content.decode()
     assert f"Pay invoice {invoice.number}" in text and "€121.00" in text
     assert "cc-number" not in text and 'name="number"' not in text, "no card field on our own pages"
-    response = alice_client.post(url, {"invoices": invoice.number, "method": "testcard"})
+    response = pay_confirmed(alice_client, url, {"invoices": invoice.number, "method": "testcard"})
     assert response.status_code == 302
     hosted_page = response["Location"]
     assert re.fullmatch(r"http://testserver/testcard/pay/[\w-]+/", hosted_page)
@@ -69,8 +71,10 @@ def test_it_pays_one_invoice_by_card_on_the_processors_page(
 def test_a_declined_card_says_so_and_offers_a_retry_and_another_method(
     alice_client: Client, invoice: Invoice, django_capture_on_commit_callbacks: Any
 ) -> None:
-    response = alice_client.post(
-        reverse("portal:invoice-pay", args=[invoice.number]), {"invoices": invoice.number, "method": "testcard"}
+    response = pay_confirmed(
+        alice_client,
+        reverse("portal:invoice-pay", args=[invoice.number]),
+        {"invoices": invoice.number, "method": "testcard"},
     )
     response = card(alice_client, response["Location"], "4000000000000002", django_capture_on_commit_callbacks)
     result = alice_client.get(response["Location"]).content.decode()
@@ -79,7 +83,7 @@ def test_a_declined_card_says_so_and_offers_a_retry_and_another_method(
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.OPEN
     # Trying again opens a new payment for the same invoice.
-    retry = alice_client.post(reverse("portal:pay"), {"invoices": invoice.number, "method": "testcard"})
+    retry = pay_confirmed(alice_client, reverse("portal:pay"), {"invoices": invoice.number, "method": "testcard"})
     assert retry.status_code == 302 and "/testcard/pay/" in retry["Location"]
     assert list(Payment.objects.order_by("id").values_list("status", flat=True)) == ["failed", "initiated"]
 
@@ -94,8 +98,8 @@ def test_several_invoices_are_paid_in_one_payment(
     page = alice_client.get(reverse("portal:pay")).content.decode()
     assert page.count('name="invoices"') == 2 and page.count(" checked") >= 2
     assert "Selected: €133.10." in page
-    response = alice_client.post(
-        reverse("portal:pay"), {"invoices": [first.number, second.number], "method": "testcard"}
+    response = pay_confirmed(
+        alice_client, reverse("portal:pay"), {"invoices": [first.number, second.number], "method": "testcard"}
     )
     payment = Payment.objects.get()
     assert payment.amount_minor == 13310
@@ -118,8 +122,10 @@ def test_invoices_in_two_currencies_cannot_be_paid_together(
 
 
 def test_a_bank_transfer_shows_the_instructions_and_waits(alice_client: Client, invoice: Invoice) -> None:
-    response = alice_client.post(
-        reverse("portal:invoice-pay", args=[invoice.number]), {"invoices": invoice.number, "method": "bank_transfer"}
+    response = pay_confirmed(
+        alice_client,
+        reverse("portal:invoice-pay", args=[invoice.number]),
+        {"invoices": invoice.number, "method": "bank_transfer"},
     )
     payment = Payment.objects.get()
     assert response["Location"] == reverse("portal:payment", args=[payment.public_id])
@@ -139,7 +145,8 @@ def test_credit_pays_at_once_and_can_go_first(alice: Membership, alice_client: C
         reverse("portal:invoice-pay", args=[invoice.number]), {"invoices": invoice.number, "method": "credit"}
     )
     assert response.status_code == 400 and "does not cover €121.00" in response.content.decode()
-    response = alice_client.post(
+    response = pay_confirmed(
+        alice_client,
         reverse("portal:invoice-pay", args=[invoice.number]),
         {"invoices": invoice.number, "method": "testcard", "use_credit": "on"},
     )
@@ -161,7 +168,7 @@ def test_adding_funds_then_paying_the_funds_invoice_adds_credit(
     page = alice_client.get(response["Location"]).content.decode()
     assert 'value="testcard"' in page
     assert 'value="credit"' not in page and "use_credit" not in page, "credit cannot buy credit"
-    response = alice_client.post(response["Location"], {"invoices": funds.number, "method": "testcard"})
+    response = pay_confirmed(alice_client, response["Location"], {"invoices": funds.number, "method": "testcard"})
     card(alice_client, response["Location"], "4242424242424242", django_capture_on_commit_callbacks)
     assert credit_balance(account=alice.account, currency="EUR") == Money("60.00", "EUR")  # type: ignore[arg-type]
     page = alice_client.get(reverse("portal:credit")).content.decode()
@@ -185,8 +192,10 @@ def test_bad_amounts_of_funds_are_refused(alice_client: Client, billing_setup: N
 def test_other_accounts_invoices_and_payments_are_not_found(
     alice_client: Client, bob: Membership, invoice: Invoice, client: Client
 ) -> None:
-    alice_client.post(
-        reverse("portal:invoice-pay", args=[invoice.number]), {"invoices": invoice.number, "method": "bank_transfer"}
+    pay_confirmed(
+        alice_client,
+        reverse("portal:invoice-pay", args=[invoice.number]),
+        {"invoices": invoice.number, "method": "bank_transfer"},
     )
     payment = Payment.objects.get()
     client.force_login(bob.user)
@@ -205,6 +214,8 @@ def test_read_only_members_see_but_cannot_pay(alice: Membership, invoice: Invoic
     url = reverse("portal:invoice-pay", args=[invoice.number])
     assert "Your role lets you see invoices, but not pay them." in client.get(url).content.decode()
     assert client.post(url, {"invoices": invoice.number, "method": "testcard"}).status_code == 404
+    confirm = {"invoices": invoice.number, "method": "testcard", "confirm": "1", "review": str(uuid.uuid4())}
+    assert client.post(url, confirm).status_code == 404
     assert client.post(reverse("portal:credit"), {"amount": "50"}).status_code == 404
     assert (Payment.objects.count(), CreditEntry.objects.count(), Settlement.objects.count()) == (0, 0, 0)
 
@@ -277,7 +288,7 @@ def test_part_of_an_invoice_is_paid_now_and_the_rest_stays_payable(
     page = alice_client.get(url).content.decode()
     assert 'name="amount"' in page and 'value="121.00"' in page
     assert "Up to €121.00. Pay less now and the rest later, if you prefer." in page
-    response = alice_client.post(url, {"invoices": invoice.number, "method": "testcard", "amount": "50.00"})
+    response = pay_confirmed(alice_client, url, {"invoices": invoice.number, "method": "testcard", "amount": "50.00"})
     assert response.status_code == 302
     card(alice_client, response["Location"], "4242424242424242", django_capture_on_commit_callbacks)
     assert Payment.objects.get().amount_minor == 5000
@@ -345,7 +356,7 @@ def test_the_pay_pages_show_each_method_with_its_clearing_time(
         ("credit", "Account credit", "Immediately · available: €21.00"),
     ]
     # The waiting page of a transfer gives the same figure.
-    alice_client.post(reverse("portal:pay"), {"invoices": [first.number], "method": "bank_transfer"})
+    pay_confirmed(alice_client, reverse("portal:pay"), {"invoices": [first.number], "method": "bank_transfer"})
     waiting = alice_client.get(reverse("portal:payment", args=[Payment.objects.get().public_id])).content.decode()
     assert "usually within 1 business day." in waiting
     settings.PAYMENTS_BANK_TRANSFER_CLEARING_DAYS = 0
@@ -361,8 +372,10 @@ def test_a_declined_card_is_explained_in_the_members_language(
 ) -> None:
     alice.user.language = "es"
     alice.user.save(update_fields=["language"])
-    response = alice_client.post(
-        reverse("portal:invoice-pay", args=[invoice.number]), {"invoices": invoice.number, "method": "testcard"}
+    response = pay_confirmed(
+        alice_client,
+        reverse("portal:invoice-pay", args=[invoice.number]),
+        {"invoices": invoice.number, "method": "testcard"},
     )
     response = card(alice_client, response["Location"], "4000000000000002", django_capture_on_commit_callbacks)
     result = alice_client.get(response["Location"])

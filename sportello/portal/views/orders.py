@@ -28,7 +28,7 @@ from sportello.orders.selectors import order_events_of, order_lines_of, order_mo
 from sportello.orders.services import order_cancel
 from sportello.payments.selectors import invoices_payable_by
 from sportello.portal.access import MemberRequest, member_required
-from sportello.portal.views.payments import pay_page
+from sportello.portal.views.payments import pay_confirmed_earlier, pay_page
 from sportello.portal.views.store import line_rows
 
 PAGE_SIZE = 25
@@ -141,6 +141,9 @@ def order_pay(request: MemberRequest, number: str) -> HttpResponse:
     if not request.membership.has_area(Area.BILLING):
         # Paying is billing's: without it the member is told on the order page who can pay.
         raise Http404
+    earlier = pay_confirmed_earlier(request, order=order)
+    if earlier is not None:
+        return earlier
     refusal = _why_not_payable(order)
     if refusal:
         messages.error(request, refusal)

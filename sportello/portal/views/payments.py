@@ -6,6 +6,10 @@ the gateway's hosted page, and the result page shows what Sportello's own record
 (the gateway's signed notification, or the gateway asked directly), never what the
 browser claims on its way back.
 
+Every method goes through a review of what will be paid before anything is paid (`pay_page`);
+a saved card can be chosen by hand and is charged with the customer present, through the
+bank's extra authentication step when it asks.
+
 Every invoice and payment is looked up through selectors scoped to the acting membership,
 so another account's answers 404. Read-only members see these pages but cannot pay.
 URLs for other pages: `portal:invoice-pay` (args: invoice number) and `portal:pay` (several
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +29,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import IntegrityError
 from django.db.models import Q
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -54,15 +60,18 @@ from sportello.payments.errors import (
     NothingToPay,
     PaymentsError,
 )
-from sportello.payments.models import Gateway, Payment, PaymentStatus
+from sportello.payments.models import Gateway, Payment, PaymentStatus, SavedPaymentMethod
 from sportello.payments.receipts import payment_receipt
 from sportello.payments.selectors import (
+    PaymentConfirmed,
     credit_balance,
     credit_balances,
     credit_entries_visible_to,
     invoice_balance,
     invoices_payable_by,
+    methods_chargeable_of,
     methods_visible_to,
+    payment_confirmed_with,
     payment_overpayment_minor,
     payment_preference_of,
     payment_settlements,
@@ -71,13 +80,16 @@ from sportello.payments.selectors import (
 )
 from sportello.payments.services import (
     CREDIT,
+    PaymentPreview,
     funds_invoice_create,
     method_remove,
     method_set_default,
     method_setup_begin,
     payment_begin,
+    payment_charge_saved,
     payment_create,
     payment_preference_set,
+    payment_preview,
     payment_refresh,
 )
 from sportello.portal.access import MemberRequest, member_required
@@ -175,11 +187,25 @@ class PayForm(forms.Form):
         method_field.choices = methods
 
 
-def _methods(*, currency: str, credit: Money, for_funds: bool) -> list[dict[str, Any]]:
-    """The methods offered for a payment in `currency`, each with how long it takes to clear."""
+def _methods(*, currency: str, credit: Money, for_funds: bool, saved: list[SavedPaymentMethod]) -> list[dict[str, Any]]:
+    """The methods offered for a payment in `currency`, each with how long it takes to clear:
+    the saved cards first (the default at the top), then the gateways, then account credit."""
+    gateways = gateways_available(currency=currency)
+    by_code = {gateway.code: gateway for gateway in gateways}
     offered = [
-        {"code": gateway.code, "label": gateway.label, "clearing": gateway.clearing_time()}
-        for gateway in gateways_available(currency=currency)
+        {
+            "code": f"{SAVED_PREFIX}{method.pk}",
+            "label": (_("%(card)s, your default card") if method.is_default else _("%(card)s, saved card"))
+            % {"card": method},
+            "clearing": by_code[method.gateway].clearing_time(),
+            "saved": method,
+        }
+        for method in saved
+        if method.gateway in by_code
+    ]
+    offered += [
+        {"code": gateway.code, "label": gateway.label, "clearing": gateway.clearing_time(), "saved": None}
+        for gateway in gateways
     ]
     if credit.minor > 0 and not for_funds:
         offered.append(
@@ -187,18 +213,45 @@ def _methods(*, currency: str, credit: Money, for_funds: bool) -> list[dict[str,
                 "code": CREDIT,
                 "label": gettext_lazy("Account credit"),
                 "clearing": _("Immediately · available: %(balance)s") % {"balance": money_display(credit)},
+                "saved": None,
             }
         )
     return offered
+
+
+# A saved card is offered as the method "saved-<its id>" (charged through its own gateway).
+SAVED_PREFIX = "saved-"
+
+
+@dataclass(frozen=True)
+class PayChoice:
+    """What the pay form asks for, read and checked: ready to review or to carry out."""
+
+    invoices: list[Invoice]
+    # The gateway's code, or CREDIT.
+    method: str
+    method_label: str
+    saved: SavedPaymentMethod | None
+    use_credit: bool
+    amount: Money | None
 
 
 def pay_page(
     request: MemberRequest, *, payable: list[Invoice], single: Invoice | None, order: Order | None = None
 ) -> HttpResponse:
     """The pay page: one invoice (`single`), several, or an order's invoice (`order`, whose page
-    the customer came from and goes back to)."""
+    the customer came from and goes back to).
+
+    Paying takes two posts. The first checks the choice and answers the review page: each
+    invoice with what it pays, the total, the method (for credit, the balance before and
+    after). Only the second, confirming post from that page, moves money: it carries the
+    review's key, which becomes the payment's idempotency key, so the confirmation sent twice
+    pays once. "Change" on the review comes back here with the same choice."""
     membership = request.membership
     may_pay = membership.can_change
+    if request.method == "POST" and not may_pay:
+        raise Http404
+    changing = request.method == "POST" and "change" in request.POST
     chosen = (
         [single.display_number]
         if single is not None
@@ -213,44 +266,48 @@ def pay_page(
         selected = [invoice for invoice in payable if invoice.currency == currency]
     credit = credit_balance(account=membership.account, currency=currency)
     for_funds = any(invoice.source == InvoiceSource.FUNDS for invoice in selected)
-    methods = _methods(currency=currency, credit=credit, for_funds=for_funds)
+    saved = methods_chargeable_of(membership=membership, as_of=_as_of()) if may_pay else []
+    methods = _methods(currency=currency, credit=credit, for_funds=for_funds, saved=saved)
+    initial: dict[str, Any] = {
+        "invoices": [invoice.display_number for invoice in selected],
+        "method": request.GET.get("method") or (methods[0]["code"] if methods else None),
+    }
+    if changing:
+        # Back from the review: the same choice, not yet checked again.
+        initial.update(
+            method=request.POST.get("method") or initial["method"],
+            use_credit=bool(request.POST.get("use_credit")),
+            amount=request.POST.get("amount") or None,
+        )
     form = PayForm(
-        request.POST if request.method == "POST" else None,
+        request.POST if request.method == "POST" and not changing else None,
         invoices=payable,
         methods=[(method["code"], method["label"]) for method in methods],
-        initial={
-            "invoices": [invoice.display_number for invoice in selected],
-            "method": request.GET.get("method") or (methods[0]["code"] if methods else None),
-        },
+        initial=initial,
     )
     status = 200
-    if request.method == "POST":
-        if not may_pay:
-            raise Http404
+    if form.is_bound:
         if form.is_valid():
-            invoices = [by_number[number] for number in form.cleaned_data["invoices"]]
             try:
-                plan = payment_create(
+                choice = _choice(form, by_number=by_number, methods=methods, single=single)
+                key = _review_key(request.POST.get("review"))
+                confirming = "confirm" in request.POST and bool(key)
+                preview = payment_preview(
                     account=membership.account,
-                    invoices=invoices,
-                    method=form.cleaned_data["method"],
-                    use_credit=form.cleaned_data["use_credit"],
-                    by=request.user,
-                    as_of=_as_of(),
-                    amount=_part(form, single=single),
+                    invoices=choice.invoices,
+                    method=choice.method,
+                    use_credit=choice.use_credit,
+                    amount=choice.amount,
                 )
+                if confirming and request.POST.get("reviewed") == _reviewed(preview):
+                    return _confirm(request, choice, key=key, order=order)
+                # A confirmation of other figures than those now due shows the review again.
+                return _review(request, choice, preview, changed=confirming, single=single, order=order)
             except (PaymentsError, BillingError) as refused:
                 field = "amount" if isinstance(refused, InvalidAmount) and single is not None else None
                 form.add_error(field, refusal_message(refused))
             except ValueError:
                 form.add_error("amount", _("This amount has more decimals than its currency allows."))
-            else:
-                if plan.payment is None:
-                    messages.success(request, _("Paid with your account credit. Thank you."))
-                    if order is not None:
-                        return redirect("portal:order-detail", number=order.number)
-                    return redirect("portal:credit")
-                return _begin(request, plan.payment)
         status = 400
     checked = {invoice.display_number for invoice in selected}
     rows: list[dict[str, Any]] = []
@@ -281,10 +338,136 @@ def pay_page(
         "total": total,
         "may_pay": may_pay,
         "order": order,
-        "back_url": reverse("portal:order-detail", args=[order.number]) if order else reverse("portal:billing"),
+        "back_url": _back_url(order),
         "active_nav": "orders" if order else "billing",
     }
     return render(request, "portal/payments/pay.html", context, status=status)
+
+
+def _back_url(order: Order | None) -> str:
+    return reverse("portal:order-detail", args=[order.number]) if order else reverse("portal:billing")
+
+
+def _choice(
+    form: PayForm, *, by_number: dict[str, Invoice], methods: list[dict[str, Any]], single: Invoice | None
+) -> PayChoice:
+    """The checked form as a choice; ValueError for an amount finer than the currency's minor unit."""
+    offered = next(method for method in methods if method["code"] == form.cleaned_data["method"])
+    saved: SavedPaymentMethod | None = offered["saved"]
+    return PayChoice(
+        invoices=[by_number[number] for number in form.cleaned_data["invoices"]],
+        method=saved.gateway if saved is not None else offered["code"],
+        method_label=str(saved) if saved is not None else str(offered["label"]),
+        saved=saved,
+        use_credit=form.cleaned_data["use_credit"],
+        amount=_part(form, single=single),
+    )
+
+
+def _review_key(value: str | None) -> str:
+    """The idempotency key of a confirmation, from the review's key ("" when it is not one)."""
+    try:
+        return f"portal:{uuid.UUID(value or '')}"
+    except ValueError:
+        return ""
+
+
+def _reviewed(preview: PaymentPreview) -> str:
+    """The figure the review showed, carried by its form: a confirmation of other figures (an
+    invoice paid meanwhile, credit spent elsewhere) shows the review again."""
+    return f"{preview.total.minor} {preview.total.currency} {preview.from_credit.minor}"
+
+
+def _review(
+    request: MemberRequest,
+    choice: PayChoice,
+    preview: PaymentPreview,
+    *,
+    changed: bool,
+    single: Invoice | None,
+    order: Order | None,
+) -> HttpResponse:
+    """The review of what will be paid, with its Confirm and Change buttons."""
+    hidden = [("invoices", invoice.display_number) for invoice in choice.invoices]
+    hidden.append(("method", request.POST["method"]))
+    if choice.use_credit:
+        hidden.append(("use_credit", "on"))
+    if choice.amount is not None:
+        hidden.append(("amount", str(choice.amount.amount)))
+    hidden += [("review", str(uuid.uuid4())), ("reviewed", _reviewed(preview))]
+    context = {
+        "choice": choice,
+        "preview": preview,
+        "lines": [
+            {"invoice": invoice, "amount": amount, "url": invoice_url(invoice)} for invoice, amount in preview.lines
+        ],
+        "by_credit": choice.method == CREDIT,
+        "hidden": hidden,
+        "changed": changed,
+        "single": single,
+        "order": order,
+        "back_url": _back_url(order),
+        "active_nav": "orders" if order else "billing",
+    }
+    return render(request, "portal/payments/review.html", context)
+
+
+def _confirm(request: MemberRequest, choice: PayChoice, *, key: str, order: Order | None) -> HttpResponse:
+    """Carry out the reviewed payment, once for its key. Refusals propagate to the pay page."""
+    membership = request.membership
+    try:
+        plan = payment_create(
+            account=membership.account,
+            invoices=choice.invoices,
+            method=choice.method,
+            use_credit=choice.use_credit,
+            by=request.user,
+            as_of=_as_of(),
+            amount=choice.amount,
+            idempotency_key=key,
+            saved_method=choice.saved,
+        )
+    except IntegrityError:
+        # The same confirmation, sent again while the first was being carried out.
+        earlier = payment_confirmed_with(membership=membership, idempotency_key=key)
+        if earlier is None:
+            raise
+        return _confirmed_earlier(request, earlier, order=order)
+    if plan.payment is None:
+        messages.success(request, _("Paid with your account credit. Thank you."))
+        return _after_credit(order)
+    if choice.saved is not None:
+        return _charge_saved(request, plan.payment)
+    return _begin(request, plan.payment)
+
+
+def _after_credit(order: Order | None) -> HttpResponse:
+    if order is not None:
+        return redirect("portal:order-detail", number=order.number)
+    return redirect("portal:credit")
+
+
+def pay_confirmed_earlier(request: MemberRequest, *, order: Order | None = None) -> HttpResponse | None:
+    """For a pay page's view, before anything else: a confirmation already carried out (sent
+    twice, or again with the browser's Back) answers where the first one led; None otherwise.
+    First, since the invoices it paid are no longer payable."""
+    if request.method != "POST" or "confirm" not in request.POST or not request.membership.can_change:
+        return None
+    key = _review_key(request.POST.get("review"))
+    earlier = payment_confirmed_with(membership=request.membership, idempotency_key=key) if key else None
+    return _confirmed_earlier(request, earlier, order=order) if earlier is not None else None
+
+
+def _confirmed_earlier(request: MemberRequest, earlier: PaymentConfirmed, *, order: Order | None) -> HttpResponse:
+    """A confirmation already carried out: where the first one led, nothing paid twice."""
+    messages.info(request, _("This payment was already confirmed: nothing was paid twice."))
+    payment = earlier.payment
+    if payment is None:
+        return _after_credit(order)
+    waiting = payment.status in (PaymentStatus.INITIATED, PaymentStatus.REQUIRES_ACTION)
+    if waiting and payment.next_url:
+        return HttpResponseRedirect(payment.next_url)
+    return redirect("portal:payment", payment.public_id)
 
 
 def _part(form: PayForm, *, single: Invoice | None) -> Money | None:
@@ -309,6 +492,22 @@ def _begin(request: MemberRequest, payment: Payment) -> HttpResponse:
     return HttpResponseRedirect(payment.next_url or result_url)
 
 
+def _charge_saved(request: MemberRequest, payment: Payment) -> HttpResponse:
+    """Charge the chosen saved card, then show the result, or send the customer to confirm
+    with their bank when it asks."""
+    result_url = reverse("portal:payment", args=[payment.public_id])
+    try:
+        payment = payment_charge_saved(
+            payment=payment, return_url=request.build_absolute_uri(result_url), as_of=_as_of()
+        )
+    except (GatewayError, MethodUnavailable) as refused:
+        messages.error(request, refusal_message(refused))
+        return HttpResponseRedirect(result_url)
+    if payment.status == PaymentStatus.REQUIRES_ACTION and payment.next_url:
+        return HttpResponseRedirect(payment.next_url)
+    return HttpResponseRedirect(result_url)
+
+
 def _invoice_by_number(request: MemberRequest, number: str) -> Invoice:
     invoices = invoices_visible_to(membership=request.membership)
     return get_object_or_404(invoices, Q(number=number) | Q(number="", proforma_number=number))
@@ -319,6 +518,9 @@ def _invoice_by_number(request: MemberRequest, number: str) -> Invoice:
 def invoice_pay(request: MemberRequest, number: str) -> HttpResponse:
     """Pay one invoice."""
     invoice = _invoice_by_number(request, number)
+    earlier = pay_confirmed_earlier(request)
+    if earlier is not None:
+        return earlier
     payable = invoices_payable_by(membership=request.membership)
     if invoice.pk not in {candidate.pk for candidate in payable}:
         messages.info(request, _("Invoice %(number)s has nothing left to pay.") % {"number": invoice.display_number})
@@ -330,6 +532,9 @@ def invoice_pay(request: MemberRequest, number: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def pay(request: MemberRequest) -> HttpResponse:
     """Pay several (or all) open invoices of one currency in one payment."""
+    earlier = pay_confirmed_earlier(request)
+    if earlier is not None:
+        return earlier
     return pay_page(request, payable=invoices_payable_by(membership=request.membership), single=None)
 
 

@@ -80,3 +80,13 @@ def login_over_http(page: Page, live_server: LiveServer, email: str, password: s
 def nav_link(page: Page, href: str) -> Locator:
     """The main navigation's link to `href` (not the account section's tabs inside <main>)."""
     return page.locator(f'nav:not(main nav) a[href="{href}"]')
+
+
+def pay_reviewed(page: Page, *, total: str | None = None) -> None:
+    """On a pay page, with the invoices and the method chosen: continue to the review, check
+    its total when given ("€121.00"), and confirm."""
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(page.locator("main h1")).to_have_text("Review your payment")
+    if total is not None:
+        expect(page.locator("#review-total")).to_have_text(total)
+    page.get_by_role("button", name=re.compile(r"^Confirm and pay ")).click()

@@ -37,6 +37,10 @@ def test_pay_an_order_awaiting_payment_by_card(page: Page, live_server, demo_dat
     assert check_page(page, "order pay") == []
     page.get_by_label("Card", exact=True).check()
     page.get_by_role("button", name="Continue to payment").click()
+    expect(page.locator("main h1")).to_have_text("Review your payment")
+    expect(page.locator("#review-lines")).to_contain_text(order.invoice.display_number)
+    assert check_page(page, "order pay review") == []
+    page.get_by_role("button", name=re.compile(r"^Confirm and pay ")).click()
     expect(page).to_have_url(re.compile(r"/testcard/pay/[\w-]+/$"))
     enter_card(page, "4242 4242 4242 4242")
     expect(page.locator("main h1")).to_have_text("Payment received")

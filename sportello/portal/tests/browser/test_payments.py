@@ -31,7 +31,7 @@ from sportello.payments.tests.conftest import (  # noqa: F401
     seller,
     tax_rates,
 )
-from sportello.portal.tests.browser.helpers import login_over_http
+from sportello.portal.tests.browser.helpers import login_over_http, pay_reviewed
 
 AXE_OPTIONS = {
     "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]},
@@ -83,7 +83,7 @@ def enter_card(page: Page, number: str) -> None:
 def start_card_payment(page: Page, live_server: Any, invoice: Invoice) -> None:
     page.goto(f"{live_server.url}/billing/invoices/{invoice.number}/pay/")
     page.get_by_label("Card", exact=True).check()
-    page.get_by_role("button", name="Continue to payment").click()
+    pay_reviewed(page)
     expect(page).to_have_url(re.compile(r"/testcard/pay/[\w-]+/$"))
 
 
@@ -112,6 +112,11 @@ def test_a_declined_card_leaves_the_invoice_unpaid_and_offers_a_retry(
     # Try again with the keyboard, this time with a good card.
     page.get_by_role("button", name="Try again").focus()
     page.keyboard.press("Enter")
+    # A retry is reviewed too: the same invoice, the same amount.
+    expect(page.locator("main h1")).to_have_text("Review your payment")
+    expect(page.locator("#review-total")).to_have_text("€121.00")
+    page.get_by_role("button", name="Confirm and pay €121.00").focus()
+    page.keyboard.press("Enter")
     enter_card(page, "4242424242424242")
     expect(page.locator("main h1")).to_have_text("Payment received")
 
@@ -138,7 +143,7 @@ def test_two_invoices_are_paid_in_one_payment(
     page.goto(f"{live_server.url}/billing/pay/")
     expect(page.locator("main")).to_contain_text("Selected: €133.10.")
     page.get_by_label("Card", exact=True).check()
-    page.get_by_role("button", name="Continue to payment").click()
+    pay_reviewed(page, total="€133.10")
     expect(page.locator("main")).to_contain_text("€133.10")
     enter_card(page, "4242424242424242")
     expect(page.locator("main h1")).to_have_text("Payment received")
@@ -191,6 +196,9 @@ def test_no_axe_violations_on_the_payment_pages(
     page.goto(f"{live_server.url}/billing/invoices/{invoices[1].number}/pay/")
     page.get_by_label("Bank transfer").check()
     page.get_by_role("button", name="Continue to payment").click()
+    expect(page.locator("main h1")).to_have_text("Review your payment")
+    problems += check_page(page, "review")
+    page.get_by_role("button", name=re.compile(r"^Confirm and pay ")).click()
     expect(page.locator("main h1")).to_have_text("Waiting for your transfer")
     problems += check_page(page, "awaiting transfer")
     assert problems == []
@@ -224,9 +232,11 @@ def test_an_expired_saved_card_is_replaced(
     page.locator("#id_name").fill("Alice Example")
     page.get_by_role("button", name="Save the card").click()
     expect(page.locator("main h1")).to_have_text("Payment methods")
-    # The new card replaces the expired default at once; the expired one can be made default no more.
+    # The new card replaces the expired default at once, so nothing asks to replace a card any
+    # more; the expired one stays listed, flagged, until removed, and can be made default no more.
     expect(page.get_by_role("button", name="Make default Visa 4242")).to_have_count(0)
-    expect(page.locator("#card-prompt")).to_contain_text("Your card Visa •••• 0069 has expired.")
+    expect(page.locator("#card-prompt")).to_have_count(0)
+    expect(page.locator("main")).to_contain_text("This card has expired")
     page.get_by_role("button", name="Remove Visa 0069").click()
     expect(page.locator("main")).not_to_contain_text("This card has expired")
     expect(page.locator("#card-prompt")).to_have_count(0)
@@ -254,6 +264,46 @@ def test_the_selected_total_follows_the_ticked_invoices(
     expect(selected).to_be_hidden()
     page.get_by_label(first.display_number, exact=True).check()
     expect(selected).to_have_text(f"Selected: €{first.total_minor // 100}.{first.total_minor % 100:02}.")
-    # Without the script the server says the same once the form is sent: the ticked one only.
+    # The review says the same: the ticked one only.
     page.get_by_role("button", name="Continue to payment").click()
-    expect(page.locator("main")).to_contain_text(f"€{first.total_minor // 100}.{first.total_minor % 100:02}")
+    expect(page.locator("#review-total")).to_have_text(f"€{first.total_minor // 100}.{first.total_minor % 100:02}")
+    expect(page.locator("#review-lines tbody tr")).to_have_count(1)
+    expect(page.locator("#review-lines")).not_to_contain_text(second.display_number)
+    # Change goes back with the same choice.
+    page.get_by_role("button", name="Change").click()
+    expect(page.locator("main h1")).to_have_text("Pay invoices")
+    expect(page.get_by_label(first.display_number, exact=True)).to_be_checked()
+    expect(page.get_by_label(second.display_number, exact=True)).not_to_be_checked()
+    expect(selected).to_have_text(f"Selected: €{first.total_minor // 100}.{first.total_minor % 100:02}.")
+
+
+def test_a_saved_card_is_chosen_by_hand_and_the_bank_asks_for_the_extra_step(
+    page: Page, live_server: Any, alice: Membership, invoices: list[Invoice]
+) -> None:
+    from sportello.payments.models import SavedPaymentMethod, TestcardCard
+
+    TestcardCard.objects.create(
+        token="card_3ds", brand="Visa", last4="3155", exp_month=12, exp_year=2039, behaviour="requires_action"
+    )
+    SavedPaymentMethod.objects.create(
+        account=alice.account,
+        gateway="testcard",
+        token="card_3ds",
+        brand="Visa",
+        last4="3155",
+        exp_month=12,
+        exp_year=2039,
+        is_default=True,
+    )
+    login_over_http(page, live_server, alice.user.email, PASSWORD)
+    page.goto(f"{live_server.url}/billing/invoices/{invoices[0].number}/pay/")
+    expect(page.get_by_label("Visa •••• 3155, your default card")).to_be_checked()
+    page.get_by_role("button", name="Continue to payment").click()
+    expect(page.locator("#review-method")).to_contain_text("Visa •••• 3155")
+    assert check_page(page, "review, saved card") == []
+    page.get_by_role("button", name="Confirm and pay €121.00").click()
+    expect(page.locator("main h1")).to_have_text("Confirm this payment")
+    page.get_by_role("button", name="Confirm the payment").click()
+    expect(page.locator("main h1")).to_have_text("Payment received")
+    invoices[0].refresh_from_db()
+    assert invoices[0].status == InvoiceStatus.PAID

@@ -25,7 +25,7 @@ from sportello.core.money import Money
 from sportello.core.time import utc_now
 from sportello.payments.selectors import credit_balance
 from sportello.payments.tests.conftest import _testcard_on, billing_setup, seller, tax_rates  # noqa: F401
-from sportello.portal.tests.browser.helpers import login_over_http
+from sportello.portal.tests.browser.helpers import login_over_http, pay_reviewed
 from sportello.services.models import ServiceStatus
 
 
@@ -47,7 +47,7 @@ def enter_card(page: Page, number: str) -> None:
 def pay_by_card(page: Page) -> None:
     """On the page that pays an invoice: by card, on the test processor's page, a good card."""
     page.get_by_label("Card", exact=True).check()
-    page.get_by_role("button", name="Continue to payment").click()
+    pay_reviewed(page)
     expect(page).to_have_url(re.compile(r"/testcard/pay/[\w-]+/$"))
     enter_card(page, "4242 4242 4242 4242")
     expect(page.locator("main h1")).to_have_text("Payment received")

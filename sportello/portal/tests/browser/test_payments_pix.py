@@ -28,7 +28,7 @@ from sportello.payments.tests.conftest import (  # noqa: F401
     seller,
     tax_rates,
 )
-from sportello.portal.tests.browser.helpers import login_over_http
+from sportello.portal.tests.browser.helpers import login_over_http, pay_reviewed
 from sportello.portal.tests.browser.test_payments import check_page
 
 SECRET = "whsec_pix_browser"
@@ -46,7 +46,7 @@ def start_pix(page: Page, live_server: Any, invoice: Invoice) -> None:
     page.goto(f"{live_server.url}/billing/invoices/{invoice.number}/pay/")
     expect(page.locator("main")).to_contain_text("Instantly, at any hour")
     page.get_by_label("PIX", exact=True).check()
-    page.get_by_role("button", name="Continue to payment").click()
+    pay_reviewed(page)
     expect(page.locator("main h1")).to_have_text("Pay with PIX")
 
 
