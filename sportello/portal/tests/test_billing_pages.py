@@ -196,6 +196,36 @@ def test_the_dashboard_cards_say_what_is_overdue_next_and_open_per_currency(
     assert "R$" not in cards and "BRL" not in cards
 
 
+def test_the_overdue_card_has_a_pay_button_per_currency_with_its_invoices_ticked(
+    alice_client: Client, docs: dict[str, Invoice]
+) -> None:
+    body = text(alice_client.get(reverse("portal:dashboard")))
+    cards = body[body.index('id="money-heading"') : body.index('id="areas-heading"')]
+    overdue = cards[: cards.index("Next invoice due")]
+    pay = reverse("portal:pay")
+    a, b, f = (docs[key].display_number for key in ("A", "B", "F"))
+    # Oldest due first, as a payment settles them; one currency per payment.
+    assert f'<a class="button button-primary" href="{pay}?invoice={a}&amp;invoice={b}">Pay €161.50</a>' in overdue
+    assert f'<a class="button button-primary" href="{pay}?invoice={f}">Pay US$36.30</a>' in overdue
+    assert overdue.count(pay) == 2
+    page = text(alice_client.get(pay, {"invoice": [a, b]}))
+    for number in (a, b):
+        row = page[page.index(f'value="{number}"') : page.index(">", page.index(f'value="{number}"'))]
+        assert row.endswith(" checked"), number
+    unticked = page[page.index(f'value="{f}"') : page.index(">", page.index(f'value="{f}"'))]
+    assert not unticked.endswith(" checked")
+
+
+def test_the_overdue_card_has_no_pay_button_for_a_read_only_member(
+    client: Client, alice: Membership, docs: dict[str, Invoice]
+) -> None:
+    viewer = User.objects.create_user("viewer@example.org", "x" * 12)
+    membership_add(account=alice.account, user=viewer, role=Role.READ_ONLY)
+    client.force_login(viewer)
+    body = text(client.get(reverse("portal:dashboard")))
+    assert "€161.50" in body and reverse("portal:pay") not in body
+
+
 def test_the_credit_card_shows_the_credit_held_in_each_currency(
     alice_client: Client, alice: Membership, bob: Membership, docs: dict[str, Invoice]
 ) -> None:
