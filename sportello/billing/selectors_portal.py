@@ -110,7 +110,7 @@ def status_group_condition(key: str, *, as_of: dt.date) -> Q:
 def with_figures(queryset: InvoiceQuerySet, *, as_of: dt.date) -> InvoiceQuerySet:
     """Annotate `paid_minor` (settlements received), `due_minor` (what is still owed: the
     balance of an unpaid invoice, 0 for anything else, credit notes included),
-    `signed_total_minor` (credit notes negative) and `status_rank` (the Oracle order:
+    `signed_total_minor` (credit notes negative: `Invoice.shown_sign`, in SQL) and `status_rank` (the Oracle order:
     overdue, open, partially paid, paid, cancelled, credit notes)."""
     paid = (
         Settlement.objects.filter(invoice_id=OuterRef("pk"))
