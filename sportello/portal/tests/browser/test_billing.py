@@ -119,9 +119,9 @@ def test_the_status_filters_work_with_mouse_and_keyboard(page: Page, live_server
     page.goto(f"{live_server.url}/billing/invoices/")
     filters = page.get_by_role("navigation", name="Show documents by status")
     # Nine invoices issued (its draft is not shown), four credit notes, the demo order's invoice,
-    # the accepted demo quote's, and the payments demo's: two for funds added (by card, by
-    # transfer) and one paid from credit.
-    expect(filters.locator("[aria-current=page]")).to_have_text("All (18)")
+    # the accepted demo quote's, the payments demo's: two for funds added (by card, by
+    # transfer) and one paid from credit, and the suspended intranet hosting's unpaid renewal.
+    expect(filters.locator("[aria-current=page]")).to_have_text("All (19)")
     filters.get_by_role("link", name=re.compile(r"^Credit notes")).click()
     expect(filters.locator("[aria-current=page]")).to_have_text("Credit notes (4)")
     assert len(rows(page)) == 4
@@ -163,10 +163,17 @@ def test_email_me_this_list_arrives_with_the_csv(
     [attachment] = list(message.iter_attachments())
     assert attachment.get_content_type() == "text/csv"
     table = list(csv.reader(io.StringIO(attachment.get_content().removeprefix("\ufeff"))))
-    assert [row[1] for row in table] == ["Number", number_of("Dedicated IP address"), number_of("Managed WordPress")]
+    renewal = Invoice.objects.get(account__name=NUBECLARA, source="renewal").display_number
+    assert [row[1] for row in table] == [
+        "Number",
+        number_of("Dedicated IP address"),
+        number_of("Managed WordPress"),
+        renewal,
+    ]
     assert [row[4:8] for row in table[1:]] == [
         ["In collections", "43.56", "43.56", "EUR"],
         ["Overdue", "18.15", "18.15", "EUR"],
+        ["Overdue", "7.25", "7.25", "EUR"],
     ]
     page.goto(f"{live_server.url}/account/email-log/")
     expect(page.locator("main")).to_contain_text(str(message["Subject"]))
