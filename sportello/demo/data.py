@@ -758,8 +758,8 @@ def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
     # Every document of every customer, issued in date order so that numbers follow dates.
     steps: list[tuple[int, int, Account, DemoInvoice | DemoCreditNote | Service]] = []
     for order, account in enumerate(Account.objects.filter(name__in=DEMO_DOMAINS).order_by("pk")):
-        for spec in (*DEMO_INVOICES, *DEMO_CREDIT_NOTES):
-            steps.append((spec.issued, order, account, spec))
+        for document in (*DEMO_INVOICES, *DEMO_CREDIT_NOTES):
+            steps.append((document.issued, order, account, document))
         for unpaid in DEMO_SERVICES:
             if unpaid.account == account.name and unpaid.state == "suspended_unpaid":
                 service = Service.objects.get(account=account, label=unpaid.label)
