@@ -398,6 +398,19 @@ def late_fees_run(
 # --- 4. Suspension and termination ----------------------------------------------------------
 
 
+def suspension_date(*, due_date: dt.date, grace_days: int) -> dt.date:
+    """The first run that suspends a service billed by an invoice unpaid since `due_date`:
+    its product's grace days after the due date."""
+    return due_date + dt.timedelta(days=grace_days)
+
+
+def termination_date(*, due_date: dt.date, days_before_termination: int) -> dt.date:
+    """The first run that terminates a service whose oldest unpaid invoice fell due on
+    `due_date`: its product's days before termination after the due date. The oldest
+    overdue invoice billing the service decides (`suspensions_run`)."""
+    return due_date + dt.timedelta(days=days_before_termination)
+
+
 def _overdue_services(partition: Partition | None) -> list[dict[str, Any]]:
     """(service, invoice) pairs of overdue invoices and the still-running services they bill."""
     from sportello.billing.run import in_partition
@@ -442,12 +455,14 @@ def suspensions_run(
         due: dt.date = row["invoice__due_date"]
         number = row["invoice__number"] or row["invoice__proforma_number"]
         try:
-            if as_of >= due + dt.timedelta(days=row["service__plan__product__days_before_termination"]):
-                terminated += _terminate(service_id, number=number, run=run)
-            elif row["service__status"] == ServiceStatus.ACTIVE and as_of >= due + dt.timedelta(
-                days=row["service__plan__product__grace_days_before_suspension"]
+            if as_of >= termination_date(
+                due_date=due, days_before_termination=row["service__plan__product__days_before_termination"]
             ):
-                suspended += _suspend(service_id, invoice_id=row["invoice_id"], number=number, as_of=as_of, run=run)
+                terminated += _terminate(service_id, number=number, run=run)
+            elif row["service__status"] == ServiceStatus.ACTIVE and as_of >= suspension_date(
+                due_date=due, grace_days=row["service__plan__product__grace_days_before_suspension"]
+            ):
+                suspended += _suspend(service_id, invoice_id=row["invoice_id"], as_of=as_of, run=run)
         except ServicesError as error:
             _error(run, step="suspension", service=service_id, invoice=row["invoice_id"], error=str(error))
     return suspended, terminated
@@ -458,15 +473,26 @@ def _reason(number: str) -> str:
         return str(DUNNING_REASON) % {"number": number}
 
 
-def _suspend(service_id: int, *, invoice_id: int, number: str, as_of: dt.date, run: BillingRun) -> bool:
+@transaction.atomic
+def service_suspend_unpaid(*, service: Service, invoice: Invoice, as_of: dt.date) -> bool:
+    """Suspend `service` because `invoice` is unpaid past the grace days, recording the
+    suspension that payment lifts (`handlers.lift_suspensions`). False if the service is
+    already suspended for non-payment."""
+    try:
+        with transaction.atomic():
+            DunningSuspension.objects.create(service=service, invoice=invoice, suspended_on=as_of)
+    except IntegrityError:
+        return False  # already suspended for non-payment
+    service_suspend(service=service, reason=_reason(invoice.display_number))
+    return True
+
+
+def _suspend(service_id: int, *, invoice_id: int, as_of: dt.date, run: BillingRun) -> bool:
     with transaction.atomic():
         service = Service.objects.get(pk=service_id)
-        try:
-            with transaction.atomic():
-                DunningSuspension.objects.create(service=service, invoice_id=invoice_id, suspended_on=as_of)
-        except IntegrityError:
-            return False  # already suspended for non-payment
-        service_suspend(service=service, reason=_reason(number))
+        invoice = Invoice.objects.only("number", "proforma_number").get(pk=invoice_id)
+        if not service_suspend_unpaid(service=service, invoice=invoice, as_of=as_of):
+            return False
         _count(run, services_suspended=1)
     return True
 

@@ -71,7 +71,7 @@ def invoice_email_context(invoice: Invoice, *, name: str, language: str) -> dict
         "corrects": invoice.corrects.display_number if invoice.corrects_id and invoice.corrects else "",
         "issue_date": date_display(invoice.issue_date, language) if invoice.issue_date else "",
         "due_date": date_display(invoice.due_date, language) if invoice.due_date and not invoice.is_credit_note else "",
-        "total": money_display(Money.from_minor(invoice.total_minor, invoice.currency), language),
+        "total": money_display(Money.from_minor(invoice.total_minor * invoice.shown_sign, invoice.currency), language),
         "balance": money_display(state.due, language),
         "paid": state.due.minor == 0 and not invoice.is_credit_note,
         "link": invoice_link(invoice),

@@ -376,6 +376,15 @@ class Invoice(TimestampedModel):
         return self.kind == DocumentKind.CREDIT_NOTE
 
     @property
+    def shown_sign(self) -> int:
+        """The one sign convention of the documents shown to people: a credit note reduces what
+        the customer owes, so every amount of it (lines, unit prices, discounts, taxes, totals)
+        is shown negative, in the invoices list, on its page, its printable page, its PDF and
+        its email; an invoice's are shown as they are. Stored amounts stay positive (a credit
+        note never exceeds what it corrects): only what is shown carries the sign."""
+        return -1 if self.is_credit_note else 1
+
+    @property
     def is_issued(self) -> bool:
         """Issued at some point (whatever its status now); False for a draft, also a cancelled one."""
         return self.status != InvoiceStatus.DRAFT and self.issue_date is not None

@@ -238,30 +238,31 @@ def _columns() -> PrintedColumns:
     )
 
 
-def _lines(document: Invoice | Quote, language: str) -> tuple[PrintedLine, ...]:
+def _lines(document: Invoice | Quote, language: str, sign: int = 1) -> tuple[PrintedLine, ...]:
+    """`sign`: `Invoice.shown_sign` (a credit note's amounts print negative)."""
     currency = document.currency
     return tuple(
         PrintedLine(
             description=shown.line.description,
             period=_period(shown.line, language),
             quantity=_decimal_display(shown.line.quantity, language),
-            unit_price=unit_price_display(shown.unit_price, currency, language),
-            discount=minor_display(shown.discount_minor, currency, language) if shown.discount_minor else "",
+            unit_price=unit_price_display(shown.unit_price * sign, currency, language),
+            discount=minor_display(shown.discount_minor * sign, currency, language) if shown.discount_minor else "",
             rate=rate_display(shown.line.tax_rate, language),
-            amount=minor_display(shown.net_minor, currency, language),
+            amount=minor_display(shown.net_minor * sign, currency, language),
         )
         for shown in document_lines_shown(document=document)
     )
 
 
-def _taxes(rows: list, currency: str, language: str) -> tuple[PrintedTax, ...]:
+def _taxes(rows: list, currency: str, language: str, sign: int = 1) -> tuple[PrintedTax, ...]:
     categories = dict(TaxCategory.choices)
     return tuple(
         PrintedTax(
             label=row.name or str(categories.get(row.category, row.category)),
             rate=rate_display(row.rate, language),
-            taxable=minor_display(row.taxable_minor, currency, language),
-            tax=minor_display(row.tax_minor, currency, language),
+            taxable=minor_display(row.taxable_minor * sign, currency, language),
+            tax=minor_display(row.tax_minor * sign, currency, language),
             exemption=row.exemption_text,
         )
         for row in rows
@@ -359,6 +360,7 @@ def _payment(invoice: Invoice, language: str) -> PrintedPayment | None:
 def invoice_printed(invoice: Invoice) -> PrintedDocument:
     """An issued invoice or credit note as it prints, in its own language."""
     language = invoice.language
+    sign = invoice.shown_sign
     with translation.override(language):
         if invoice.is_credit_note:
             title = _("Credit note")
@@ -390,10 +392,16 @@ def invoice_printed(invoice: Invoice) -> PrintedDocument:
             seller=party_printed(_("From"), seller, language, seller=True),
             buyer=party_printed(_("Bill to"), invoice.buyer or {}, language, seller=False),
             columns=_columns(),
-            lines=_lines(invoice, language),
+            lines=_lines(invoice, language, sign),
             tax_heading=_tax_heading(),
-            taxes=_taxes(list(invoice.taxes.all()), invoice.currency, language),
-            totals=_totals(invoice.net_minor, invoice.tax_minor, invoice.total_minor, invoice.currency, language),
+            taxes=_taxes(list(invoice.taxes.all()), invoice.currency, language, sign),
+            totals=_totals(
+                invoice.net_minor * sign,
+                invoice.tax_minor * sign,
+                invoice.total_minor * sign,
+                invoice.currency,
+                language,
+            ),
             legal_notes=_notes(invoice.legal_notes),
             notes=invoice.notes,
             payment=_payment(invoice, language),

@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlencode
 
 from django.db.models import (
     BigIntegerField,
@@ -39,9 +41,12 @@ from django.db.models.functions import Coalesce
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from sportello.accounts.models import Area
+from sportello.billing.dunning import termination_date
 from sportello.billing.models import (
     PAYABLE_STATUSES,
     DocumentKind,
+    DunningSuspension,
     Invoice,
     InvoiceQuerySet,
     InvoiceStatus,
@@ -51,6 +56,7 @@ from sportello.billing.models import (
 from sportello.billing.selectors import invoices_visible_to
 from sportello.core.money import Money
 from sportello.core.tenancy import ActingMembership
+from sportello.services.models import Service, ServiceStatus
 
 IS = InvoiceStatus
 # Unpaid statuses that become overdue when their due date passes.
@@ -104,7 +110,7 @@ def status_group_condition(key: str, *, as_of: dt.date) -> Q:
 def with_figures(queryset: InvoiceQuerySet, *, as_of: dt.date) -> InvoiceQuerySet:
     """Annotate `paid_minor` (settlements received), `due_minor` (what is still owed: the
     balance of an unpaid invoice, 0 for anything else, credit notes included),
-    `signed_total_minor` (credit notes negative) and `status_rank` (the Oracle order:
+    `signed_total_minor` (credit notes negative: `Invoice.shown_sign`, in SQL) and `status_rank` (the Oracle order:
     overdue, open, partially paid, paid, cancelled, credit notes)."""
     paid = (
         Settlement.objects.filter(invoice_id=OuterRef("pk"))
@@ -269,6 +275,13 @@ def credit_notes_of(*, membership: ActingMembership, invoice: Invoice) -> Invoic
 class CurrencyFigure:
     amount: Money
     count: int
+    # The invoices behind the figure, in the order a payment settles them, for the pay page's
+    # preselection (`?invoice=<number>&invoice=...`); filled where the card offers to pay them.
+    numbers: tuple[str, ...] = ()
+
+    @property
+    def pay_query(self) -> str:
+        return urlencode([("invoice", number) for number in self.numbers])
 
 
 @dataclass(frozen=True)
@@ -310,6 +323,28 @@ def _per_currency(documents: QuerySet[Invoice]) -> list[CurrencyFigure]:
     return [CurrencyFigure(Money.from_minor(row["due"], row["currency"]), row["count"]) for row in rows]
 
 
+def _numbers_per_currency(documents: QuerySet[Invoice]) -> dict[str, list[str]]:
+    """The display numbers of the documents that still owe money, per currency, in the order a
+    payment settles them (due date, then number order)."""
+    numbers: dict[str, list[str]] = {}
+    rows = (
+        documents.filter(due_minor__gt=0)  # type: ignore[misc]  # annotated by with_figures
+        .order_by("due_date", "pk")
+        .values_list("currency", "number", "proforma_number")
+    )
+    for currency, number, proforma_number in rows:
+        numbers.setdefault(currency, []).append(number or proforma_number)
+    return numbers
+
+
+def _with_numbers(figures: list[CurrencyFigure], documents: QuerySet[Invoice]) -> list[CurrencyFigure]:
+    numbers = _numbers_per_currency(documents)
+    return [
+        CurrencyFigure(figure.amount, figure.count, tuple(numbers.get(figure.amount.currency, ())))
+        for figure in figures
+    ]
+
+
 def billing_overview(*, membership: ActingMembership, as_of: dt.date, credit: Sequence[Money] = ()) -> BillingOverview:
     """The dashboard's figures on `as_of`. `credit` is the account's credit balance per
     currency, its own currency first (`payments.selectors.credit_balances`, which the caller
@@ -321,8 +356,9 @@ def billing_overview(*, membership: ActingMembership, as_of: dt.date, credit: Se
         .order_by("due_date", "pk")
         .first()
     )
+    overdue = unpaid.filter(_overdue(as_of))
     return BillingOverview(
-        overdue=_per_currency(unpaid.filter(_overdue(as_of))),
+        overdue=_with_numbers(_per_currency(overdue), overdue),
         open_balance=_per_currency(unpaid),
         next_due=NextDue(upcoming, Money.from_minor(upcoming.due_minor, upcoming.currency)) if upcoming else None,
         credit=[amount for amount in credit if amount.minor] or list(credit[:1]),
@@ -540,3 +576,102 @@ def account_statement(*, membership: ActingMembership, start: dt.date, end: dt.d
             )
         )
     return statements
+
+
+# --- Why a service is suspended ---------------------------------------------------------------
+
+
+class SuspensionCause(StrEnum):
+    # The billing run suspended it: an invoice stayed unpaid past the product's grace days.
+    UNPAID = "unpaid"
+    # The provider's staff suspended it, for the reason they wrote.
+    STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class OwedInvoice:
+    invoice: Invoice
+    due: Money
+
+
+@dataclass(frozen=True)
+class SuspensionExplained:
+    """What a customer needs to know about a suspended service: why, what happens next and
+    when, and how to bring it back."""
+
+    service: Service
+    cause: SuspensionCause
+    # The staff's reason (empty for a suspension for non-payment).
+    reason: str
+    suspended_on: dt.date | None
+    # The invoice whose non-payment suspended it (None for a staff suspension, or when the
+    # member has no access to billing).
+    invoice: OwedInvoice | None
+    # The day the billing run terminates the service if its oldest overdue invoice is still
+    # unpaid (`dunning.termination_date`); None when no overdue invoice bills it.
+    terminates_on: dt.date | None
+    # Every overdue invoice of the account, per currency: the run lifts a suspension for
+    # non-payment once nothing overdue is left (`handlers.lift_suspensions`). Empty without
+    # access to billing.
+    to_pay: list[CurrencyFigure]
+
+    @property
+    def unpaid(self) -> bool:
+        return self.cause == SuspensionCause.UNPAID
+
+
+def _owed(invoice: Invoice) -> OwedInvoice:
+    return OwedInvoice(invoice, Money.from_minor(invoice.due_minor, invoice.currency))  # type: ignore[attr-defined]
+
+
+def suspensions_explained(
+    *, membership: ActingMembership, as_of: dt.date, service: Service | None = None
+) -> list[SuspensionExplained]:
+    """Each suspended service of the acting member's account (or only `service`), oldest
+    suspension first, explained on `as_of`. Invoices and amounts only for a member with access
+    to billing; a service of another account is simply not there."""
+    suspended_services = Service.objects.visible_to(membership).filter(status=ServiceStatus.SUSPENDED)
+    if service is not None:
+        suspended_services = suspended_services.filter(pk=service.pk)
+    services = list(suspended_services.select_related("plan__product").order_by("suspended_at", "pk"))
+    if not services:
+        return []
+    open_suspensions = {
+        row.service_id: row
+        for row in DunningSuspension.objects.filter(service__in=services, lifted_on__isnull=True).select_related(
+            "invoice"
+        )
+    }
+    overdue = with_figures(invoices_visible_to(membership=membership), as_of=as_of).filter(
+        status_group_condition("overdue", as_of=as_of), due_minor__gt=0
+    )
+    # The oldest overdue invoice billing each service decides its termination, as in the run.
+    oldest_due: dict[int, dt.date] = {}
+    for service_id, due_date in (
+        overdue.filter(lines__service__in=services).order_by("due_date").values_list("lines__service_id", "due_date")
+    ):
+        if due_date is not None:
+            oldest_due.setdefault(service_id, due_date)
+    billing = membership.has_area(Area.BILLING)
+    owed = {invoice.pk: _owed(invoice) for invoice in overdue} if billing else {}
+    to_pay = _with_numbers(_per_currency(overdue), overdue) if billing else []
+    explained = []
+    for suspended in services:
+        dunning = open_suspensions.get(suspended.pk)
+        due_date = oldest_due.get(suspended.pk)
+        explained.append(
+            SuspensionExplained(
+                service=suspended,
+                cause=SuspensionCause.UNPAID if dunning else SuspensionCause.STAFF,
+                reason="" if dunning else suspended.suspended_reason,
+                suspended_on=dunning.suspended_on if dunning else None,
+                invoice=owed.get(dunning.invoice_id) if dunning else None,
+                terminates_on=termination_date(
+                    due_date=due_date, days_before_termination=suspended.plan.product.days_before_termination
+                )
+                if due_date
+                else None,
+                to_pay=to_pay,
+            )
+        )
+    return explained

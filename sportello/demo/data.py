@@ -358,7 +358,8 @@ class DemoService:
     plan: str
     cycle: str
     # active, expiring (auto-renew off, ends in 30 days), cancel_scheduled, cycle_change,
-    # suspended, expired_recent (inside the reactivation window), expired_old (outside it),
+    # suspended (by staff), suspended_unpaid (its renewal unpaid: see `_renewal_unpaid`),
+    # expired_recent (inside the reactivation window), expired_old (outside it),
     # cancelled, terminated, pending.
     state: str
     # Days from `as_of` to the end of the current period (negative: it ended that long ago).
@@ -393,7 +394,10 @@ DEMO_SERVICES = (
         ends_in=20,
         usage={"storage_gb": ((6, "7.9"), (1, "8.5")), "traffic_gb": ((4, "23.0"), (2, "18.6"))},
     ),
-    DemoService(NUBECLARA, "intranet.nubeclara.example.com", "web-hosting", "basic", M, "suspended", ends_in=8),
+    # Its renewal, due ten days ago, is unpaid: the billing run suspended it after the grace days.
+    DemoService(
+        NUBECLARA, "intranet.nubeclara.example.com", "web-hosting", "basic", M, "suspended_unpaid", ends_in=-10
+    ),
     DemoService(NUBECLARA, "blog.nubeclara.example.com", "web-hosting", "basic", M, "expired_recent", ends_in=-20),
     DemoService(NUBECLARA, "antiguo.nubeclara.example.com", "web-hosting", "basic", M, "expired_old", ends_in=-90),
     DemoService(
@@ -480,6 +484,10 @@ def _catalog(created: dict[str, int]) -> None:
                     )
 
 
+# The reason staff gave for the suspension they made themselves.
+DEMO_STAFF_SUSPENSION_REASON = "Malware found on the site: suspended until it is cleaned."
+
+
 def _service(spec: DemoService, *, as_of: dt.date) -> Service:
     """Create `spec`'s service and walk it, through the lifecycle's transitions, to its state.
 
@@ -503,7 +511,7 @@ def _service(spec: DemoService, *, as_of: dt.date) -> Service:
     elif spec.state == "cycle_change":
         service = service_change_cycle(service=service, cycle=A, as_of=as_of)
     elif spec.state == "suspended":
-        service = service_suspend(service=service, reason="Renewal invoice unpaid")
+        service = service_suspend(service=service, reason=DEMO_STAFF_SUSPENSION_REASON)
     elif spec.state in ("expired_recent", "expired_old"):
         service = service_expire(service=service, as_of=service.current_period_end or end)
     elif spec.state == "cancelled":
@@ -748,13 +756,20 @@ def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
         return line.invoice if line else None
 
     # Every document of every customer, issued in date order so that numbers follow dates.
-    steps: list[tuple[int, int, Account, DemoInvoice | DemoCreditNote]] = []
+    steps: list[tuple[int, int, Account, DemoInvoice | DemoCreditNote | Service]] = []
     for order, account in enumerate(Account.objects.filter(name__in=DEMO_DOMAINS).order_by("pk")):
-        for spec in (*DEMO_INVOICES, *DEMO_CREDIT_NOTES):
-            steps.append((spec.issued, order, account, spec))
+        for document in (*DEMO_INVOICES, *DEMO_CREDIT_NOTES):
+            steps.append((document.issued, order, account, document))
+        for unpaid in DEMO_SERVICES:
+            if unpaid.account == account.name and unpaid.state == "suspended_unpaid":
+                service = Service.objects.get(account=account, label=unpaid.label)
+                steps.append((unpaid.ends_in - RENEWAL_LEAD_DAYS, order, account, service))
     for _issued, _order, account, spec in sorted(steps, key=lambda step: (step[0], step[1])):
         domain = DEMO_DOMAINS[account.name]
         currency = account.currency
+        if isinstance(spec, Service):
+            created["invoices"] += _renewal_unpaid(spec, as_of=as_of)
+            continue
         if isinstance(spec, DemoCreditNote):
             corrected_spec = next(item for item in DEMO_INVOICES if item.key == spec.corrects)
             corrected = existing(account, corrected_spec.description.format(domain=domain))
@@ -832,6 +847,54 @@ def _invoices(created: dict[str, int], *, as_of: dt.date) -> None:
             invoice_mark_overdue(invoice=invoice, as_of=as_of)
         elif spec.state == "collections" and spec.paid is not None:
             invoice_send_to_collections(invoice=invoice, reason=DEMO_COLLECTIONS_REASON, as_of=day(spec.paid), by=staff)
+
+
+# The web hosting's invoice lead days (DEMO_PRODUCTS): its renewals are issued this long ahead.
+RENEWAL_LEAD_DAYS = 30
+
+
+def _renewal_unpaid(service: Service, *, as_of: dt.date) -> int:
+    """The renewal of `service`'s next period, issued RENEWAL_LEAD_DAYS before it and due on its
+    first day, unpaid: overdue, and the service suspended for it after its product's grace days,
+    as the daily billing run does (`billing.dunning`). Paying it renews the service and lifts
+    the suspension. 1 if the invoice was created, 0 if it was there already."""
+    from sportello.billing.dunning import invoice_mark_overdue, service_suspend_unpaid, suspension_date
+    from sportello.billing.models import BilledPeriod, InvoiceSource, LineKind
+    from sportello.billing.services import NewLine, invoice_create, invoice_issue
+    from sportello.services.selectors import service_charge
+
+    start = service.current_period_end
+    if start is None or BilledPeriod.objects.filter(service=service, period_start=start).exists():
+        return 0
+    end = add_months(start, CYCLE_MONTHS[service.cycle])
+    product = service.plan.product
+    with transaction.atomic():
+        issued = start - dt.timedelta(days=RENEWAL_LEAD_DAYS)
+        line = NewLine(
+            description=f"{product.name} {service.plan.name}, {service.get_cycle_display().lower()} — {service.label}",
+            quantity=Decimal(1),
+            unit_price=service_charge(service=service).amount,
+            kind=LineKind.PLAN,
+            period_start=start,
+            period_end=end,
+            service_id=service.pk,
+        )
+        draft = invoice_create(
+            account=service.account,
+            lines=[line],
+            as_of=issued,
+            source=InvoiceSource.RENEWAL,
+            currency=service.price_version.currency,
+        )
+        invoice = invoice_issue(invoice=draft, as_of=issued, due_date=start)
+        BilledPeriod.objects.create(service=service, period_start=start, period_end=end, invoice=invoice)
+        invoice_mark_overdue(invoice=invoice, as_of=as_of)
+        service_suspend_unpaid(
+            service=service,
+            invoice=invoice,
+            as_of=suspension_date(due_date=start, grace_days=product.grace_days_before_suspension),
+        )
+    return 1
 
 
 # --- Orders and a promo code ------------------------------------------------------------------

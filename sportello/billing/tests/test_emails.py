@@ -200,7 +200,9 @@ def test_a_credit_note_is_emailed_with_its_own_pdf(alice: Membership, django_cap
     (email,) = emails
     assert email.attachment_names == ["CN-2026-00001.pdf"]
     assert "correcting invoice INV-2026-00001" in email.body_text
-    assert "Total: €272.25" in email.body_text and "Balance due" not in email.body_text
+    # Negative, as the note is shown everywhere (Invoice.shown_sign).
+    assert "Total: -€272.25" in email.body_text and "Balance due" not in email.body_text
+    assert "-€272.25" in email.body_html
     assert f"{django_settings.SITE_URL}/billing/credit-notes/CN-2026-00001/" in email.body_text
     message = next(m for m in mail.outbox if m.subject == email.subject)
     assert message.attachments == [("CN-2026-00001.pdf", default_storage.open(note.pdf.name).read(), "application/pdf")]

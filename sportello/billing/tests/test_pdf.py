@@ -155,7 +155,11 @@ def test_it_prints_the_corrected_invoice_on_a_credit_note(alice: Membership, bil
     assert "Credit note" in text
     assert credit_note.number in text and invoice.number in text
     assert "Corrects invoice" in text
-    assert shown(minor_display(credit_note.total_minor, "EUR", "en")) in text
+    # A credit note's amounts print negative, as everywhere it is shown (Invoice.shown_sign):
+    # the line, the tax and the totals.
+    assert (credit_note.net_minor, credit_note.tax_minor, credit_note.total_minor) == (20000, 4200, 24200)
+    for amount in ("-€200.00", "-€42.00", "-€242.00"):
+        assert amount in text, amount
     assert "IBAN" not in text  # nothing to pay on a credit note
 
 

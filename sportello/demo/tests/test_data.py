@@ -27,7 +27,7 @@ def test_it_loads_three_customers_in_their_currencies_and_is_idempotent(settings
         "products": 2,
         "services": 19,
         "usage_records": 12,
-        "invoices": 30,
+        "invoices": 31,
         "credit_notes": 12,
         "support_requests": 9,
         "articles": 6,

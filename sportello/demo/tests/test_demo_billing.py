@@ -37,9 +37,10 @@ def test_each_customer_gets_invoices_in_every_state_and_a_second_load_adds_none(
     for name, currency, language in [(NUBECLARA, "EUR", "es"), (FERRI, "EUR", "it"), (BRUNO, "BRL", "pt-br")]:
         # The invoices of the demo's orders are checked with the orders below.
         # Those of the payments demo (funds added, an invoice paid from credit) are checked with it.
+        # The unpaid renewal of Nubeclara's suspended hosting is checked with the services.
         documents = (
             Invoice.objects.filter(account__name=name)
-            .exclude(source__in=["order", "funds"])
+            .exclude(source__in=["order", "funds", "renewal"])
             .exclude(credit_entries__kind="applied")
             .order_by("issue_date", "pk")
         )
@@ -71,7 +72,7 @@ def test_each_customer_gets_invoices_in_every_state_and_a_second_load_adds_none(
         assert all(numbers) and len(set(numbers)) == 9
     nubeclara = (
         Invoice.objects.filter(account__name__startswith="Nubeclara", kind="invoice")
-        .exclude(source__in=["order", "quote", "funds"])
+        .exclude(source__in=["order", "quote", "funds", "renewal"])
         .exclude(credit_entries__kind="applied")
     )
     # 21 % VAT
@@ -114,8 +115,9 @@ STATEMENTS = {
         "ana@example.com",
         ["Fecha", "Tipo", "Descripción", "Referencia", "Importe", "Saldo", "Moneda"],
         ("Saldo inicial", "Factura", "Factura rectificativa", "Pago", "Saldo final"),
-        ("53.23", "1093.75", "-127.05", "-194.14", "825.79"),
-        "825,79\xa0€",
+        # With the unpaid renewal of the suspended intranet hosting (7.25).
+        ("53.23", "1101.00", "-127.05", "-194.14", "833.04"),
+        "833,04\xa0€",
     ),
     FERRI: (
         "chiara@example.com",

@@ -9,9 +9,11 @@ import pytest
 from django.urls import reverse
 
 from sportello.accounts.models import Membership, User
+from sportello.billing.selectors_portal import SuspensionCause, suspensions_explained
 from sportello.catalog.models import AddOn, AddOnPriceVersion, ConfigurableOption, PriceVersion, Product
+from sportello.core.money import Money
 from sportello.core.testing import Clock
-from sportello.demo.data import DEMO_SERVICES, demo_load
+from sportello.demo.data import DEMO_SERVICES, DEMO_STAFF_SUSPENSION_REASON, demo_load
 from sportello.portal.views.services import due_date, service_actions
 from sportello.services.models import Service, ServiceStatus, UsageRecord
 from sportello.services.selectors import QuotaUsage, quota_usage, services_summary
@@ -21,6 +23,7 @@ pytestmark = pytest.mark.django_db
 
 AS_OF = dt.date(2026, 3, 10)
 NUBECLARA = "Nubeclara Servicios Digitales S.L."
+FERRI = "Studio Ferri Consulenza S.r.l."
 
 
 @pytest.fixture
@@ -123,10 +126,41 @@ def test_the_other_states_are_as_described(demo):
     assert service("campanas.nubeclara.example.com").cancel_at_period_end is True
     ferri = service("studioferri.example.com")
     assert (ferri.status, ferri.cycle, ferri.pending_cycle) == ("active", "monthly", "annual")
-    assert service("intranet.nubeclara.example.com").suspended_reason == "Renewal invoice unpaid"
+    assert service("clienti.studioferri.example.com").suspended_reason == DEMO_STAFF_SUSPENSION_REASON
     assert service("staging.nubeclara.example.com").current_period_start is None
     assert service("pruebas.nubeclara.example.com").terminated_at is not None
     assert service("promo.nubeclara.example.com").cancelled_at is not None
+
+
+def test_a_suspended_service_is_explained_by_its_unpaid_renewal(demo):
+    intranet = service("intranet.nubeclara.example.com")
+    (explained,) = suspensions_explained(membership=ana_in(NUBECLARA), as_of=AS_OF, service=intranet)
+    renewal = explained.invoice
+    assert renewal is not None
+    # Due when its period ended, ten days ago; suspended after the 7 grace days; terminated
+    # 30 days after the due date unless paid.
+    assert (renewal.invoice.source, renewal.invoice.status, renewal.invoice.due_date, renewal.due) == (
+        "renewal",
+        "overdue",
+        AS_OF - dt.timedelta(days=10),
+        Money("7.25", "EUR"),
+    )
+    assert renewal.invoice.lines.get().service == intranet
+    assert (explained.cause, explained.suspended_on, explained.terminates_on) == (
+        SuspensionCause.UNPAID,
+        dt.date(2026, 3, 7),
+        dt.date(2026, 3, 30),
+    )
+    assert intranet.suspended_reason == f"Unpaid invoice {renewal.invoice.display_number}"
+    # Paying lifts it only once nothing overdue is left: every overdue EUR invoice, ticked.
+    assert [figure.amount.currency for figure in explained.to_pay] == ["EUR"]
+    assert renewal.invoice.display_number in explained.to_pay[0].numbers
+    (staff,) = suspensions_explained(membership=ana_in(FERRI), as_of=AS_OF)
+    assert (staff.cause, staff.reason, staff.terminates_on) == (
+        SuspensionCause.STAFF,
+        DEMO_STAFF_SUSPENSION_REASON,
+        None,
+    )
 
 
 def test_ana_sees_the_demo_in_her_client_area(demo, client, monkeypatch):

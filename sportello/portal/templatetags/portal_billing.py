@@ -11,6 +11,7 @@ from babel.numbers import parse_pattern
 from django import template
 
 from sportello.accounts.models import Area
+from sportello.billing.models import Invoice
 from sportello.billing.selectors_portal import BillingOverview, billing_overview
 from sportello.core.formatting import babel_locale, money_display
 from sportello.core.money import Money, currency_exponent
@@ -31,6 +32,13 @@ def minor(value: int | None, currency: str) -> str:
 @register.filter
 def negated(value: int | None) -> int | None:
     return None if value is None else -int(value)
+
+
+@register.filter
+def signed(value: int | Decimal | None, document: Invoice) -> int | Decimal | None:
+    """{{ document.total_minor|signed:document|minor:document.currency }}: an amount of `document`
+    with the sign it is shown with (`Invoice.shown_sign`: a credit note's are negative)."""
+    return None if value is None else value * document.shown_sign
 
 
 @register.filter

@@ -25,6 +25,7 @@ import pytest
 from django.core import mail
 from django.test import Client
 from django.urls import reverse
+from pypdf import PdfReader
 
 from sportello.accounts.models import Membership, Role, User
 from sportello.accounts.services import membership_add
@@ -195,6 +196,36 @@ def test_the_dashboard_cards_say_what_is_overdue_next_and_open_per_currency(
     assert cards.count('<li class="card') == 4
     # Bob's overdue BRL invoice is nowhere.
     assert "R$" not in cards and "BRL" not in cards
+
+
+def test_the_overdue_card_has_a_pay_button_per_currency_with_its_invoices_ticked(
+    alice_client: Client, docs: dict[str, Invoice]
+) -> None:
+    body = text(alice_client.get(reverse("portal:dashboard")))
+    cards = body[body.index('id="money-heading"') : body.index('id="areas-heading"')]
+    overdue = cards[: cards.index("Next invoice due")]
+    pay = reverse("portal:pay")
+    a, b, f = (docs[key].display_number for key in ("A", "B", "F"))
+    # Oldest due first, as a payment settles them; one currency per payment.
+    assert f'<a class="button button-primary" href="{pay}?invoice={a}&amp;invoice={b}">Pay €161.50</a>' in overdue
+    assert f'<a class="button button-primary" href="{pay}?invoice={f}">Pay US$36.30</a>' in overdue
+    assert overdue.count(pay) == 2
+    page = text(alice_client.get(pay, {"invoice": [a, b]}))
+    for number in (a, b):
+        row = page[page.index(f'value="{number}"') : page.index(">", page.index(f'value="{number}"'))]
+        assert row.endswith(" checked"), number
+    unticked = page[page.index(f'value="{f}"') : page.index(">", page.index(f'value="{f}"'))]
+    assert not unticked.endswith(" checked")
+
+
+def test_the_overdue_card_has_no_pay_button_for_a_read_only_member(
+    client: Client, alice: Membership, docs: dict[str, Invoice]
+) -> None:
+    viewer = User.objects.create_user("viewer@example.org", "x" * 12)
+    membership_add(account=alice.account, user=viewer, role=Role.READ_ONLY)
+    client.force_login(viewer)
+    body = text(client.get(reverse("portal:dashboard")))
+    assert "€161.50" in body and reverse("portal:pay") not in body
 
 
 def test_the_credit_card_shows_the_credit_held_in_each_currency(
@@ -378,6 +409,34 @@ def test_the_invoice_page_lists_its_credit_notes_and_the_note_links_back(
     note = text(alice_client.get(reverse("portal:credit-note", args=["CN-2026-00001"])))
     assert "Credit note CN-2026-00001" in note and "Credit for downtime" in note and "€24.20" in note
     assert f'href="{reverse("portal:invoice", args=["INV-2026-00001"])}"' in note
+
+
+def test_a_credit_note_is_negative_in_the_list_on_its_page_its_printable_page_and_its_pdf(
+    alice_client: Client, docs: dict[str, Invoice]
+) -> None:
+    """One sign convention (Invoice.shown_sign): 20.00 + 4.20 IVA credited reads -€24.20
+    wherever the note is shown; stored figures stay positive."""
+    note = docs["CN"]
+    assert (note.net_minor, note.tax_minor, note.total_minor) == (2000, 420, 2420)
+    listed = text(alice_client.get(reverse("portal:invoices"), {"status": "credit_notes"}))
+    row = listed[listed.index(f">{note.number}</a>") : listed.index("</tr>", listed.index(f">{note.number}</a>"))]
+    assert '<td class="num">-€24.20</td>' in row
+    page = text(alice_client.get(reverse("portal:credit-note", args=[note.number])))
+    lines = page[page.index('id="lines-heading"') : page.index("</table>", page.index('id="lines-heading"'))]
+    # Unit price and amount: quantity 1 x -€20.00 = -€20.00.
+    assert lines.count('<td class="num">-€20.00</td>') == 2
+    taxes = page[page.index('id="taxes-heading"') : page.index("</table>", page.index('id="taxes-heading"'))]
+    assert '<td class="num">-€20.00</td>' in taxes and '<td class="num">-€4.20</td>' in taxes
+    totals = page[page.index('id="totals-heading"') : page.index("</dl>", page.index('id="totals-heading"'))]
+    assert "<dd>-€20.00</dd>" in totals and "<dd>-€4.20</dd>" in totals and "<dd>-€24.20</dd>" in totals
+    assert "€24.20" not in totals.replace("-€24.20", "")
+    corrected = text(alice_client.get(reverse("portal:invoice", args=[docs["D"].number])))
+    assert f"Credit note {note.number}</a> · 5 Feb 2026 · -€24.20" in corrected
+    printable = text(alice_client.get(reverse("portal:credit-note-print", args=[note.number])))
+    assert "<dd>-€24.20</dd>" in printable and "<dd>€24.20</dd>" not in printable
+    pdf = alice_client.get(reverse("portal:credit-note-pdf", args=[note.number]))
+    pdf_text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    assert "-€24.20" in pdf_text.replace("\xa0", " ") and "-€4.20" in pdf_text
 
 
 def test_print_and_pdf_links_appear_only_when_those_pages_exist(alice_client: Client, docs: Any) -> None:

@@ -104,7 +104,7 @@ class ListRow:
     document: Invoice
     status: str
     status_label: str | Promise
-    # Credit notes count negative, as they do in the totals underneath.
+    # Credit notes count negative (`Invoice.shown_sign`), as they do in the totals underneath.
     total: Money
     due: Money
     url: str
@@ -125,7 +125,7 @@ def list_rows(documents: Iterable[Invoice], *, as_of: dt.date) -> list[ListRow]:
                 document=document,
                 status=status,
                 status_label=label,
-                total=Money.from_minor(document.signed_total_minor, document.currency),  # type: ignore[attr-defined]
+                total=Money.from_minor(document.total_minor * document.shown_sign, document.currency),
                 due=Money.from_minor(document.due_minor, document.currency),  # type: ignore[attr-defined]
                 url=document_url(document),
             )

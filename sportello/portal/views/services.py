@@ -32,6 +32,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from sportello.accounts.models import Area, Membership
 from sportello.billing.errors import BillingError
+from sportello.billing.selectors_portal import SuspensionExplained, suspensions_explained
 from sportello.catalog.errors import CatalogError, PriceNotAvailable
 from sportello.catalog.models import CYCLE_MONTHS, AddOn, ConfigurableOption, Cycle, Plan, PriceVersion
 from sportello.catalog.selectors import (
@@ -614,6 +615,16 @@ def _option_lines(service: Service) -> list[OptionLine]:
     return lines
 
 
+def _suspension(request: MemberRequest, service: Service) -> SuspensionExplained | None:
+    if service.status != ServiceStatus.SUSPENDED:
+        return None
+    account = request.membership.account
+    # The account's today, as the billing pages count overdue.
+    as_of = local_date(utc_now(), account.time_zone)
+    explained = suspensions_explained(membership=request.membership, as_of=as_of, service=service)
+    return explained[0] if explained else None
+
+
 @member_required(Area.SERVICES)
 @require_safe
 def service_detail(request: MemberRequest, service_id: int) -> HttpResponse:
@@ -644,6 +655,7 @@ def service_detail(request: MemberRequest, service_id: int) -> HttpResponse:
         "open_order": open_order_of(service=service),
         "orders_area": request.membership.has_area(Area.ORDERS),
         "events": service_events_of(service=service),
+        "suspension": _suspension(request, service),
         "may_change": request.membership.can_change,
         "warning_days": EXPIRY_WARNING_DAYS,
         "active_nav": "services",

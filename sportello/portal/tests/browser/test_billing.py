@@ -68,18 +68,19 @@ def test_the_dashboard_cards_answer_what_is_owed(page: Page, live_server: Any, d
     cards = page.locator(".billing-cards > li")
     expect(cards).to_have_count(4)
     overdue = cards.nth(0)
-    # Managed WordPress 15.00 + 21 % VAT, unpaid 26 days past its due date, and the dedicated IP
-    # address 36.00 + 21 % VAT, in collections 66 days after its due date.
-    expect(overdue.locator(".card-figure")).to_have_text("€61.71")
-    expect(overdue).to_contain_text("2 invoices past their due date")
+    # Managed WordPress 15.00 + 21 % VAT, unpaid 26 days past its due date, the dedicated IP
+    # address 36.00 + 21 % VAT, in collections 66 days after its due date, and the intranet
+    # hosting's renewal 5.99 + 21 % VAT, 10 days past its due date.
+    expect(overdue.locator(".card-figure")).to_have_text("€68.96")
+    expect(overdue).to_contain_text("3 invoices past their due date")
     assert overdue.locator(".card-figure").evaluate("e => getComputedStyle(e).color") == "rgb(180, 35, 24)"
     # Web Hosting Pro 47.15, half (23.58) paid, due in 4 days.
     expect(cards.nth(1).locator(".card-figure")).to_have_text("€23.57")
     expect(cards.nth(1)).to_contain_text(f"invoice {number_of('Web Hosting Pro')}")
-    # 61.71 overdue + 23.57 + 6.05 (5 mailboxes) + 10.88 (the demo order's invoice) + 726.00
+    # 68.96 overdue + 23.57 + 6.05 (5 mailboxes) + 10.88 (the demo order's invoice) + 726.00
     # (the accepted demo quote's invoice) not yet due.
-    expect(cards.nth(2).locator(".card-figure")).to_have_text("€828.21")
-    expect(cards.nth(2)).to_contain_text("6 unpaid invoices, overdue included")
+    expect(cards.nth(2).locator(".card-figure")).to_have_text("€835.46")
+    expect(cards.nth(2)).to_contain_text("7 unpaid invoices, overdue included")
     # 25.00 welcome + 50.00 by card + 100.00 by transfer - 10.89 spent (the payments demo).
     credit = cards.nth(3)
     expect(credit.locator(".card-figure")).to_have_text(["€164.11"])
@@ -91,7 +92,11 @@ def test_the_dashboard_cards_answer_what_is_owed(page: Page, live_server: Any, d
     page.locator(".billing-cards > li").nth(0).get_by_role("link", name="Overdue").click()
     expect(page).to_have_url(f"{live_server.url}/billing/invoices/?status=overdue")
     # The one in collections first (due earlier), shown as such.
-    assert rows(page) == [number_of("Dedicated IP address"), number_of("Managed WordPress")]
+    assert rows(page) == [
+        number_of("Dedicated IP address"),
+        number_of("Managed WordPress"),
+        Invoice.objects.get(account__name=NUBECLARA, source="renewal").display_number,
+    ]
     expect(page.locator(".invoices-table tbody tr").first.locator(".badge")).to_have_text("In collections")
 
 
@@ -114,9 +119,9 @@ def test_the_status_filters_work_with_mouse_and_keyboard(page: Page, live_server
     page.goto(f"{live_server.url}/billing/invoices/")
     filters = page.get_by_role("navigation", name="Show documents by status")
     # Nine invoices issued (its draft is not shown), four credit notes, the demo order's invoice,
-    # the accepted demo quote's, and the payments demo's: two for funds added (by card, by
-    # transfer) and one paid from credit.
-    expect(filters.locator("[aria-current=page]")).to_have_text("All (18)")
+    # the accepted demo quote's, the payments demo's: two for funds added (by card, by
+    # transfer) and one paid from credit, and the suspended intranet hosting's unpaid renewal.
+    expect(filters.locator("[aria-current=page]")).to_have_text("All (19)")
     filters.get_by_role("link", name=re.compile(r"^Credit notes")).click()
     expect(filters.locator("[aria-current=page]")).to_have_text("Credit notes (4)")
     assert len(rows(page)) == 4
@@ -158,10 +163,17 @@ def test_email_me_this_list_arrives_with_the_csv(
     [attachment] = list(message.iter_attachments())
     assert attachment.get_content_type() == "text/csv"
     table = list(csv.reader(io.StringIO(attachment.get_content().removeprefix("\ufeff"))))
-    assert [row[1] for row in table] == ["Number", number_of("Dedicated IP address"), number_of("Managed WordPress")]
+    renewal = Invoice.objects.get(account__name=NUBECLARA, source="renewal").display_number
+    assert [row[1] for row in table] == [
+        "Number",
+        number_of("Dedicated IP address"),
+        number_of("Managed WordPress"),
+        renewal,
+    ]
     assert [row[4:8] for row in table[1:]] == [
         ["In collections", "43.56", "43.56", "EUR"],
         ["Overdue", "18.15", "18.15", "EUR"],
+        ["Overdue", "7.25", "7.25", "EUR"],
     ]
     page.goto(f"{live_server.url}/account/email-log/")
     expect(page.locator("main")).to_contain_text(str(message["Subject"]))
