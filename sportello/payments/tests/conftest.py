@@ -86,6 +86,7 @@ def pay_confirmed(client: Client, url: str, data: dict[str, Any], **kwargs: Any)
     """Pay as a member does: post the pay form, check the review page answered, and press
     Confirm on it. `kwargs` go to the confirming post (follow=True...)."""
     review = client.post(url, data)
-    assert review.status_code == 200 and "Review your payment" in review.content.decode(), review.content.decode()
-    response: HttpResponse = client.post(url, {**review_fields(review), "confirm": "1"}, **kwargs)
+    fields = review_fields(review)
+    assert review.status_code == 200 and "review" in fields, review.content.decode()  # the review, in any language
+    response: HttpResponse = client.post(url, {**fields, "confirm": "1"}, **kwargs)
     return response

@@ -73,7 +73,8 @@ def test_a_promo_code_use_opens_with_its_order(admin_client):
     for shown in (
         f'<div class="readonly"><a href="/staff/orders/promocode/{use.promo.pk}/change/">WELCOME10</a></div>',
         f'<a href="/staff/orders/order/{use.order.pk}/change/">{use.order.number}</a>',
-        f'<a href="/staff/accounts/account/{use.account.pk}/change/">Nubeclara Servicios Digitales S.L. ({use.account.reference})</a>',
+        f'<a href="/staff/accounts/account/{use.account.pk}/change/">'
+        f"Nubeclara Servicios Digitales S.L. ({use.account.reference})</a>",
         '<div class="readonly">100</div>',
         '<div class="readonly">EUR</div>',
     ):
