@@ -90,3 +90,19 @@ def pay_confirmed(client: Client, url: str, data: dict[str, Any], **kwargs: Any)
     assert review.status_code == 200 and "review" in fields, review.content.decode()  # the review, in any language
     response: HttpResponse = client.post(url, {**fields, "confirm": "1"}, **kwargs)
     return response
+
+
+def expired_card(account: Account, *, is_default: bool = False) -> Any:
+    """A test card saved long ago that expired in January 2020 (Visa •••• 0069)."""
+    from sportello.payments.models import SavedPaymentMethod
+
+    return SavedPaymentMethod.objects.create(
+        account=account,
+        gateway="testcard",
+        token="card_old",
+        brand="Visa",
+        last4="0069",
+        exp_month=1,
+        exp_year=2020,
+        is_default=is_default,
+    )

@@ -25,6 +25,7 @@ from sportello.payments.services import credit_adjust
 from sportello.payments.tests.conftest import (  # noqa: F401
     _testcard_on,
     billing_setup,
+    expired_card,
     make_invoice,
     pay_confirmed,
     review_fields,
@@ -202,15 +203,7 @@ def test_the_pay_page_offers_the_default_and_other_saved_cards_but_not_expired_o
 ) -> None:
     visa = saved(alice, alice_client, "4242424242424242", django_capture_on_commit_callbacks)
     mastercard = saved(alice, alice_client, "5555555555554444", django_capture_on_commit_callbacks)
-    SavedPaymentMethod.objects.create(
-        account=alice.account,
-        gateway="testcard",
-        token="card_old",
-        brand="Visa",
-        last4="0069",
-        exp_month=1,
-        exp_year=2020,
-    )
+    expired_card(alice.account)
     page = text(alice_client.get(reverse("portal:invoice-pay", args=[three[0].number])))
     assert "Visa •••• 4242, your default card Money received: Immediately" in page
     assert "Mastercard •••• 4444, saved card Money received: Immediately" in page
@@ -286,16 +279,7 @@ def test_another_accounts_saved_card_cannot_be_chosen(
 def test_the_expired_card_banner_goes_once_a_valid_default_card_exists(
     alice: Membership, alice_client: Client, billing_setup: None, django_capture_on_commit_callbacks: Any
 ) -> None:
-    old = SavedPaymentMethod.objects.create(
-        account=alice.account,
-        gateway="testcard",
-        token="card_old",
-        brand="Visa",
-        last4="0069",
-        exp_month=1,
-        exp_year=2020,
-        is_default=True,
-    )
+    old = expired_card(alice.account, is_default=True)
     dashboard = alice_client.get(reverse("portal:dashboard")).content.decode()
     assert 'id="card-prompt"' in dashboard and "Your card Visa •••• 0069 has expired." in dashboard
     # A valid card that is not the default: automatic payment still charges the expired one.

@@ -25,6 +25,7 @@ from sportello.payments.services import credit_adjust
 from sportello.payments.tests.conftest import (  # noqa: F401
     _testcard_on,
     billing_setup,
+    expired_card,
     issued_invoice,
     make_invoice,
     pay_confirmed,
@@ -230,16 +231,7 @@ def test_saved_cards_are_listed_flagged_and_managed(
 ) -> None:
     from sportello.payments.models import SavedPaymentMethod
 
-    old = SavedPaymentMethod.objects.create(
-        account=alice.account,
-        gateway="testcard",
-        token="card_old",
-        brand="Visa",
-        last4="0069",
-        exp_month=1,
-        exp_year=2020,
-        is_default=True,
-    )
+    old = expired_card(alice.account, is_default=True)
     page = alice_client.get(reverse("portal:payment-methods")).content.decode()
     assert "Visa •••• 0069" in page and "This card has expired" in page
     response = alice_client.post(reverse("portal:payment-method-add"))

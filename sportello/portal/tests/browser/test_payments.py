@@ -27,6 +27,7 @@ from sportello.payments.services import credit_adjust
 from sportello.payments.tests.conftest import (  # noqa: F401
     _testcard_on,
     billing_setup,
+    expired_card,
     make_invoice,
     seller,
     tax_rates,
@@ -209,16 +210,7 @@ def test_an_expired_saved_card_is_replaced(
 ) -> None:
     from sportello.payments.models import SavedPaymentMethod
 
-    SavedPaymentMethod.objects.create(
-        account=alice.account,
-        gateway="testcard",
-        token="card_old",
-        brand="Visa",
-        last4="0069",
-        exp_month=1,
-        exp_year=2020,
-        is_default=True,
-    )
+    expired_card(alice.account, is_default=True)
     login_over_http(page, live_server, alice.user.email, PASSWORD)
     page.goto(f"{live_server.url}/billing/methods/")
     expect(page.locator("main")).to_contain_text("This card has expired")
